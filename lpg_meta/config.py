@@ -1,0 +1,148 @@
+"""Run configuration: defaults, ``--set key=value`` overrides, validation and resolution."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import yaml
+
+from lpg_meta.errors import UserError, closest
+from lpg_meta.params import resolve_params
+
+OPTIM_DEFAULTS: dict[str, Any] = {
+    "lr": 0.1,
+    "momentum": 0.9,
+    "nesterov": False,
+    "weight_decay": 5e-4,
+    "schedule": "cosine",  # "cosine", "multistep" or "constant"
+    "warmup_epochs": 0,
+    "milestones": [],  # epochs at which "multistep" multiplies the rate by lr_decay
+    "lr_decay": 0.1,
+}
+
+TRAIN_DEFAULTS: dict[str, Any] = {
+    "epochs": 30,
+    "batch_size": 128,
+    "eval_batch_size": 1024,
+    "device": "auto",  # "auto", "cpu" or "cuda"
+    "threads": 0,  # torch CPU threads; 0 keeps torch's default
+    "progress": "auto",  # "auto" (bar on a terminal, log lines otherwise), "bar", "log" or "none"
+}
+
+TOP_LEVEL = ("dataset", "method", "model", "seed")
+SECTIONS = ("data", "model_params", "method_params", "optim", "train")
+SECTION_ALIASES = {"model": "model_params", "method": "method_params"}
+
+
+def parse_value(text: str) -> Any:
+    """Parse a ``--set`` value with YAML rules (``0.1`` -> float, ``true`` -> bool, ``[1, 2]`` -> list)."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
+    """Turn ``["optim.lr=0.05", "method.eps=0.5"]`` into a nested override mapping."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise UserError(f"--set expects key=value, got '{item}' (e.g. --set optim.lr=0.05).")
+        value = parse_value(raw)
+        if "." not in key:
+            if key not in TOP_LEVEL:
+                known = ", ".join(TOP_LEVEL)
+                raise UserError(f"unknown setting '{key}'.{closest(key, TOP_LEVEL)} Top-level keys: {known}; others are section.name.")
+            out[key] = value
+            continue
+        section, _, name = key.partition(".")
+        section = SECTION_ALIASES.get(section, section)
+        if section not in SECTIONS:
+            shown = ("data", "model", "method", "optim", "train")
+            raise UserError(f"unknown section in '{key}'.{closest(section, shown)} Sections: {', '.join(shown)}.")
+        out.setdefault(section, {})[name] = value
+    return out
+
+
+def merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """Merge one level of nesting: sections are merged key by key, other values replaced."""
+    out = copy.deepcopy(dict(base))
+    for key, value in override.items():
+        if key in SECTIONS and isinstance(value, Mapping):
+            out[key] = {**out.get(key, {}), **value}
+        else:
+            out[key] = value
+    return out
+
+
+def resolve_config(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate a run configuration and fill in every default.
+
+    Args:
+        raw: ``dataset``, ``method``, ``seed``, optional ``model`` and the sections
+            ``data``, ``model_params``, ``method_params``, ``optim``, ``train`` (partial).
+
+    Returns:
+        The resolved configuration; running it again gives the same run.
+    """
+    # Imported here: the registries import torch-heavy modules.
+    from lpg_meta.data import data_defaults
+    from lpg_meta.methods import method_defaults
+    from lpg_meta.models import model_defaults
+
+    unknown = set(raw) - set(TOP_LEVEL) - set(SECTIONS)
+    if unknown:
+        key = sorted(unknown)[0]
+        raise UserError(f"unknown setting '{key}'.{closest(key, [*TOP_LEVEL, *SECTIONS])}")
+    dataset = raw.get("dataset", "mnist1d")
+    method = raw.get("method", "ce")
+    seed = raw.get("seed", 0)
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise UserError(f"seed must be a non-negative integer, got {seed!r}.")
+    for key, value in (("dataset", dataset), ("method", method)):
+        if not isinstance(value, str):
+            raise UserError(f"{key} must be a name, got {value!r}.")
+    data = resolve_params(data_defaults(dataset), raw.get("data", {}), "data")
+    model = raw.get("model") or _default_model(dataset)
+    cfg = {
+        "dataset": dataset,
+        "method": method,
+        "model": model,
+        "seed": seed,
+        "data": data,
+        "model_params": resolve_params(model_defaults(model), raw.get("model_params", {}), "model"),
+        "method_params": resolve_params(method_defaults(method), raw.get("method_params", {}), "method"),
+        "optim": resolve_params(OPTIM_DEFAULTS, raw.get("optim", {}), "optim"),
+        "train": resolve_params(TRAIN_DEFAULTS, raw.get("train", {}), "train"),
+    }
+    _check_ranges(cfg)
+    return cfg
+
+
+def _default_model(dataset: str) -> str:
+    from lpg_meta.data import DATASETS
+
+    return DATASETS.get(dataset).default_model
+
+
+def _check_ranges(cfg: dict[str, Any]) -> None:
+    optim, train = cfg["optim"], cfg["train"]
+    if optim["lr"] <= 0:
+        raise UserError(f"optim.lr must be positive, got {optim['lr']}.")
+    if optim["schedule"] not in ("cosine", "multistep", "constant"):
+        raise UserError(f"optim.schedule must be cosine, multistep or constant, got '{optim['schedule']}'.")
+    if not 0 <= optim["momentum"] < 1:
+        raise UserError(f"optim.momentum must be in [0, 1), got {optim['momentum']}.")
+    if optim["nesterov"] and optim["momentum"] == 0:
+        raise UserError("optim.nesterov needs optim.momentum > 0.")
+    for key in ("epochs", "batch_size", "eval_batch_size"):
+        if train[key] < 1:
+            raise UserError(f"train.{key} must be at least 1, got {train[key]}.")
+    if train["device"] not in ("auto", "cpu", "cuda"):
+        raise UserError(f"train.device must be auto, cpu or cuda, got '{train['device']}'.")
+    if train["progress"] not in ("auto", "bar", "log", "none"):
+        raise UserError(f"train.progress must be auto, bar, log or none, got '{train['progress']}'.")

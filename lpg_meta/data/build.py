@@ -1,0 +1,176 @@
+"""``data_defaults`` and ``build_data``: settings in, a split and noised ``DataBundle`` out."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+import torch
+
+from lpg_meta.data.base import COMMON_DEFAULTS, DataBundle, Pool, Source, Split
+from lpg_meta.data.noise import (
+    NOISE_KINDS,
+    corrupt_labels,
+    noise_record,
+    parse_noise_map,
+    transition_matrix,
+)
+from lpg_meta.data.splits import PROFILES, make_splits
+from lpg_meta.errors import UserError, closest
+from lpg_meta.params import resolve_params
+from lpg_meta.registry import DATASETS
+
+# Independent streams from one seed: the split permutation and the label noise.
+_SPLIT_STREAM, _NOISE_STREAM = 0, 1
+
+
+def data_defaults(name: str) -> dict[str, Any]:
+    """All settings of dataset ``name`` with their defaults (common and source-specific)."""
+    source: type[Source] = DATASETS.get(name)
+    return copy.deepcopy({**COMMON_DEFAULTS, **source.defaults})
+
+
+def _int_or_none(params: dict[str, Any], key: str, minimum: int) -> None:
+    # resolve_params cannot type-check settings whose default is None, so check them here.
+    value = params[key]
+    if value is None:
+        return
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise UserError(f"data.{key} must be an integer >= {minimum} or null, got {value!r}.")
+    params[key] = value
+
+
+def _check_choice(params: dict[str, Any], key: str, choices: tuple[str, ...]) -> None:
+    if params[key] not in choices:
+        raise UserError(
+            f"unknown data.{key} '{params[key]}'.{closest(params[key], choices)} "
+            f"Known: {', '.join(choices)}."
+        )
+
+
+def _check_common(params: dict[str, Any]) -> None:
+    """Reject user mistakes in the common settings, naming the key and the fix."""
+    if params["imbalance"] < 1:
+        raise UserError(f"data.imbalance must be >= 1 (1 = balanced), got {params['imbalance']}.")
+    _check_choice(params, "profile", PROFILES)
+    _check_choice(params, "noise", NOISE_KINDS)
+    rate = params["noise_rate"]
+    if not 0.0 <= rate < 1.0:
+        raise UserError(f"data.noise_rate must be in [0, 1), got {rate}.")
+    if params["noise"] == "none" and rate > 0:
+        raise UserError(
+            f"data.noise_rate is {rate} but data.noise is 'none'; name the noise kind "
+            f"({', '.join(NOISE_KINDS[1:])})."
+        )
+    for key in ("meta_per_class", "many_threshold", "few_threshold"):
+        if params[key] < 0:
+            raise UserError(f"data.{key} must be >= 0, got {params[key]}.")
+    if params["few_threshold"] > params["many_threshold"]:
+        raise UserError(
+            f"data.few_threshold ({params['few_threshold']}) must not exceed "
+            f"data.many_threshold ({params['many_threshold']})."
+        )
+    _int_or_none(params, "n_max", 1)
+    _int_or_none(params, "val_per_class", 0)
+    _int_or_none(params, "seed", 0)
+
+
+def _asym_map(params: dict[str, Any], pool: Pool) -> dict[int, int] | None:
+    if params["noise"] != "asym":
+        return None
+    if params["noise_map"]:
+        return parse_noise_map(params["noise_map"], pool.num_classes)
+    if pool.asym_map is None:
+        raise UserError(
+            "data.noise=asym needs data.noise_map on this dataset, e.g. {3: 5, 5: 3} "
+            "(source label: target label)."
+        )
+    return dict(pool.asym_map)
+
+
+def _split(pool_x: torch.Tensor, pos: np.ndarray, index: np.ndarray, y: np.ndarray,
+           clean: np.ndarray) -> Split:
+    take = torch.as_tensor(pos, dtype=torch.long)
+    return Split(
+        x=pool_x[take],
+        y=torch.as_tensor(y, dtype=torch.long),
+        index=torch.as_tensor(index[pos], dtype=torch.long),
+        clean_y=torch.as_tensor(clean, dtype=torch.long),
+    )
+
+
+def build_data(name: str, params: dict[str, Any], seed: int) -> DataBundle:
+    """Load dataset ``name`` and cut it as METHOD.md 5 orders: meta, val, long tail, noise.
+
+    Args:
+        name: a registered dataset (``mnist1d``, ``digits``, ``cifar10``, ``cifar100``,
+            ``imagefolder``).
+        params: user settings, validated against ``data_defaults(name)``.
+        seed: the run seed, used when ``params['seed']`` is None.
+    """
+    source: type[Source] = DATASETS.get(name)
+    resolved = resolve_params(data_defaults(name), params, "data")
+    _check_common(resolved)
+    if resolved["seed"] is None:
+        resolved["seed"] = int(seed)
+    if resolved["val_per_class"] is None:
+        resolved["val_per_class"] = resolved["meta_per_class"]
+    data_seed = resolved["seed"]
+
+    pool = source.load(resolved)
+    mapping = _asym_map(resolved, pool)
+    y_pool = np.asarray(pool.y_train, dtype=np.int64)
+    pos = make_splits(
+        y_pool,
+        pool.num_classes,
+        resolved["meta_per_class"],
+        resolved["val_per_class"],
+        resolved["n_max"],
+        resolved["imbalance"],
+        resolved["profile"],
+        np.random.default_rng([data_seed, _SPLIT_STREAM]),
+    )
+    clean_train = y_pool[pos.train]
+    noisy_train = corrupt_labels(
+        clean_train,
+        resolved["noise"],
+        resolved["noise_rate"],
+        pool.num_classes,
+        np.random.default_rng([data_seed, _NOISE_STREAM]),
+        mapping,
+    )
+    transition = transition_matrix(
+        resolved["noise"], resolved["noise_rate"], pool.num_classes, mapping
+    )
+    train_index, test_index = pool.indices()
+    y_test = torch.tensor(np.asarray(pool.y_test), dtype=torch.long)
+    # The test split is the whole test pool, untouched: no copy, no selection.
+    test = Split(pool.x_test, y_test, torch.tensor(test_index), y_test.clone())
+
+    train = _split(pool.x_train, pos.train, train_index, noisy_train, clean_train)
+    resolved["n_max"] = pos.n_max
+    return DataBundle(
+        name=name,
+        num_classes=pool.num_classes,
+        input_shape=tuple(pool.x_train.shape[1:]),
+        train=train,
+        meta=_split(pool.x_train, pos.meta, train_index, y_pool[pos.meta], y_pool[pos.meta]),
+        val=_split(pool.x_train, pos.val, train_index, y_pool[pos.val], y_pool[pos.val]),
+        test=test,
+        train_counts=train.counts(pool.num_classes),
+        noise=noise_record(
+            resolved["noise"], resolved["noise_rate"], clean_train, noisy_train, transition, mapping
+        ),
+        augment=pool.augment,
+        mean=pool.mean,
+        std=pool.std,
+        default_model=source.default_model,
+        many_threshold=resolved["many_threshold"],
+        few_threshold=resolved["few_threshold"],
+        settings=resolved,
+        target_counts=pos.target_counts,
+        class_names=pool.class_names,
+    )

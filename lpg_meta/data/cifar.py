@@ -1,0 +1,112 @@
+"""CIFAR-10 and CIFAR-100 from a local folder, read with torchvision (offline by default)."""
+
+from __future__ import annotations
+
+import os
+import pickle
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+from lpg_meta.data.base import Pool, Source
+from lpg_meta.data.noise import CIFAR10_ASYM, cifar100_asym
+from lpg_meta.errors import UserError
+from lpg_meta.registry import DATASETS
+
+ROOT_ENV = "LPG_DATA"
+CIFAR_URL = "https://www.cs.toronto.edu/~kriz/cifar.html"
+# The normalisation of the LDAM-DRW code, used there for both CIFAR-10 and CIFAR-100.
+CIFAR_MEAN = [0.4914, 0.4822, 0.4465]
+CIFAR_STD = [0.2023, 0.1994, 0.2010]
+
+
+def resolve_root(params: dict[str, Any]) -> str:
+    """``data.root``, else ``$LPG_DATA``; a UserError when neither is set."""
+    root = params.get("root") or os.environ.get(ROOT_ENV)
+    if not root:
+        raise UserError(
+            f"data.root is not set and ${ROOT_ENV} is empty: pass --set data.root=FOLDER "
+            f"or export {ROOT_ENV}=FOLDER."
+        )
+    if not isinstance(root, (str, os.PathLike)):
+        raise UserError(f"data.root must be a folder path, got {root!r}.")
+    return os.path.expanduser(os.fspath(root))
+
+
+def to_images(data: np.ndarray) -> torch.Tensor:
+    """uint8 ``(N, H, W, C)`` -> float32 ``(N, C, H, W)`` in [0, 1]."""
+    return torch.from_numpy(np.ascontiguousarray(data)).permute(0, 3, 1, 2).float().div_(255.0)
+
+
+class _Cifar(Source):
+    """Shared loader; subclasses name the torchvision class, folder and asym map."""
+
+    default_model = "resnet32"
+    folder: ClassVar[str] = ""
+    title: ClassVar[str] = ""
+    tv_class: ClassVar[str] = ""
+
+    @classmethod
+    def asym_map(cls) -> dict[int, int]:
+        raise NotImplementedError
+
+    @classmethod
+    def load(cls, params: dict[str, Any]) -> Pool:
+        import torchvision.datasets as tvd
+
+        root = resolve_root(params)
+        dataset = getattr(tvd, cls.tv_class)
+        try:
+            # torchvision checks the md5 of every file, so a truncated file is caught here.
+            train = dataset(root, train=True, download=bool(params["download"]))
+            test = dataset(root, train=False, download=False)
+        except (RuntimeError, OSError, EOFError, KeyError, ValueError, pickle.UnpicklingError) as e:
+            raise UserError(
+                f"{cls.title} not found or corrupt in data.root={root} ({e}). Put the extracted "
+                f"'{cls.folder}' folder there ({os.path.join(root, cls.folder)}, from {CIFAR_URL}), "
+                f"or add --set data.download=true to fetch it when the network allows."
+            ) from None
+        classes = list(train.classes)
+        return Pool(
+            x_train=to_images(train.data),
+            y_train=np.asarray(train.targets, dtype=np.int64),
+            x_test=to_images(test.data),
+            y_test=np.asarray(test.targets, dtype=np.int64),
+            num_classes=len(classes),
+            augment="crop_flip",
+            mean=list(CIFAR_MEAN),
+            std=list(CIFAR_STD),
+            asym_map=cls.asym_map(),
+            class_names=classes,
+        )
+
+
+@DATASETS.register("cifar10")
+class Cifar10(_Cifar):
+    """CIFAR-10: ``x`` of shape ``(N, 3, 32, 32)`` in [0, 1]; ``root`` holds ``cifar-10-batches-py``."""
+
+    name = "cifar10"
+    defaults = {"root": None, "download": False, "n_max": 5000}  # n_max: LDAM-DRW protocol
+    folder = "cifar-10-batches-py"
+    title = "CIFAR-10"
+    tv_class = "CIFAR10"
+
+    @classmethod
+    def asym_map(cls) -> dict[int, int]:
+        return dict(CIFAR10_ASYM)
+
+
+@DATASETS.register("cifar100")
+class Cifar100(_Cifar):
+    """CIFAR-100 (fine labels): ``root`` holds ``cifar-100-python``."""
+
+    name = "cifar100"
+    defaults = {"root": None, "download": False, "n_max": 500}
+    folder = "cifar-100-python"
+    title = "CIFAR-100"
+    tv_class = "CIFAR100"
+
+    @classmethod
+    def asym_map(cls) -> dict[int, int]:
+        return cifar100_asym()

@@ -1,0 +1,73 @@
+"""Method registry and composition (``lpg+BASE`` plug-ins)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lpg_meta.errors import UserError
+from lpg_meta.methods.base import Method, StepInfo, TrainContext
+from lpg_meta.params import resolve_params
+from lpg_meta.registry import METHODS
+
+from lpg_meta.registry_import import import_submodules
+
+import_submodules(__name__, __path__, skip=("base",))
+
+__all__ = [
+    "METHODS",
+    "Method",
+    "StepInfo",
+    "TrainContext",
+    "build_method",
+    "method_classes",
+    "method_defaults",
+    "method_names",
+    "method_search_space",
+]
+
+
+def method_classes(name: str) -> tuple[type[Method], type[Method] | None]:
+    """Resolve ``name`` (``X`` or ``WRAPPER+BASE``) to its classes, checking the composition."""
+    if "+" not in name:
+        return METHODS.get(name), None
+    wrapper_name, base_name = name.split("+", 1)
+    wrapper, base = METHODS.get(wrapper_name), METHODS.get(base_name)
+    accepts = getattr(wrapper, "accepts_bases", ())
+    if not accepts:
+        raise UserError(f"method '{wrapper_name}' is not a plug-in, so '{name}' is not a method.")
+    if base.kind not in accepts:
+        raise UserError(
+            f"'{name}' cannot compose: '{base_name}' is a {base.kind}-based method and "
+            f"'{wrapper_name}' plugs only into {' or '.join(accepts)}-based ones. {wrapper.compose_hint}"
+        )
+    clash = set(wrapper.defaults) & set(base.defaults)
+    if clash:
+        raise UserError(f"'{name}' cannot compose: both halves define {sorted(clash)}.")
+    return wrapper, base
+
+
+def method_defaults(name: str) -> dict[str, Any]:
+    """All settings of method ``name`` with their defaults (plug-in and base merged)."""
+    wrapper, base = method_classes(name)
+    return {**(base.defaults if base else {}), **wrapper.defaults}
+
+
+def method_search_space(name: str) -> dict[str, Any]:
+    """The declared tuning space of method ``name`` (plug-in and base merged)."""
+    wrapper, base = method_classes(name)
+    return {**(base.search_space if base else {}), **wrapper.search_space}
+
+
+def build_method(name: str, params: dict[str, Any], ctx: TrainContext) -> Method:
+    """Instantiate method ``name`` with user ``params`` (validated against its defaults)."""
+    wrapper, base = method_classes(name)
+    resolved = resolve_params(method_defaults(name), params, "method")
+    if base is None:
+        return wrapper(resolved, ctx)
+    base_method = base({k: resolved[k] for k in base.defaults}, ctx)
+    return wrapper({k: resolved[k] for k in wrapper.defaults}, ctx, base=base_method)
+
+
+def method_names() -> list[str]:
+    """Registered method names (plug-in combinations are not listed)."""
+    return METHODS.names()

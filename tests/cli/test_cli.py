@@ -1,0 +1,64 @@
+"""The command line: train writes result.json, list names everything, mistakes exit 2 cleanly."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from lpg_meta.cli import main
+
+TINY = ["--set", "data.num_samples=1000", "--set", "train.epochs=2", "--set", "train.progress=none"]
+
+
+def test_train_writes_a_complete_result(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "--dataset", "mnist1d", "--method", "lpg", "--seed", "0", "--out", str(out), *TINY,
+                 "--set", "data.imbalance=10"]) == 0
+    result = json.loads((out / "result.json").read_text())
+    assert result["seed"] == 0 and result["config"]["method"] == "lpg"
+    for split in ("test", "val"):
+        metrics = result["metrics"][split]
+        assert 0 <= metrics["accuracy"] <= 1 and 0 <= metrics["balanced_accuracy"] <= 1
+        assert len(metrics["per_class"]) == 10
+    assert result["provenance"]["versions"]["torch"]
+    assert "git_commit" in result["provenance"]
+    assert result["timing"]["seconds_total"] > 0
+    assert len(result["lpg"]["trajectory"]) == 2 and len(result["lpg"]["trajectory"][0]) == 10
+    assert "test accuracy" in capsys.readouterr().out
+
+
+def test_list_names_methods_datasets_and_models(capsys):
+    assert main(["list"]) == 0
+    text = capsys.readouterr().out
+    for name in ("ce", "lpg", "lpg_scale", "lpg_shift", "lpg_clip", "lpg_rule", "sam", "clip", "gnoise",
+                 "mnist1d", "digits", "cifar10", "cifar100", "imagefolder",
+                 "mlp", "cnn1d", "cnn2d", "resnet32", "wrn28_10"):
+        assert name in text
+
+
+def test_data_prints_split_counts_as_json(capsys):
+    assert main(["data", "--dataset", "digits", "--json", "--set", "data.imbalance=10"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["counts"]["train"][0] > summary["counts"]["train"][9]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["train", "--method", "lpgg"],
+        ["train", "--dataset", "mnist2d"],
+        ["train", "--set", "optim.lr=abc"],
+        ["train", "--set", "data.noise_rate=1.5"],
+        ["train", "--dataset", "cifar10", "--set", "data.root=/nonexistent/cifar"],
+        ["train", "--method", "sam+ce"],
+        ["data", "--set", "data.imbalance=0.5"],
+    ],
+)
+def test_user_mistakes_exit_2_without_traceback(argv, tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "lpg_meta.cli", *argv, *TINY[2:]], capture_output=True,
+                          text=True, cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.startswith("lpg-meta: error:") and len(proc.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "runs").exists()
