@@ -1,4 +1,4 @@
-"""Command line: ``lpg-meta train | list | data | reproduce``."""
+"""Command line: ``lpg-meta train | list | data | table | plot | reproduce``."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from lpg_meta.errors import TrainingDivergedError, UserError
+from lpg_meta.report.cli import add_plot_parser, add_table_parser, cmd_plot, cmd_table
 
 
 def _run_args(parser: argparse.ArgumentParser) -> None:
@@ -34,6 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
     _run_args(data)
     data.add_argument("--seed", type=int, default=0)
     data.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    add_table_parser(sub)
+    add_plot_parser(sub)
 
     reproduce = sub.add_parser("reproduce", help="ce vs lpg on long-tail MNIST-1D, 3 seeds")
     reproduce.add_argument("--out", default="results/reproduce")
@@ -96,7 +100,14 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "list": cmd_list, "data": cmd_data, "reproduce": cmd_reproduce}
+COMMANDS = {
+    "train": cmd_train,
+    "list": cmd_list,
+    "data": cmd_data,
+    "reproduce": cmd_reproduce,
+    "table": cmd_table,
+    "plot": cmd_plot,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

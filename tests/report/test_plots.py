@@ -1,0 +1,82 @@
+"""Plots: valid PNG files under ROOT/plots, holding exactly the data of the result files."""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+from test_collect import write_result
+
+from lpg_meta.report import add_plot_parser, cmd_plot, load_runs
+from lpg_meta.report.plots import make_plots, plot_trajectories, write_plots
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def assert_png(path) -> None:
+    data = path.read_bytes()
+    assert data[:8] == PNG_MAGIC and data[12:16] == b"IHDR" and data[-8:-4] == b"IEND"
+    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    assert width > 100 and height > 100
+
+
+def test_trajectory_plot_draws_the_seed_mean_of_the_files(tmp_path):
+    seed0 = [[0.0, 0.0, 0.0], [0.1, -0.2, 0.3], [0.2, -0.4, 0.5]]
+    seed1 = [[0.0, 0.0, 0.0], [0.3, -0.2, 0.1], [0.4, -0.6, 0.7], [9.0, 9.0, 9.0]]  # one epoch longer
+    write_result(tmp_path, "lt", "lpg", 0, method="lpg", trajectory=seed0)
+    write_result(tmp_path, "lt", "lpg", 1, method="lpg", trajectory=seed1)
+    write_result(tmp_path, "lt", "lpg", 2, method="lpg", status="failed")  # no trajectory: ignored
+    write_result(tmp_path, "lt", "ce", 0)  # not an LPG run: no plot
+    (plot,) = plot_trajectories(load_runs(tmp_path), tmp_path / "plots")
+    assert plot.path == tmp_path / "plots" / "trajectory_lt_lpg.png"
+    assert_png(plot.path)
+    np.testing.assert_array_equal(plot.x, [1, 2, 3])  # cut to the shortest seed
+    expected = (np.array(seed0) + np.array(seed1[:3])) / 2
+    assert sorted(plot.series) == ["class 0", "class 1", "class 2"]
+    for c in range(3):
+        np.testing.assert_allclose(plot.series[f"class {c}"], expected[:, c])
+
+
+def test_per_class_plot_orders_classes_by_train_count(tmp_path):
+    counts = [50, 500, 5]
+    for seed, acc in ((0, [0.6, 0.9, 0.1]), (1, [0.8, 0.9, 0.3])):
+        write_result(tmp_path, "lt10", "ce", seed, imbalance=10.0, per_class=acc, train_counts=counts)
+    write_result(tmp_path, "balanced", "ce", 0)  # not long-tailed: no per-class plot
+    plots = make_plots(tmp_path)
+    (plot,) = [p for p in plots if p.kind == "per_class"]
+    assert plot.path.name == "per_class_lt10.png"
+    assert_png(plot.path)
+    np.testing.assert_array_equal(plot.x, [1, 0, 2])  # 500, 50, 5 training samples
+    np.testing.assert_allclose(plot.series["ce"], [90.0, 70.0, 20.0])
+
+
+def test_noise_plot_needs_several_rates(tmp_path):
+    for rate, accs in ((0.2, (0.8, 0.7)), (0.4, (0.6, 0.65))):
+        for seed in (0, 1):
+            for method, acc in zip(("ce", "gce"), accs, strict=True):
+                write_result(tmp_path, f"sym{int(rate * 100)}", method, seed, noise="sym_excl",
+                             noise_rate=rate, accuracy=acc + 0.02 * seed, method=method)
+    write_result(tmp_path, "pair40", "ce", 0, noise="pair", noise_rate=0.4)  # a single rate: no plot
+    (plot,) = [p for p in make_plots(tmp_path) if p.kind == "noise"]
+    assert_png(plot.path)
+    np.testing.assert_allclose(plot.x, [0.2, 0.4])
+    np.testing.assert_allclose(plot.series["ce"], [81.0, 61.0])
+    np.testing.assert_allclose(plot.series["gce"], [71.0, 66.0])
+    np.testing.assert_allclose(plot.errors["ce"], [np.sqrt(2.0)] * 2)
+
+
+def test_nothing_applies_writes_nothing(tmp_path, capsys):
+    write_result(tmp_path, "digits", "ce", 0)
+    assert write_plots(tmp_path) == []
+    parser = argparse.ArgumentParser()
+    add_plot_parser(parser.add_subparsers(dest="command"))
+    assert cmd_plot(parser.parse_args(["plot", str(tmp_path)])) == 0
+    assert "no plot applies" in capsys.readouterr().out
+
+
+def test_plots_are_the_same_bytes_when_redrawn(tmp_path):
+    write_result(tmp_path, "lt", "lpg", 0, method="lpg", imbalance=10.0, trajectory=[[0.1, 0.2, 0.3]])
+    first = write_plots(tmp_path)
+    assert sorted(p.name for p in first) == ["per_class_lt.png", "trajectory_lt_lpg.png"]
+    before = [p.read_bytes() for p in first]
+    assert write_plots(tmp_path) == first and [p.read_bytes() for p in first] == before
