@@ -8,7 +8,6 @@ from lpg_meta.errors import UserError
 from lpg_meta.methods.base import Method, StepInfo, TrainContext
 from lpg_meta.params import resolve_params
 from lpg_meta.registry import METHODS
-
 from lpg_meta.registry_import import import_submodules
 
 import_submodules(__name__, __path__, skip=("base",))

@@ -36,6 +36,9 @@ def perturb_logit_grad(logits: torch.Tensor, per_sample_transform: GradTransform
     batch = logits.shape[0]
 
     def transform(grad: torch.Tensor) -> torch.Tensor:
-        return per_sample_transform(grad * batch) / batch
+        # Add only the change, so that an identity transform returns ``grad`` bit for bit
+        # (``(grad * B) / B`` is not exact unless B is a power of two).
+        per_sample = grad * batch
+        return grad + (per_sample_transform(per_sample) - per_sample) / batch
 
     return _PerturbLogitGrad.apply(logits, transform)

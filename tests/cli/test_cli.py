@@ -40,7 +40,7 @@ def test_list_names_methods_datasets_and_models(capsys):
 def test_data_prints_split_counts_as_json(capsys):
     assert main(["data", "--dataset", "digits", "--json", "--set", "data.imbalance=10"]) == 0
     summary = json.loads(capsys.readouterr().out)
-    assert summary["counts"]["train"][0] > summary["counts"]["train"][9]
+    assert summary["per_class"]["train"][0] > summary["per_class"]["train"][9]
 
 
 @pytest.mark.parametrize(

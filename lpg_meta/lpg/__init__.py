@@ -1,0 +1,38 @@
+"""LPG core: perturbation forms, the bilevel look-ahead step and the closed-form rule."""
+
+from lpg_meta.lpg.forms import (
+    FORMS,
+    ClipForm,
+    Form,
+    MatrixForm,
+    ScaleForm,
+    ShiftForm,
+    Transform,
+    build_form,
+)
+from lpg_meta.lpg.meta import (
+    BACKENDS,
+    Backend,
+    BilevelStep,
+    lookahead_meta_grad,
+    preserved_state,
+)
+from lpg_meta.lpg.rule import RULE_DEFAULTS, ClassRule
+
+__all__ = [
+    "BACKENDS",
+    "FORMS",
+    "RULE_DEFAULTS",
+    "Backend",
+    "BilevelStep",
+    "ClassRule",
+    "ClipForm",
+    "Form",
+    "MatrixForm",
+    "ScaleForm",
+    "ShiftForm",
+    "Transform",
+    "build_form",
+    "lookahead_meta_grad",
+    "preserved_state",
+]

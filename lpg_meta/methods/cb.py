@@ -1,0 +1,85 @@
+"""Class-balanced loss (Cui et al. 2019; METHOD.md section 4), and the helpers it shares.
+
+``safe_counts``, ``class_balanced_weights`` and ``weighted_per_sample`` are also used by
+``ldam``/``ldam_drw``, ``la``/``la_posthoc``, ``bsoftmax`` and ``lpl``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from lpg_meta.errors import UserError
+from lpg_meta.methods.base import Method, TrainContext
+from lpg_meta.methods.focal import focal_per_sample
+from lpg_meta.registry import METHODS
+
+
+def safe_counts(counts: Sequence[int]) -> torch.Tensor:
+    """Class counts as float64 on the CPU, an empty class counted as 1.
+
+    Methods move what they derive from it to ``ctx.device`` once, so that a training step only
+    casts it (a copy from the host in every step would synchronise a GPU).
+
+    An empty class never appears in a batch, so its value only has to keep log n_c,
+    n_c ** -1/4 and 1 - beta ** n_c away from -inf, inf and 0.
+    """
+    return torch.tensor(list(counts), dtype=torch.float64).clamp_min(1.0)
+
+
+def class_balanced_weights(counts: Sequence[int], beta: float) -> torch.Tensor:
+    """``w_c = (1 - beta) / (1 - beta ** n_c)``, normalised to sum C (float64, CPU)."""
+    n = safe_counts(counts)
+    if beta == 0.0:  # (1 - 0) / (1 - 0 ** n) = 1 for every class: no reweighting.
+        return torch.ones_like(n)
+    w = (1.0 - beta) / (1.0 - beta**n)
+    return w / w.sum() * len(n)
+
+
+def weighted_per_sample(
+    losses: torch.Tensor, y: torch.Tensor, weights: torch.Tensor
+) -> torch.Tensor:
+    """Per-sample losses ``B * w_{y_i} * l_i / sum_j w_{y_j}``.
+
+    Their plain mean is the weighted mean ``sum_i w_i l_i / sum_i w_i`` that
+    ``F.cross_entropy(weight=w)`` computes (as in kaidic/LDAM-DRW), so the loss keeps its scale
+    however the batch is drawn, and ``loss == per_sample_loss.mean()`` still holds (LPG relies
+    on the batch loss being the mean of the per-sample ones).
+    """
+    w = weights.to(losses)[y]
+    return w * losses * (len(y) / w.sum())
+
+
+@METHODS.register("cb")
+class ClassBalanced(Method):
+    """Class-balanced CE or focal loss: each sample weighted by the weight of its class."""
+
+    name = "cb"
+    defaults = {"beta": 0.9999, "base_loss": "ce", "gamma": 1.0}
+    search_space = {
+        "beta": ("categorical", [0.9, 0.99, 0.999, 0.9999]),
+        "base_loss": ("categorical", ["ce", "focal"]),
+        "gamma": ("categorical", [0.5, 1.0, 2.0]),
+    }
+
+    def __init__(self, params: dict[str, Any], ctx: TrainContext) -> None:
+        super().__init__(params, ctx)
+        if not 0.0 <= params["beta"] < 1.0:
+            raise UserError(f"method.beta must be in [0, 1) for 'cb', got {params['beta']!r}.")
+        if params["base_loss"] not in ("ce", "focal"):
+            raise UserError(
+                f"method.base_loss must be 'ce' or 'focal', got {params['base_loss']!r}."
+            )
+        if params["gamma"] < 0:
+            raise UserError(f"method.gamma must be >= 0 for 'cb', got {params['gamma']!r}.")
+        self.weights = class_balanced_weights(ctx.class_counts, params["beta"]).to(ctx.device)
+
+    def per_sample_loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if self.params["base_loss"] == "focal":
+            losses = focal_per_sample(logits, y, self.params["gamma"])
+        else:
+            losses = F.cross_entropy(logits, y, reduction="none")
+        return weighted_per_sample(losses, y, self.weights)

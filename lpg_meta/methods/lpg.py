@@ -1,0 +1,340 @@
+"""LPG methods (METHOD.md 3): learned class-level perturbations of the logit gradient.
+
+``lpg`` (matrix form), ``lpg_scale``, ``lpg_shift`` and ``lpg_clip`` share one class and differ
+only in their form and defaults; ``lpg_rule`` is the closed-form variant. All are plug-ins:
+``lpg+BASE`` perturbs the logit gradient of BASE's loss and takes BASE's own step, so
+``lpg+gce`` or ``lpg+sam`` need no code of their own.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+import torch
+
+from lpg_meta.errors import UserError
+from lpg_meta.lpg import BACKENDS, FORMS, BilevelStep, ClassRule, MatrixForm, Transform, build_form
+from lpg_meta.lpg.rule import RULE_DEFAULTS
+from lpg_meta.methods.base import LossFn, Method, StepInfo, TrainContext
+from lpg_meta.methods.ce import CrossEntropy
+from lpg_meta.perturb import perturb_logit_grad
+from lpg_meta.registry import METHODS
+
+_COMPOSE_HINT = (
+    "LPG plugs into loss-based methods (e.g. ce, la, ldam_drw, gce, sce, focal, lpl) and "
+    "step-based ones (e.g. sam, clip, gnoise). Meta-based methods (e.g. l2rw, mwnet, gdw) do not "
+    "compose: both halves would learn from the meta split, with conflicting virtual steps."
+)
+
+# Shared by the meta-learned variants. meta_lr 0.01 sits between the prototype's long-tail
+# setting (0.05, which hurt under label noise) and its noise-safe one (1e-3).
+_META_DEFAULTS: dict[str, Any] = {
+    "meta_optimizer": "adam",
+    "meta_lr": 0.01,
+    "phi_decay": 0.0,
+    "warmup_epochs": 0,
+    "meta_interval": 1,
+    "meta_batch_size": 100,
+    "lookahead_steps": 1,
+    "backend": "higher",
+}
+_META_SPACE: dict[str, Any] = {
+    "meta_optimizer": ("categorical", ["adam", "sgd"]),
+    "meta_lr": ("log", 1e-4, 1e-1),
+    "phi_decay": ("float", 0.0, 0.05),
+    "warmup_epochs": ("int", 0, 5),
+}
+# Log scale down to 1e-3: the search must reach LPG = its base method (eps near 0).
+_EPS_SPACE: dict[str, Any] = {"eps": ("log", 1e-3, 0.9)}
+_NORMALIZE_SPACE: dict[str, Any] = {"normalize": ("categorical", [True, False])}
+_FORM_KEYS = ("eps", "normalize", "zero_sum", "tau_max")
+
+
+def _require(ok: bool, params: dict[str, Any], key: str, rule: str) -> None:
+    if not ok:
+        raise UserError(f"method.{key} must be {rule}, got {params[key]!r}.")
+
+
+class _PlugIn(Method):
+    """Shared plumbing: the base method, delegation to it, and the perturbed real step."""
+
+    accepts_bases: ClassVar[tuple[str, ...]] = ("loss", "step")
+    compose_hint: ClassVar[str] = _COMPOSE_HINT
+
+    def __init__(
+        self, params: dict[str, Any], ctx: TrainContext, base: Method | None = None
+    ) -> None:
+        super().__init__(params, ctx)
+        self.base = base if base is not None else CrossEntropy({}, ctx)
+        self.trajectory: list[list[float]] = []
+        self.time_real_s = 0.0
+
+    # The loss itself is the base's: LPG changes only its gradient.
+    def per_sample_loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return self.base.per_sample_loss(logits, y)
+
+    def loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return self.base.loss(logits, y)
+
+    def setup(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> None:
+        self.base.setup(model, optimizer)
+
+    def on_epoch_end(self, epoch: int) -> None:
+        self.base.on_epoch_end(epoch)
+
+    def eval_logits(self, logits: torch.Tensor) -> torch.Tensor:
+        return self.base.eval_logits(logits)
+
+    @staticmethod
+    def _perturbed(base_loss: LossFn, transform: Transform) -> LossFn:
+        """``base_loss`` with its per-sample logit gradients replaced by ``transform(g, y)``."""
+
+        def loss_fn(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+            return base_loss(perturb_logit_grad(logits, lambda g: transform(g, y)), y)
+
+        return loss_fn
+
+    def _real_step(
+        self,
+        model: torch.nn.Module,
+        optimizer: torch.optim.Optimizer,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        step: StepInfo,
+        loss_fn: LossFn,
+    ) -> dict[str, float]:
+        start = time.perf_counter()
+        out = self.base.train_step(model, optimizer, x, y, step, loss_fn=loss_fn)
+        self.time_real_s += time.perf_counter() - start
+        return out
+
+
+@METHODS.register("lpg")
+class LPG(_PlugIn):
+    """Meta-learned LPG (METHOD.md 3.2): phi learned by one-step look-ahead on the meta split.
+
+    The virtual step is the real optimizer's plain step on the perturbed base loss; a step-based
+    base (sam, clip, gnoise) changes only the real step, not the look-ahead. ``lookahead_steps``
+    > 1 unrolls several virtual steps, each on the current train batch.
+    """
+
+    name = "lpg"
+    kind = "meta"
+    needs_meta = True
+    form_name: ClassVar[str] = "matrix"
+    defaults = {"eps": 0.5, "normalize": True, "zero_sum": True, **_META_DEFAULTS}
+    search_space = {**_EPS_SPACE, **_NORMALIZE_SPACE, **_META_SPACE}
+
+    def __init__(
+        self, params: dict[str, Any], ctx: TrainContext, base: Method | None = None
+    ) -> None:
+        super().__init__(params, ctx, base)
+        self._validate(params)
+        settings = {k: params[k] for k in _FORM_KEYS if k in params}
+        self.form = build_form(self.form_name, ctx.num_classes, **settings)
+        self.bilevel = BilevelStep(
+            self.form,
+            meta_optimizer=params["meta_optimizer"],
+            meta_lr=params["meta_lr"],
+            phi_decay=params["phi_decay"],
+            backend=params["backend"],
+            steps=params["lookahead_steps"],
+        )
+        self._meta_iter: Iterator[tuple[torch.Tensor, torch.Tensor]] | None = None
+        self.meta_loss: list[float | None] = []
+        self._epoch_meta: list[float] = []
+        self.time_meta_s = 0.0
+
+    def _validate(self, p: dict[str, Any]) -> None:
+        if self.form_name not in FORMS:
+            raise ValueError(f"{type(self).__name__}: unknown form '{self.form_name}'")
+        if "eps" in p:
+            _require(0.0 <= p["eps"] < 1.0, p, "eps", "in [0, 1) so the direction is kept")
+        if "tau_max" in p:
+            _require(p["tau_max"] > 0, p, "tau_max", "positive")
+        _require(p["meta_optimizer"] in ("adam", "sgd"), p, "meta_optimizer", "'adam' or 'sgd'")
+        _require(p["backend"] in BACKENDS, p, "backend", f"one of {sorted(BACKENDS)}")
+        _require(p["meta_lr"] >= 0, p, "meta_lr", "non-negative")
+        _require(0.0 <= p["phi_decay"] < 1.0, p, "phi_decay", "in [0, 1)")
+        _require(p["warmup_epochs"] >= 0, p, "warmup_epochs", "non-negative")
+        _require(p["meta_interval"] >= 1, p, "meta_interval", "at least 1")
+        _require(p["meta_batch_size"] >= 1, p, "meta_batch_size", "at least 1")
+        _require(p["lookahead_steps"] >= 1, p, "lookahead_steps", "at least 1")
+
+    def setup(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> None:
+        super().setup(model, optimizer)
+        ref = next(model.parameters())
+        # Module.to keeps the Parameter objects, so the meta optimizer built in __init__ stays valid.
+        self.form.to(device=ref.device, dtype=ref.dtype)
+        if self.ctx.meta_batches is None:
+            raise UserError(
+                f"method '{self.name}' learns from a clean meta split, but the data set provides "
+                "none; give the data a meta split or use lpg_rule."
+            )
+        if self.params["backend"] == "torchfunc" and type(optimizer) is not torch.optim.SGD:
+            raise UserError(
+                f"method.backend 'torchfunc' replicates torch.optim.SGD only, but the optimizer is "
+                f"{type(optimizer).__name__}; use method.backend 'higher'."
+            )
+
+    def _next_meta_batch(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        if self._meta_iter is None:  # started lazily: no meta loader during warm-up
+            if self.ctx.meta_batches is None:
+                raise UserError(f"method '{self.name}' needs a meta split; the data set has none.")
+            self._meta_iter = self.ctx.meta_batches(self.params["meta_batch_size"])
+        x_m, y_m = next(self._meta_iter)
+        return x_m.to(device, non_blocking=True), y_m.to(device, non_blocking=True)
+
+    def train_step(
+        self,
+        model: torch.nn.Module,
+        optimizer: torch.optim.Optimizer,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        step: StepInfo,
+        loss_fn: LossFn | None = None,
+    ) -> dict[str, float]:
+        base_loss = loss_fn or self.base.loss
+        p = self.params
+        if step.epoch >= p["warmup_epochs"] and step.step % p["meta_interval"] == 0:
+            start = time.perf_counter()
+            meta_batch = self._next_meta_batch(x.device)
+            live = self._perturbed(base_loss, self.form.transform)
+            self._epoch_meta.append(self.bilevel.step(model, optimizer, (x, y), meta_batch, live))
+            self.time_meta_s += time.perf_counter() - start
+        return self._real_step(
+            model, optimizer, x, y, step, self._perturbed(base_loss, self.form.frozen())
+        )
+
+    def on_epoch_end(self, epoch: int) -> None:
+        super().on_epoch_end(epoch)
+        self.trajectory.append(self.form.class_perturbation().cpu().tolist())
+        metas = self._epoch_meta
+        # None (JSON null) for an epoch without meta steps, e.g. during warm-up.
+        self.meta_loss.append(sum(metas) / len(metas) if metas else None)
+        self._epoch_meta = []
+
+    def record(self) -> dict[str, Any]:
+        rec: dict[str, Any] = {
+            "form": self.form_name,
+            "backend": self.params["backend"],
+            "quantity": "tau_c" if self.form_name == "clip" else "a_c",
+            "trajectory": self.trajectory,
+            "meta_loss": self.meta_loss,
+            "time_meta_s": self.time_meta_s,
+            "time_real_s": self.time_real_s,
+        }
+        if isinstance(self.form, MatrixForm):
+            rec["A"] = self.form.perturbation_matrix().cpu().tolist()
+        return {**self.base.record(), "lpg": rec}
+
+
+@METHODS.register("lpg_scale")
+class LPGScale(LPG):
+    """LPG, scale form: class-level loss reweighting, meta-learned (ablation row)."""
+
+    name = "lpg_scale"
+    form_name = "scale"
+    defaults = {"eps": 0.5, "normalize": True, **_META_DEFAULTS}
+    search_space = {**_EPS_SPACE, **_NORMALIZE_SPACE, **_META_SPACE}
+
+
+@METHODS.register("lpg_shift")
+class LPGShift(LPG):
+    """LPG, shift form: a class-level change of the per-sample gradient norm (ablation row)."""
+
+    name = "lpg_shift"
+    form_name = "shift"
+    defaults = {"eps": 0.5, **_META_DEFAULTS}
+    search_space = {**_EPS_SPACE, **_META_SPACE}
+
+
+@METHODS.register("lpg_clip")
+class LPGClip(LPG):
+    """LPG, clip form: class-level per-sample clipping at ``tau_max * sigmoid(phi)`` (ablation row)."""
+
+    name = "lpg_clip"
+    form_name = "clip"
+    # tau_max 1.5: the prototype's setting; a CE logit gradient has norm below sqrt(2), so the
+    # starting threshold 0.75 clips only the hardest samples.
+    defaults = {"tau_max": 1.5, **_META_DEFAULTS}
+    search_space = {"tau_max": ("float", 0.3, 3.0), **_META_SPACE}
+
+
+@METHODS.register("lpg_rule")
+class LPGRule(_PlugIn):
+    """Closed-form LPG: ``a_c`` from a running true-class probability; no meta split."""
+
+    name = "lpg_rule"
+    kind = "loss"
+    needs_meta = False
+    defaults = dict(RULE_DEFAULTS)
+    search_space = {
+        "eps": ("float", 0.0, 0.2),
+        "d_eps": ("float", 0.0, 2.0),
+        "eps_max": ("float", 0.05, 0.9),
+        "ema": ("float", 0.5, 0.99),
+    }
+
+    def __init__(
+        self, params: dict[str, Any], ctx: TrainContext, base: Method | None = None
+    ) -> None:
+        super().__init__(params, ctx, base)
+        _require(params["eps"] >= 0, params, "eps", "non-negative")
+        _require(params["d_eps"] >= 0, params, "d_eps", "non-negative")
+        _require(
+            0.0 <= params["eps_max"] < 1.0, params, "eps_max", "in [0, 1) so the direction is kept"
+        )
+        _require(0.0 <= params["ema"] < 1.0, params, "ema", "in [0, 1)")
+        self.rule = ClassRule(ctx.num_classes, **params)
+        self.q_trajectory: list[list[float]] = []
+
+    def setup(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> None:
+        super().setup(model, optimizer)
+        self.rule.to(next(model.parameters()).device)
+
+    def train_step(
+        self,
+        model: torch.nn.Module,
+        optimizer: torch.optim.Optimizer,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        step: StepInfo,
+        loss_fn: LossFn | None = None,
+    ) -> dict[str, float]:
+        base_loss = loss_fn or self.base.loss
+        a = self.rule.magnitudes()  # from q before this batch
+        first = True
+
+        def loss_with_update(logits: torch.Tensor, yy: torch.Tensor) -> torch.Tensor:
+            nonlocal first
+            if first:  # a two-pass base (sam) calls the loss twice: update q once per step
+                self.rule.update(logits, yy)
+                first = False
+            return base_loss(logits, yy)
+
+        def transform(g: torch.Tensor, yy: torch.Tensor) -> torch.Tensor:
+            return ClassRule.transform(g, yy, a)
+
+        perturbed = self._perturbed(loss_with_update, transform)
+        return self._real_step(model, optimizer, x, y, step, perturbed)
+
+    def on_epoch_end(self, epoch: int) -> None:
+        super().on_epoch_end(epoch)
+        self.trajectory.append(self.rule.magnitudes().cpu().tolist())
+        self.q_trajectory.append(self.rule.q.cpu().tolist())
+
+    def record(self) -> dict[str, Any]:
+        rec = {
+            "form": "rule",
+            "backend": None,
+            "quantity": "a_c",
+            "trajectory": self.trajectory,
+            "q": self.q_trajectory,
+            "meta_loss": [],
+            "time_meta_s": 0.0,
+            "time_real_s": self.time_real_s,
+        }
+        return {**self.base.record(), "lpg": rec}
