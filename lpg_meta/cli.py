@@ -1,4 +1,4 @@
-"""Command line: ``lpg-meta train | list | data | table | plot | reproduce``."""
+"""Command line: ``lpg-meta train | list | data | run | table | plot | reproduce``."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from lpg_meta.bench.command import add_run_parser, cmd_run
 from lpg_meta.errors import TrainingDivergedError, UserError
 from lpg_meta.report.cli import add_plot_parser, add_table_parser, cmd_plot, cmd_table
 
@@ -36,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--seed", type=int, default=0)
     data.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
+    add_run_parser(sub)
     add_table_parser(sub)
     add_plot_parser(sub)
 
@@ -85,7 +87,7 @@ def cmd_data(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary, indent=2))
         return 0
-    counts = summary["counts"]
+    counts = summary["per_class"]
     rows = [[c, *(counts[s][c] for s in ("train", "meta", "val", "test"))] for c in range(len(counts["train"]))]
     print(tabulate(rows, headers=["class", "train", "meta", "val", "test"]))
     noise = summary["noise"]
@@ -105,6 +107,7 @@ COMMANDS = {
     "list": cmd_list,
     "data": cmd_data,
     "reproduce": cmd_reproduce,
+    "run": cmd_run,
     "table": cmd_table,
     "plot": cmd_plot,
 }

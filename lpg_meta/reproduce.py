@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import statistics
 import time
@@ -11,17 +10,12 @@ from typing import Any
 
 from tabulate import tabulate
 
+from lpg_meta.bench.cells import config_hash
 from lpg_meta.config import merge, parse_overrides, resolve_config
 from lpg_meta.train.trainer import train
 
 METHODS = ("ce", "lpg")
 SETTING = {"dataset": "mnist1d", "data": {"imbalance": 100.0}, "train": {"progress": "log"}}
-
-
-def config_hash(cfg: dict[str, Any]) -> str:
-    """A stable key of a resolved configuration (progress display excluded)."""
-    keyed = {**cfg, "train": {k: v for k, v in cfg["train"].items() if k != "progress"}}
-    return hashlib.sha256(json.dumps(keyed, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def run_or_load(cfg: dict[str, Any], out: Path) -> dict[str, Any]:
@@ -43,13 +37,19 @@ def _mean_std(values: list[float]) -> str:
 
 
 def reproduce(out: Path, seeds: list[int], overrides: list[str]) -> list[list[str]]:
-    """Run (or load) every method and seed, print and return the comparison table."""
+    """Run (or load) every method and seed, print and return the comparison table.
+
+    ``overrides`` are ``--set`` items for both methods, except ``method.*`` items: lpg's only.
+    """
     started = time.perf_counter()
     rows = []
     for method in METHODS:
         results = []
         for seed in seeds:
-            raw = merge(merge(SETTING, {"method": method, "seed": seed}), parse_overrides(overrides))
+            extra = parse_overrides(overrides)
+            if method == "ce":  # method.* settings are lpg's; ce has none
+                extra.pop("method_params", None)
+            raw = merge(merge(SETTING, {"method": method, "seed": seed}), extra)
             cfg = resolve_config(raw)
             results.append(run_or_load(cfg, out / method / f"seed{seed}"))
         tests = [r["metrics"]["test"] for r in results]

@@ -1,0 +1,29 @@
+"""Benchmark suites: a declarative YAML matrix -> Optuna tuning per cell -> seeded runs.
+
+``run_suite`` is the entry point (``lpg-meta run SUITE.yaml``); ``load_suite`` validates a
+suite file and ``expand`` turns it into cells, each with its resolved run config.
+"""
+
+from lpg_meta.bench.cells import Cell, apply_params, config_hash, expand, load_finished
+from lpg_meta.bench.command import add_run_parser, cmd_run
+from lpg_meta.bench.runner import Plan, make_plan, run_suite
+from lpg_meta.bench.schema import DatasetRow, MethodRow, Suite, Tuning, load_suite, parse_suite
+
+__all__ = [
+    "Cell",
+    "DatasetRow",
+    "MethodRow",
+    "Plan",
+    "Suite",
+    "Tuning",
+    "add_run_parser",
+    "apply_params",
+    "cmd_run",
+    "config_hash",
+    "expand",
+    "load_finished",
+    "load_suite",
+    "make_plan",
+    "parse_suite",
+    "run_suite",
+]

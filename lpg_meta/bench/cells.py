@@ -1,0 +1,151 @@
+"""Expanding a suite into cells (dataset row x method row) and the hashes that key finished work.
+
+Two keys make re-runs incremental: a seeded run is done when its folder holds a
+``result.json`` whose resolved config hashes the same (``config_hash``); a cell's tuning
+study is named after a hash of everything tuning depends on (``Cell.study_name``), so a
+changed row gets a fresh study while the others keep theirs.
+"""
+
+from __future__ import annotations
+
+import copy
+import fnmatch
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lpg_meta.bench.schema import Suite
+from lpg_meta.bench.space import check_in_space, parse_space
+from lpg_meta.config import merge, resolve_config
+from lpg_meta.errors import UserError, closest
+from lpg_meta.params import resolve_params
+
+
+def config_hash(cfg: dict[str, Any]) -> str:
+    """A stable key of a resolved configuration (progress display excluded)."""
+    keyed = {**cfg, "train": {k: v for k, v in cfg["train"].items() if k != "progress"}}
+    return hashlib.sha256(json.dumps(keyed, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _hash(payload: Any) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=list).encode()).hexdigest()[:12]
+
+
+def apply_params(raw: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+    """Put tuned values into a raw run config: ``optim.NAME`` keys into ``optim``, others into ``method_params``."""
+    out = copy.deepcopy(raw)
+    for key, value in params.items():
+        section, dot, name = key.partition(".")
+        if dot:
+            out.setdefault(section, {})[name] = value
+        else:
+            out.setdefault("method_params", {})[key] = value
+    return out
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One dataset row x method row: its raw run config, search space and first-trial values."""
+
+    suite: str
+    dataset: str  # row names, not registry names
+    method: str
+    raw: dict[str, Any]  # run config without seed; defaults < dataset row < method row
+    space: dict[str, tuple]  # empty: no tuning
+    first_trial: dict[str, Any]  # the untuned values of the space's keys (enqueued as trial 0)
+    tune_key: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.dataset}/{self.method}"
+
+    @property
+    def study_name(self) -> str:
+        """Optuna study name; changes whenever anything tuning depends on changes."""
+        return f"{self.suite}.{self.dataset}.{self.method}.{self.tune_key}"
+
+    def config(self, seed: int, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The resolved run config for ``seed`` with tuned ``params`` applied."""
+        return resolve_config({**apply_params(self.raw, params or {}), "seed": seed})
+
+    def run_dir(self, output: Path, seed: int) -> Path:
+        return Path(output) / self.dataset / self.method / f"seed{seed}"
+
+
+def expand(suite: Suite, only: str | None = None) -> list[Cell]:
+    """All cells of the matrix (or those whose ``dataset/method`` name matches glob ``only``).
+
+    Each cell's config is resolved and checked here, so a bad combination fails before any
+    training starts.
+    """
+    names = [f"{d}/{m}" for d, m in suite.matrix]
+    pairs = suite.matrix
+    if only is not None:
+        pairs = [p for p, n in zip(suite.matrix, names, strict=True) if fnmatch.fnmatchcase(n, only)]
+        if not pairs:
+            raise UserError(f"--only {only!r} matches no cell.{closest(only, names)} Cells: {', '.join(names)}.")
+    return [_cell(suite, d, m) for d, m in pairs]
+
+
+def _cell(suite: Suite, dataset: str, method: str) -> Cell:
+    from lpg_meta.data import DATASETS, data_defaults
+    from lpg_meta.data.build import _check_common
+    from lpg_meta.methods import method_defaults, method_search_space
+    from lpg_meta.models import model_defaults
+
+    drow, mrow = suite.datasets[dataset], suite.methods[method]
+    where = f"cell {dataset}/{method} (datasets.{dataset} with methods.{method})"
+    raw = merge(suite.defaults, {"dataset": drow.source, **drow.sections})
+    if drow.model is not None:
+        raw["model"] = drow.model
+    raw = merge(raw, {"method": mrow.method, "method_params": mrow.params})
+    try:
+        # Defaults apply to every cell; check them per cell so the message names defaults.*.
+        for key, table in (("data", data_defaults(drow.source)), ("method_params", method_defaults(mrow.method)),
+                           ("model_params", model_defaults(raw.get("model") or DATASETS.get(drow.source).default_model))):
+            resolve_params(table, suite.defaults.get(key, {}), f"defaults.{key}")
+        cfg = resolve_config({**raw, "seed": suite.seeds[0]})
+        _check_common(copy.deepcopy(cfg["data"]))  # the data checks build_data would run later
+    except UserError as err:
+        raise UserError(f"{where}: {err}") from None
+    if mrow.tune is None:
+        space = parse_space(method_search_space(mrow.method), f"methods.{method}.tune", cfg["method_params"])
+    else:
+        space = mrow.tune
+    if suite.tuning.trials == 0:
+        space = {}
+    first = {}
+    for key, dim in space.items():
+        section, dot, name = key.partition(".")
+        value = cfg[section][name] if dot else cfg["method_params"][key]
+        check_in_space(value, dim, f"methods.{method}.tune.{key}", where)
+        first[key] = value
+    if space:
+        val = cfg["data"]["val_per_class"]
+        if (cfg["data"]["meta_per_class"] if val is None else val) <= 0:
+            raise UserError(f"datasets.{dataset}.val_per_class: tuning needs a validation split; set it above 0 "
+                            "(or set tuning.trials: 0).")
+    tuning = suite.tuning
+    tune_key = _hash({
+        "config": config_hash(cfg),  # includes the tuning seed (the suite's first seed)
+        "space": {k: list(v) for k, v in space.items()},
+        "tuning": [tuning.metric, tuning.direction, tuning.sampler_seed, tuning.pruner],
+    })  # tuning.trials is left out on purpose: raising it continues the same study
+    return Cell(suite=suite.name, dataset=dataset, method=method, raw=raw, space=space,
+                first_trial=first, tune_key=tune_key)
+
+
+DONE_STATUSES = ("ok", "diverged")  # a diverged run is deterministic: re-running it diverges again
+
+
+def load_finished(run_dir: Path, cfg: dict[str, Any]) -> dict[str, Any] | None:
+    """The result in ``run_dir`` if it is a finished run of exactly ``cfg`` (same ``config_hash``)."""
+    try:
+        result = json.loads((Path(run_dir) / "result.json").read_text())
+        if result.get("status") in DONE_STATUSES and config_hash(result["config"]) == config_hash(cfg):
+            return result
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        pass  # missing, partial or foreign: to be trained again and replaced atomically
+    return None

@@ -1,0 +1,300 @@
+"""``lpg-meta run SUITE.yaml``: tune every cell, then run its best parameters once per seed.
+
+Work is claimed, never assigned: every worker (the main process alone, or N spawned ones
+sharing the study storage) scans the cells in order and takes the first unit it can, a trial
+(Optuna counts them in the shared storage) or a seeded run (a lock file, created with
+``O_CREAT | O_EXCL``, in the run's folder). Finished work is recognised by its key, so a
+re-run, an interrupted run or a second worker never trains the same thing twice.
+"""
+
+from __future__ import annotations
+
+import copy
+import multiprocessing
+import os
+import queue as queue_mod
+import time
+import traceback
+from collections.abc import Callable
+from contextlib import redirect_stderr
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from lpg_meta.bench import tuning
+from lpg_meta.bench.cells import Cell, config_hash, expand, load_finished
+from lpg_meta.bench.estimate import dry_run as estimate_plan
+from lpg_meta.bench.progress import Overall, epoch_bar
+from lpg_meta.bench.schema import Suite, load_suite
+from lpg_meta.errors import TrainingDivergedError, UserError
+from lpg_meta.results import provenance, write_json_atomic
+
+Emit = Callable[[dict[str, Any]], None]
+# Each worker trains with one torch thread (a run's train.threads, if set, still wins): the
+# suite's parallelism is across processes, small CPU models gain little from intra-op threads,
+# and on a shared machine spinning OpenMP threads made runs up to 20x slower (measured: ce on
+# MNIST-1D 10.6s with 2 threads vs 0.5s with 1, 2 busy cores).
+THREADS_PER_WORKER = 1
+CLAIM_GRACE_S = 60.0
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What every worker needs (picklable: sent to spawned processes)."""
+
+    suite: Suite
+    cells: list[Cell]
+    storage: str
+
+    @property
+    def output(self) -> Path:
+        return self.suite.output
+
+    def tuned(self, cell: Cell) -> bool:
+        return bool(cell.space) and self.suite.tuning.trials > 0
+
+
+def make_plan(path: str | Path, storage: str | None = None, only: str | None = None) -> Plan:
+    """Load and validate the suite and expand its cells (every config resolved, nothing run)."""
+    suite = load_suite(path)
+    cells = expand(suite, only)
+    return Plan(suite=suite, cells=cells, storage=storage or suite.storage or str(suite.output / "optuna.journal"))
+
+
+def run_suite(path: str | Path, workers: int = 1, storage: str | None = None, only: str | None = None,
+              dry_run: bool = False) -> dict[str, Any]:
+    """Run (or, with ``dry_run``, estimate) a suite; return a summary of every cell.
+
+    Args:
+        path: the suite YAML.
+        workers: local processes sharing the work (1 runs in this process).
+        storage: an Optuna storage URL or journal file, instead of the suite's.
+        only: a glob over ``dataset/method`` cell names.
+        dry_run: list the cells and their estimated cost; train nothing, write nothing.
+    """
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise UserError(f"--workers must be a positive integer, got {workers!r}.")
+    started = time.perf_counter()
+    plan = make_plan(path, storage, only)
+    tuning.reset()
+    if dry_run:
+        return estimate_plan(plan)
+    plan.output.mkdir(parents=True, exist_ok=True)
+    total = 0
+    for cell in plan.cells:  # the main process creates the studies so workers never race on it
+        if plan.tuned(cell):
+            study = tuning.get_study(cell, plan.suite.tuning, plan.storage, create=True)
+            total += max(0, plan.suite.tuning.trials - tuning.counts(study)[0])
+        total += len(plan.suite.seeds)
+    tracker = Overall(total, plan.suite.name)
+    threads = torch.get_num_threads()
+    try:
+        if workers == 1:
+            torch.set_num_threads(THREADS_PER_WORKER)
+            _work(plan, 0, tracker.handle)
+        else:
+            _spawn(plan, workers, tracker)
+    finally:
+        torch.set_num_threads(threads)
+        tracker.close()
+    return _summary(plan, tracker, workers, time.perf_counter() - started)
+
+
+def _work(plan: Plan, worker: int, emit: Emit) -> None:
+    """Take units until every cell is done; wait while the only ones left are claimed elsewhere."""
+    reported: set[tuple[str, int]] = set()
+    while True:
+        states = []
+        for cell in plan.cells:
+            state = _step_cell(plan, cell, worker, emit, reported)
+            states.append(state)
+            if state == "worked":
+                break  # rescan from the first cell: one worker then runs cells strictly in order
+        if all(s == "done" for s in states) and len(states) == len(plan.cells):
+            return
+        if "worked" not in states:
+            time.sleep(0.5)
+
+
+def _step_cell(plan: Plan, cell: Cell, worker: int, emit: Emit, reported: set[tuple[str, int]]) -> str:
+    """Run one unit of ``cell`` if one is free: ``worked``, ``busy`` (claimed elsewhere) or ``done``."""
+    torch.set_num_threads(THREADS_PER_WORKER)  # again: a run's own train.threads may have changed it
+    params, study_name = {}, None
+    if plan.tuned(cell):
+        study = tuning.get_study(cell, plan.suite.tuning, plan.storage, create=True, worker=worker)
+        finished, running = tuning.counts(study)
+        if finished + running < plan.suite.tuning.trials:
+            log_dir = plan.output / cell.dataset / cell.method / "tuning"
+            epochs = cell.config(plan.suite.seeds[0])["train"]["epochs"]
+            with epoch_bar(f"{cell.name} tune", epochs, worker) as bar:
+                emit(tuning.run_trial(study, cell, plan.suite.tuning, plan.suite.seeds[0], log_dir, bar))
+            return "worked"
+        if finished < plan.suite.tuning.trials or running:
+            # Wait for every trial, so all workers pick the same best parameters.
+            tuning.fail_stale(study, plan.storage)
+            return "busy"
+        params, _, _ = tuning.best(study, cell)
+        study_name = cell.study_name
+    busy = False
+    for seed in plan.suite.seeds:
+        state = _seed_run(plan, cell, seed, params, study_name, worker, emit)
+        if state == "worked":
+            reported.add((cell.name, seed))
+            return state
+        if state == "done" and (cell.name, seed) not in reported:
+            reported.add((cell.name, seed))
+            emit({"kind": "skip", "cell": cell.name, "seed": seed})
+        busy = busy or state == "busy"
+    return "busy" if busy else "done"
+
+
+def _suite_info(plan: Plan, cell: Cell, params: dict[str, Any], study_name: str | None) -> dict[str, Any]:
+    return {"name": plan.suite.name, "dataset_row": cell.dataset, "method_row": cell.method,
+            "tuned_params": params, "study_name": study_name}
+
+
+def _seed_run(plan: Plan, cell: Cell, seed: int, params: dict[str, Any], study_name: str | None,
+              worker: int, emit: Emit) -> str:
+    cfg = cell.config(seed, params)
+    run_dir = cell.run_dir(plan.output, seed)
+    info = _suite_info(plan, cell, params, study_name)
+    if finished_result(run_dir, cfg, info) is not None:
+        return "done"
+    if not claim(run_dir):
+        return "busy"
+    try:
+        if finished_result(run_dir, cfg, info) is not None:  # finished between the check and the claim
+            return "done"
+        started = time.perf_counter()
+        result = _train_logged(cfg, run_dir, f"{cell.name} s{seed}", worker)
+        result["suite"] = info
+        write_json_atomic(run_dir / "result.json", result)
+    finally:
+        release(run_dir)
+    emit({"kind": "run", "cell": cell.name, "seed": seed, "status": result["status"],
+          "seconds": time.perf_counter() - started})
+    return "worked"
+
+
+def _train_logged(cfg: dict[str, Any], run_dir: Path, label: str, worker: int) -> dict[str, Any]:
+    """Train with the trainer's epoch lines in ``run_dir/train.log`` and an epoch bar on a terminal."""
+    from lpg_meta.train.trainer import train
+
+    run_cfg = copy.deepcopy(cfg)
+    run_cfg["train"]["progress"] = "log"  # excluded from config_hash: the key is unchanged
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with epoch_bar(label, cfg["train"]["epochs"], worker) as bar, \
+            open(run_dir / "train.log", "w") as log, redirect_stderr(log):
+        print(f"# {label} config {config_hash(cfg)}", file=log, flush=True)
+        try:
+            return train(run_cfg, None, bar)
+        except TrainingDivergedError as err:
+            print(f"# diverged: {err}", file=log)
+            return {"status": "diverged", "error": str(err), "config": run_cfg, "seed": cfg["seed"],
+                    "failure": {"reason": "diverged", "epoch": err.epoch + 1, "step": err.step},
+                    "provenance": provenance()}
+
+
+def finished_result(run_dir: Path, cfg: dict[str, Any], info: dict[str, Any]) -> dict[str, Any] | None:
+    """The run's result if ``run_dir`` holds one for exactly ``cfg``; refresh its suite block if stale."""
+    result = load_finished(run_dir, cfg)
+    if result is not None and result.get("suite") != info:
+        result["suite"] = info  # same run under a new study name: no need to retrain
+        write_json_atomic(run_dir / "result.json", result)
+    return result
+
+
+def claim(run_dir: Path) -> bool:
+    """Atomically take ``run_dir`` for this process; a claim of a dead local process is taken over."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    lock = run_dir / ".claim"
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            try:
+                text = lock.read_text().strip()
+                # An empty claim is being written right now, unless its writer died long ago.
+                if (tuning.pid_alive(int(text)) if text else time.time() - lock.stat().st_mtime < CLAIM_GRACE_S):
+                    return False
+            except (OSError, ValueError):
+                return False  # released or replaced meanwhile: try again on the next scan
+            lock.unlink(missing_ok=True)  # its owner died: take over
+            continue
+        with os.fdopen(fd, "w") as handle:
+            handle.write(str(os.getpid()))
+        return True
+    return False
+
+
+def release(run_dir: Path) -> None:
+    (run_dir / ".claim").unlink(missing_ok=True)
+
+
+def _spawn(plan: Plan, workers: int, tracker: Overall) -> None:
+    """Run ``workers`` spawned processes and feed their events to the overall bar."""
+    ctx = multiprocessing.get_context("spawn")  # fork would copy torch's threads and locks
+    events = ctx.Queue()
+    procs = [ctx.Process(target=_worker_main, args=(plan, i, events, THREADS_PER_WORKER))
+             for i in range(workers)]
+    for proc in procs:
+        proc.start()
+    error: dict[str, Any] | None = None
+    try:
+        while any(p.is_alive() for p in procs) or not events.empty():
+            try:
+                event = events.get(timeout=0.5)
+            except queue_mod.Empty:
+                continue
+            if event["kind"] == "error" and error is None:
+                error = event
+                for proc in procs:  # fail fast: the others would likely hit the same error
+                    proc.terminate()
+            elif event["kind"] != "exit":
+                tracker.handle(event)
+    finally:
+        for proc in procs:
+            proc.join(timeout=30)
+            if proc.is_alive():
+                proc.terminate()
+    if error is not None:
+        raise UserError(error["message"]) if error["user"] else RuntimeError(error["message"])
+    failed = [p.exitcode for p in procs if p.exitcode not in (0, None)]
+    if failed:
+        raise RuntimeError(f"worker processes exited with codes {failed}; re-run to resume.")
+
+
+def _worker_main(plan: Plan, index: int, events: Any, threads: int) -> None:
+    torch.set_num_threads(threads)
+    try:
+        _work(plan, index, events.put)
+    except UserError as err:
+        events.put({"kind": "error", "user": True, "message": str(err)})
+    except BaseException:  # noqa: BLE001 - reported to the main process, which re-raises
+        events.put({"kind": "error", "user": False, "message": traceback.format_exc()})
+    finally:
+        events.put({"kind": "exit", "worker": index})
+
+
+def _summary(plan: Plan, tracker: Overall, workers: int, seconds: float) -> dict[str, Any]:
+    cells = []
+    for cell in plan.cells:
+        study = tuning.get_study(cell, plan.suite.tuning, plan.storage) if plan.tuned(cell) else None
+        params, value, number = tuning.best(study, cell)
+        runs = []
+        for seed in plan.suite.seeds:
+            run_dir = cell.run_dir(plan.output, seed)
+            info = _suite_info(plan, cell, params, study.study_name if study else None)
+            result = finished_result(run_dir, cell.config(seed, params), info)
+            runs.append({"seed": seed, "path": str(run_dir / "result.json"),
+                         "status": result["status"] if result else "missing",
+                         "trained": (cell.name, seed) in tracker.trained,
+                         "test": (result or {}).get("metrics", {}).get("test")})
+        cells.append({"cell": cell.name, "study": study.study_name if study else None,
+                      "trials_finished": tuning.counts(study)[0], "best_trial": number, "best_value": value,
+                      "tuned_params": params, "runs": runs})
+    return {"suite": plan.suite.name, "output": str(plan.output), "storage": plan.storage, "workers": workers,
+            "dry_run": False, "metric": plan.suite.tuning.metric, "cells": cells, "trained": tracker.runs, "trials_run": tracker.trials,
+            "skipped": sum(1 for c in cells for r in c["runs"] if not r["trained"]), "seconds": seconds}

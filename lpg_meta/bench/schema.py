@@ -1,0 +1,310 @@
+"""Suite files: a strict YAML loader and the validated ``Suite`` it produces.
+
+Every mistake is a ``UserError`` that names the key path (``methods.lpg.tune.eps``) and the
+fix, so a typo fails on load and never after hours of training.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lpg_meta.bench.loader import load_yaml
+from lpg_meta.bench.space import parse_space
+from lpg_meta.config import OPTIM_DEFAULTS, TRAIN_DEFAULTS
+from lpg_meta.errors import UserError, closest
+from lpg_meta.params import resolve_params
+
+TOP_KEYS = ("suite", "description", "defaults", "datasets", "methods", "matrix", "seeds",
+            "tuning", "storage", "output")
+DEFAULT_KEYS = ("data", "model", "model_params", "method_params", "optim", "train")
+DATASET_SHORTCUTS = ("imbalance", "noise", "noise_rate", "meta_per_class", "val_per_class")
+DATASET_KEYS = ("source", "model", *DATASET_SHORTCUTS, "data", "model_params", "optim", "train")
+METHOD_KEYS = ("method", "params", "tune")
+MATRIX_KEYS = ("datasets", "methods", "exclude")
+TUNING_KEYS = ("trials", "sampler_seed", "pruner", "metric", "direction")
+# Validation metrics a study can optimise (``classification_metrics``) and their natural direction.
+METRICS = {"balanced_accuracy": "maximize", "accuracy": "maximize", "many_shot": "maximize",
+           "medium_shot": "maximize", "few_shot": "maximize", "error": "minimize",
+           "nll": "minimize", "ece": "minimize"}
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")  # row names become folder names
+
+
+@dataclass(frozen=True)
+class DatasetRow:
+    """One ``datasets`` row: a registered source and its run-config sections."""
+
+    name: str
+    source: str
+    model: str | None
+    sections: dict[str, dict[str, Any]]  # data, model_params, optim, train
+
+
+@dataclass(frozen=True)
+class MethodRow:
+    """One ``methods`` row; ``tune`` None means the method's declared search space."""
+
+    name: str
+    method: str
+    params: dict[str, Any]
+    tune: dict[str, tuple] | None
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """How each cell is tuned (Optuna)."""
+
+    trials: int = 20
+    sampler_seed: int = 0
+    pruner: str = "median"
+    metric: str = "balanced_accuracy"
+    direction: str = "maximize"
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A validated suite file."""
+
+    name: str
+    path: Path
+    defaults: dict[str, Any]
+    datasets: dict[str, DatasetRow]
+    methods: dict[str, MethodRow]
+    matrix: list[tuple[str, str]]
+    seeds: list[int]
+    tuning: Tuning = field(default_factory=Tuning)
+    storage: str | None = None
+    output: Path = Path("results")
+
+
+def load_suite(path: str | Path) -> Suite:
+    """Read and validate a suite file; raise ``UserError`` naming the file and key path."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as err:
+        raise UserError(f"cannot read suite file {path}: {err.strerror}.") from None
+    try:
+        return parse_suite(text, path)
+    except UserError as err:
+        raise UserError(f"{path}: {err}") from None
+
+
+def parse_suite(text: str, path: Path = Path("<suite>")) -> Suite:
+    """Validate suite YAML ``text`` (``path`` only names it)."""
+    data = _mapping(load_yaml(text), "the file", "suite: NAME, datasets: {...}, methods: {...}")
+    _keys(data, TOP_KEYS, "")
+    if "suite" not in data:
+        raise UserError("suite: missing; name the suite, e.g. 'suite: smoke'.")
+    name = _name(data["suite"], "suite")
+    defaults = _defaults(data.get("defaults"))
+    datasets = _rows(data, "datasets", _dataset_row)
+    methods = _rows(data, "methods", _method_row)
+    return Suite(
+        name=name, path=path, defaults=defaults, datasets=datasets, methods=methods,
+        matrix=_matrix(data.get("matrix"), datasets, methods),
+        seeds=_seeds(data.get("seeds", [0])),
+        tuning=_tuning(data.get("tuning")),
+        storage=_optional_str(data.get("storage"), "storage"),
+        output=Path(_optional_str(data.get("output"), "output") or f"results/{name}"),
+    )
+
+
+def _mapping(value: Any, where: str, example: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise UserError(f"{where} must be a mapping, got {type(value).__name__} {value!r}; e.g. {example}.")
+    return value
+
+
+def _keys(mapping: dict[str, Any], allowed: tuple[str, ...], where: str) -> None:
+    for key in mapping:
+        if key not in allowed:
+            shown = f"{where}.{key}" if where else str(key)
+            raise UserError(f"{shown}: unknown key.{closest(str(key), allowed)} Allowed: {', '.join(allowed)}.")
+
+
+def _name(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not _NAME.match(value):
+        raise UserError(f"{where}: {value!r} is not a valid name; use letters, digits and _ . + - "
+                        "(it becomes a folder name).")
+    return value
+
+
+def _integer(value: Any, where: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise UserError(f"{where} must be an integer >= {minimum}, got {value!r}.")
+    return value
+
+
+def _optional_str(value: Any, where: str) -> str | None:
+    if value is not None and (not isinstance(value, str) or not value):
+        raise UserError(f"{where} must be a non-empty string (a path or URL), got {value!r}.")
+    return value
+
+
+def _section(value: Any, where: str) -> dict[str, Any]:
+    return dict(_mapping(value, where, "{lr: 0.05}"))
+
+
+def _defaults(value: Any) -> dict[str, Any]:
+    value = _mapping(value, "defaults", "{train: {epochs: 10}}")
+    _keys(value, DEFAULT_KEYS, "defaults")
+    out: dict[str, Any] = {k: _section(value[k], f"defaults.{k}") for k in DEFAULT_KEYS
+                           if k != "model" and k in value}
+    if "model" in value:
+        out["model"] = _model(value["model"], "defaults.model")
+    # Optim and train settings are the same for every row: check them here, with their path.
+    for key, table in (("optim", OPTIM_DEFAULTS), ("train", TRAIN_DEFAULTS)):
+        resolve_params(table, out.get(key, {}), f"defaults.{key}")
+    return out
+
+
+def _model(value: Any, where: str) -> str:
+    from lpg_meta.models import MODELS
+
+    if not isinstance(value, str):
+        raise UserError(f"{where} must be a model name, got {value!r}.")
+    try:
+        MODELS.get(value)
+    except UserError as err:
+        raise UserError(f"{where}: {err}") from None
+    return value
+
+
+def _rows(data: dict[str, Any], key: str, parse: Any) -> dict[str, Any]:
+    rows = _mapping(data.get(key), key, "{lt: {source: mnist1d, imbalance: 100}}")
+    if not rows:
+        raise UserError(f"{key}: no rows; add at least one named row.")
+    return {_name(name, f"{key}.{name}"): parse(name, row) for name, row in rows.items()}
+
+
+def _dataset_row(name: str, row: Any) -> DatasetRow:
+    from lpg_meta.data import DATASETS, data_defaults
+    from lpg_meta.data.noise import NOISE_KINDS
+
+    where = f"datasets.{name}"
+    row = _mapping(row, where, "{source: mnist1d, imbalance: 100}")
+    _keys(row, DATASET_KEYS, where)
+    source = row.get("source", name)
+    if not isinstance(source, str) or source not in DATASETS:
+        hint = "" if "source" in row else " (source defaults to the row name)"
+        raise UserError(f"{where}.source: unknown dataset {source!r}{hint}.{closest(str(source), DATASETS)} "
+                        f"Known: {', '.join(DATASETS.names())}.")
+    sections = {k: _section(row.get(k), f"{where}.{k}") for k in ("data", "model_params", "optim", "train")}
+    data = sections["data"]
+    for key in DATASET_SHORTCUTS:
+        if key in row:
+            if key in data:
+                raise UserError(f"{where}.{key} is also set as {where}.data.{key}; keep one.")
+            data[key] = row[key]
+    resolved = resolve_params(data_defaults(source), data, f"{where}.data")
+    if resolved["imbalance"] < 1:
+        raise UserError(f"{where}.imbalance must be >= 1 (1 = balanced), got {resolved['imbalance']}.")
+    if resolved["noise"] not in NOISE_KINDS:
+        raise UserError(f"{where}.noise: unknown kind {resolved['noise']!r}.{closest(resolved['noise'], NOISE_KINDS)} "
+                        f"Known: {', '.join(NOISE_KINDS)}.")
+    if not 0.0 <= resolved["noise_rate"] < 1.0:
+        raise UserError(f"{where}.noise_rate must be in [0, 1), got {resolved['noise_rate']}.")
+    _integer(resolved["meta_per_class"], f"{where}.meta_per_class", 0)
+    if resolved["val_per_class"] is not None:
+        _integer(resolved["val_per_class"], f"{where}.val_per_class", 0)
+    for key, table in (("optim", OPTIM_DEFAULTS), ("train", TRAIN_DEFAULTS)):
+        resolve_params(table, sections[key], f"{where}.{key}")
+    model = _model(row["model"], f"{where}.model") if "model" in row else None
+    return DatasetRow(name=name, source=source, model=model, sections=sections)
+
+
+def _method_row(name: str, row: Any) -> MethodRow:
+    from lpg_meta.methods import method_classes, method_defaults, method_search_space
+
+    where = f"methods.{name}"
+    row = _mapping(row, where, "{method: lpg, params: {eps: 0.5}}")
+    _keys(row, METHOD_KEYS, where)
+    method = row.get("method", name)
+    if not isinstance(method, str):
+        raise UserError(f"{where}.method must be a method name, got {method!r}.")
+    try:
+        method_classes(method)
+    except UserError as err:
+        hint = "" if "method" in row else " (method defaults to the row name; set methods.NAME.method)"
+        raise UserError(f"{where}.method: {err}{hint}") from None
+    defaults = method_defaults(method)
+    params = resolve_params(defaults, _section(row.get("params"), f"{where}.params"), f"{where}.params")
+    params = {k: params[k] for k in row.get("params") or {}}  # keep only what the row sets
+    tune = row.get("tune")
+    if tune is None or tune is True:
+        parse_space(method_search_space(method), f"{where}.tune (declared by '{method}')", defaults)
+        space = None
+    elif tune is False:
+        space = {}
+    else:
+        space = parse_space(_mapping(tune, f"{where}.tune", "{eps: [float, 0.0, 0.9]}"),
+                            f"{where}.tune", defaults)
+    return MethodRow(name=name, method=method, params=params, tune=space)
+
+
+def _matrix(value: Any, datasets: dict[str, DatasetRow], methods: dict[str, MethodRow]) -> list[tuple[str, str]]:
+    value = _mapping(value, "matrix", "{datasets: [lt], methods: [ce, lpg], exclude: [lt/ce]}")
+    _keys(value, MATRIX_KEYS, "matrix")
+    chosen = {}
+    for key, rows in (("datasets", datasets), ("methods", methods)):
+        names = value.get(key, list(rows))
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise UserError(f"matrix.{key} must be a list of {key} row names, got {names!r}.")
+        for n in names:
+            if n not in rows:
+                raise UserError(f"matrix.{key}: no row named {n!r}.{closest(n, rows)} Rows: {', '.join(rows)}.")
+        chosen[key] = list(dict.fromkeys(names))
+    cells = [(d, m) for d in chosen["datasets"] for m in chosen["methods"]]
+    exclude = value.get("exclude", [])
+    if not isinstance(exclude, list):
+        raise UserError("matrix.exclude must be a list of 'dataset/method' patterns or [dataset, method] pairs.")
+    for i, item in enumerate(exclude):
+        if isinstance(item, list) and len(item) == 2 and all(isinstance(x, str) for x in item):
+            item = f"{item[0]}/{item[1]}"
+        if not isinstance(item, str) or item.count("/") != 1:
+            raise UserError(f"matrix.exclude[{i}]: write 'dataset/method' (globs allowed) or [dataset, method], got {item!r}.")
+        names = [f"{d}/{m}" for d, m in cells]
+        hit = [n for n in names if fnmatch.fnmatchcase(n, item)]
+        if not hit:
+            raise UserError(f"matrix.exclude[{i}]: {item!r} matches no cell.{closest(item, names)}")
+        cells = [(d, m) for d, m in cells if f"{d}/{m}" not in hit]
+    if not cells:
+        raise UserError("matrix: no cell is left; check matrix.datasets, matrix.methods and matrix.exclude.")
+    return cells
+
+
+def _seeds(value: Any) -> list[int]:
+    if not isinstance(value, list) or not value:
+        raise UserError(f"seeds must be a non-empty list of integers, e.g. [0, 1, 2]; got {value!r}.")
+    for i, seed in enumerate(value):
+        _integer(seed, f"seeds[{i}]", 0)
+    if len(set(value)) != len(value):
+        raise UserError(f"seeds: {value} repeats a seed; list each once.")
+    return list(value)
+
+
+def _tuning(value: Any) -> Tuning:
+    value = _mapping(value, "tuning", "{trials: 20, metric: balanced_accuracy}")
+    _keys(value, TUNING_KEYS, "tuning")
+    trials = _integer(value.get("trials", Tuning.trials), "tuning.trials", 0)
+    sampler_seed = _integer(value.get("sampler_seed", Tuning.sampler_seed), "tuning.sampler_seed", 0)
+    pruner = value.get("pruner", Tuning.pruner)
+    if pruner not in ("median", "none"):
+        raise UserError(f"tuning.pruner must be median or none, got {pruner!r}.")
+    metric = value.get("metric", Tuning.metric)
+    if metric not in METRICS:
+        raise UserError(f"tuning.metric: unknown validation metric {metric!r}.{closest(str(metric), METRICS)} "
+                        f"Known: {', '.join(METRICS)}.")
+    direction = value.get("direction", METRICS[metric])
+    if direction not in ("maximize", "minimize"):
+        raise UserError(f"tuning.direction must be maximize or minimize, got {direction!r}.")
+    if direction != METRICS[metric]:
+        raise UserError(f"tuning.direction: {metric} should be {METRICS[metric]}d, not {direction}d; "
+                        f"set direction: {METRICS[metric]} or leave it out.")
+    return Tuning(trials=trials, sampler_seed=sampler_seed, pruner=pruner, metric=metric, direction=direction)

@@ -1,0 +1,215 @@
+"""The suite runner: results everywhere, nothing twice, only what changed, same numbers every time."""
+
+import copy
+import json
+import shutil
+import subprocess
+import sys
+
+import optuna
+import pytest
+import yaml
+
+from lpg_meta.bench import make_plan, run_suite, tuning
+from lpg_meta.bench.runner import claim, release
+from lpg_meta.config import OPTIM_DEFAULTS
+from lpg_meta.methods import method_defaults
+
+TINY = {
+    "suite": "tiny",
+    "defaults": {"data": {"num_samples": 600}, "train": {"epochs": 2, "batch_size": 32}},
+    "datasets": {"lt": {"source": "mnist1d", "imbalance": 3, "meta_per_class": 5}},
+    "methods": {
+        "ce": {},
+        "lpg_scale": {"params": {"meta_batch_size": 20},
+                      "tune": {"eps": ["log", 0.01, 0.9], "optim.lr": ["log", 0.01, 0.3]}},
+    },
+    "seeds": [0, 1],
+    "tuning": {"trials": 2},
+}
+# The untuned values of the tuned settings: the first trial of every study runs them.
+DEFAULTS = {"eps": method_defaults("lpg_scale")["eps"], "optim.lr": OPTIM_DEFAULTS["lr"]}
+RUNS = [f"lt/{m}/seed{s}" for m in ("ce", "lpg_scale") for s in (0, 1)]
+
+
+def write_suite(folder, data=TINY):
+    data = {**copy.deepcopy(data), "output": str(folder / "out")}
+    path = folder / "suite.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def results(folder):
+    return {str(p.parent.relative_to(folder / "out")): json.loads(p.read_text())
+            for p in sorted((folder / "out").glob("*/*/seed*/result.json"))}
+
+
+def mtimes(folder):
+    return {str(p): p.stat().st_mtime_ns for p in (folder / "out").glob("*/*/seed*/result.json")}
+
+
+@pytest.fixture(scope="module")
+def first(tmp_path_factory):
+    """One full run of the tiny suite, shared read-only; tests that change it work on a copy."""
+    folder = tmp_path_factory.mktemp("first")
+    summary = run_suite(write_suite(folder))
+    return folder, summary
+
+
+def copy_of(first, tmp_path):
+    shutil.copytree(first[0] / "out", tmp_path / "out")
+    return tmp_path
+
+
+def test_run_writes_every_result_with_its_suite_record(first):
+    folder, summary = first
+    found = results(folder)
+    assert sorted(found) == RUNS
+    assert summary["trained"] == 4 and summary["trials_run"] == 2
+    lpg = found["lt/lpg_scale/seed1"]
+    block = lpg["suite"]
+    assert (block["name"], block["dataset_row"], block["method_row"]) == ("tiny", "lt", "lpg_scale")
+    assert set(block["tuned_params"]) == {"eps", "optim.lr"} and block["study_name"].startswith("tiny.lt.lpg_scale.")
+    assert lpg["config"]["method_params"]["eps"] == block["tuned_params"]["eps"]
+    assert lpg["config"]["optim"]["lr"] == block["tuned_params"]["optim.lr"]
+    assert found["lt/ce/seed0"]["suite"]["tuned_params"] == {} and found["lt/ce/seed0"]["suite"]["study_name"] is None
+    log = (folder / "out/lt/ce/seed0/train.log").read_text()
+    assert "epoch 2/2" in log  # the trainer's epoch lines go to the run's log
+    assert len(list((folder / "out/lt/lpg_scale/tuning").glob("trial*.log"))) == 2
+    assert not list((folder / "out").rglob(".claim"))  # every claim released
+
+
+def test_first_trial_runs_the_default_params(first):
+    folder, summary = first
+    storage = optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(folder / "out" / "optuna.journal")))
+    study = optuna.load_study(study_name=summary["cells"][1]["study"], storage=storage)
+    trials = sorted(study.trials, key=lambda t: t.number)
+    assert len(trials) == 2 and trials[0].params == DEFAULTS
+    assert all(t.state.name == "COMPLETE" for t in trials)
+    assert len(trials[0].intermediate_values) == 2  # one validation report per epoch
+
+
+def test_second_run_trains_nothing(first):
+    folder, _ = first
+    before = mtimes(folder)
+    summary = run_suite(folder / "suite.yaml")
+    assert summary["trained"] == 0 and summary["trials_run"] == 0 and summary["skipped"] == 4
+    assert mtimes(folder) == before
+
+
+def test_runs_from_scratch_are_identical(first, tmp_path):
+    run_suite(write_suite(tmp_path))
+    a, b = results(first[0]), results(tmp_path)
+    for run in RUNS:
+        assert a[run]["metrics"] == b[run]["metrics"], run
+        assert a[run]["history"] == b[run]["history"], run
+        assert a[run]["suite"] == b[run]["suite"], run
+
+
+def test_changing_one_method_row_reruns_only_that_row(first, tmp_path):
+    folder = copy_of(first, tmp_path)
+    changed = copy.deepcopy(TINY)
+    changed["methods"]["lpg_scale"]["params"]["meta_lr"] = 0.02
+    before = mtimes(folder)
+    summary = run_suite(write_suite(folder, changed))
+    assert summary["trials_run"] == 2 and summary["trained"] == 2
+    after = mtimes(folder)
+    for path, stamp in before.items():
+        assert (after[path] == stamp) == ("/lt/ce/" in path), path
+    assert results(folder)["lt/lpg_scale/seed0"]["config"]["method_params"]["meta_lr"] == 0.02
+
+
+def test_adding_a_method_row_runs_only_the_new_cells(first, tmp_path):
+    folder = copy_of(first, tmp_path)
+    added = copy.deepcopy(TINY)
+    added["methods"]["sam"] = {"tune": False}
+    before = mtimes(folder)
+    summary = run_suite(write_suite(folder, added))
+    assert summary["trained"] == 2 and summary["trials_run"] == 0
+    assert {k: v for k, v in mtimes(folder).items() if k in before} == before
+    assert sorted(results(folder)) == sorted([*RUNS, "lt/sam/seed0", "lt/sam/seed1"])
+
+
+def test_dry_run_lists_cells_and_writes_nothing(first, tmp_path):
+    fresh = run_suite(write_suite(tmp_path), dry_run=True)
+    assert not (tmp_path / "out").exists()
+    rows = {r["cell"]: r for r in fresh["cells"]}
+    assert rows["lt/ce"]["trials_left"] == 0 and rows["lt/ce"]["seeds_left"] == 2
+    assert rows["lt/lpg_scale"]["trials_left"] == 2 and rows["lt/lpg_scale"]["run_equivalents"] == 4
+    assert fresh["run_equivalents"] == 6 and fresh["seconds"] > 0
+    done = run_suite(first[0] / "suite.yaml", dry_run=True)
+    assert done["run_equivalents"] == 0
+
+
+def test_only_runs_matching_cells(tmp_path):
+    summary = run_suite(write_suite(tmp_path), only="lt/c*")
+    assert [c["cell"] for c in summary["cells"]] == ["lt/ce"]
+    assert sorted(results(tmp_path)) == ["lt/ce/seed0", "lt/ce/seed1"]
+
+
+def test_two_workers_run_each_unit_once(tmp_path):
+    summary = run_suite(write_suite(tmp_path), workers=2)
+    assert sorted(results(tmp_path)) == RUNS
+    assert summary["trained"] == 4  # counted per training: a run trained twice would make this 5+
+    assert summary["trials_run"] in (2, 3)  # two workers may both start the last trial
+
+
+def dead_pid():
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_claim_is_exclusive_and_a_dead_owner_is_taken_over(tmp_path):
+    run_dir = tmp_path / "run"
+    assert claim(run_dir) and not claim(run_dir)  # held by this (live) process
+    release(run_dir)
+    (run_dir / ".claim").write_text(str(dead_pid()))
+    assert claim(run_dir)
+    release(run_dir)
+    assert not (run_dir / ".claim").exists()
+
+
+def test_more_trials_continue_the_study(first, tmp_path):
+    folder = copy_of(first, tmp_path)
+    more = copy.deepcopy(TINY)
+    more["tuning"]["trials"] = 3
+    summary = run_suite(write_suite(folder, more))
+    assert summary["trials_run"] == 1 and summary["cells"][1]["trials_finished"] == 3
+
+
+def test_a_dead_workers_trial_is_failed_and_the_defaults_still_run(tmp_path):
+    path = write_suite(tmp_path)
+    plan = make_plan(path, only="lt/lpg*")
+    study = tuning.get_study(plan.cells[0], plan.suite.tuning, plan.storage, create=True)
+    orphan = study.ask()  # takes the enqueued default trial, then its worker "dies"
+    orphan.set_user_attr("pid", dead_pid())
+    summary = run_suite(path, only="lt/lpg*")
+    assert summary["trials_run"] == 2
+    states = {t.number: t.state.name for t in study.get_trials()}
+    assert states == {0: "FAIL", 1: "COMPLETE", 2: "COMPLETE"}
+    assert study.trials[2].params == DEFAULTS  # re-enqueued
+
+
+def test_a_diverged_run_is_recorded_and_not_retried(tmp_path):
+    suite = {**copy.deepcopy(TINY), "methods": {"ce": {}}, "seeds": [0]}
+    suite["datasets"]["lt"]["optim"] = {"lr": 1e6}
+    path = write_suite(tmp_path, suite)
+    assert run_suite(path)["cells"][0]["runs"][0]["status"] == "diverged"
+    result = results(tmp_path)["lt/ce/seed0"]
+    assert "diverged at epoch 1" in result["error"] and result["failure"]["reason"] == "diverged"
+    assert run_suite(path)["trained"] == 0
+
+
+def test_cli_dry_run_prints_cells_and_the_estimate(tmp_path, capsys):
+    import argparse
+
+    from lpg_meta.bench import add_run_parser, cmd_run
+
+    parser = argparse.ArgumentParser()
+    add_run_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["run", str(write_suite(tmp_path)), "--dry-run", "--only", "lt/*"])
+    assert cmd_run(args) == 0
+    out = capsys.readouterr().out
+    assert "lt/lpg_scale" in out and "run-equivalents" in out and not (tmp_path / "out").exists()

@@ -1,0 +1,162 @@
+"""Suite files: every mistake is a UserError that names its key path; cells merge and hash as documented."""
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from lpg_meta.bench import expand, load_suite, parse_suite
+from lpg_meta.errors import UserError
+from lpg_meta.methods import method_defaults
+
+BASE = yaml.safe_load("""
+suite: t
+defaults:
+  data: {num_samples: 600}
+  train: {epochs: 2}
+datasets:
+  lt: {source: mnist1d, imbalance: 10}
+methods:
+  ce: {}
+  lpg_scale:
+    tune: {eps: [log, 0.01, 0.9]}
+seeds: [0, 1]
+tuning: {trials: 2}
+""")
+SMOKE = Path(__file__).resolve().parents[2] / "benchmarks" / "smoke.yaml"
+
+
+def build(edit=None):
+    data = copy.deepcopy(BASE)
+    if edit is not None:
+        edit(data)
+    suite = parse_suite(yaml.safe_dump(data, sort_keys=False))
+    return suite, expand(suite)
+
+
+def setting(path, value):
+    """An edit that sets ``data[a][b]... = value`` along a dotted path."""
+    def edit(data):
+        *parents, last = path.split(".")
+        node = data
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[last] = value
+    return edit
+
+
+MALFORMED = [
+    ("top-level typo", setting("seed", [0]), ["seed:", "unknown key", "Did you mean 'seeds'"]),
+    ("dataset key typo", setting("datasets.lt.imbalnce", 10), ["datasets.lt.imbalnce", "'imbalance'"]),
+    ("unknown source", setting("datasets.lt.source", "mnist2d"), ["datasets.lt.source", "'mnist1d'"]),
+    ("unknown method", setting("methods.lpgg", {}), ["methods.lpgg.method", "'lpg'"]),
+    ("bad composition", setting("methods.x", {"method": "ce+la"}), ["methods.x.method", "not a plug-in"]),
+    ("noise rate 1", setting("datasets.lt.noise_rate", 1.0), ["datasets.lt.noise_rate", "[0, 1)"]),
+    ("imbalance < 1", setting("datasets.lt.imbalance", 0.5), ["datasets.lt.imbalance", ">= 1"]),
+    ("noise kind", setting("datasets.lt.noise", "symetric"), ["datasets.lt.noise", "sym_incl"]),
+    ("data typo", setting("datasets.lt.data", {"num_sample": 5}), ["datasets.lt.data.num_sample", "'num_samples'"]),
+    ("both spellings", setting("datasets.lt.data", {"imbalance": 5}), ["datasets.lt.imbalance", "keep one"]),
+    ("params typo", setting("methods.lpg_scale.params", {"epsilon": 0.1}), ["methods.lpg_scale.params.epsilon", "'eps'"]),
+    ("params type", setting("methods.lpg_scale.params", {"eps": "big"}), ["methods.lpg_scale.params.eps", "number"]),
+    ("tune name", setting("methods.lpg_scale.tune", {"epss": ["log", 0.01, 0.9]}), ["methods.lpg_scale.tune.epss", "'eps'"]),
+    ("tune kind", setting("methods.lpg_scale.tune.eps", ["flaot", 0.0, 0.9]), ["methods.lpg_scale.tune.eps", "'float'"]),
+    ("tune bounds", setting("methods.lpg_scale.tune.eps", ["float", 0.9, 0.1]), ["methods.lpg_scale.tune.eps", "below high"]),
+    ("tune log 0", setting("methods.lpg_scale.tune.eps", ["log", 0.0, 0.9]), ["methods.lpg_scale.tune.eps", "low > 0"]),
+    ("tune int type", setting("methods.lpg_scale.tune.warmup_epochs", ["float", 0, 3]), ["tune.warmup_epochs", "[int, 0, 3]"]),
+    ("tune optim typo", setting("methods.lpg_scale.tune", {"optim.lrr": ["log", 0.01, 0.3]}), ["tune.optim.lrr", "'optim.lr'"]),
+    ("default outside", setting("methods.lpg_scale.tune.eps", ["float", 0.95, 0.99]), ["methods.lpg_scale.tune.eps", "untuned value", "outside"]),
+    ("lr outside", setting("methods.lpg_scale.tune", {"optim.lr": ["log", 0.2, 0.3]}), ["tune.optim.lr", "0.1", "outside"]),
+    ("empty matrix", setting("matrix", {"exclude": ["lt/*"]}), ["matrix", "no cell"]),
+    ("exclude typo", setting("matrix", {"exclude": ["lt/cee"]}), ["matrix.exclude[0]", "'lt/ce'"]),
+    ("matrix row", setting("matrix", {"methods": ["ce", "lpg"]}), ["matrix.methods", "'lpg'", "Rows: ce, lpg_scale"]),
+    ("seeds type", setting("seeds", 3), ["seeds", "list of integers"]),
+    ("seeds repeat", setting("seeds", [1, 1]), ["seeds", "repeats"]),
+    ("trials type", setting("tuning.trials", "many"), ["tuning.trials", "integer >= 0"]),
+    ("pruner", setting("tuning.pruner", "hyperband"), ["tuning.pruner", "median or none"]),
+    ("metric", setting("tuning.metric", "balanced_acc"), ["tuning.metric", "'balanced_accuracy'"]),
+    ("direction", setting("tuning.direction", "minimize"), ["tuning.direction", "maximize"]),
+    ("tuning key", setting("tuning.trails", 3), ["tuning.trails", "'trials'"]),
+    ("defaults optim", setting("defaults.optim", {"lrr": 0.1}), ["defaults.optim.lrr", "'lr'"]),
+    ("defaults section", setting("defaults.methods", {}), ["defaults.methods", "'method_params'"]),
+    ("defaults per method", setting("defaults.method_params", {"eps": 0.1}), ["cell lt/ce", "defaults.method_params.eps"]),
+    ("row type", setting("datasets", ["lt"]), ["datasets must be a mapping"]),
+    ("row name", setting("methods", {"a/b": {"method": "ce"}}), ["methods.a/b", "not a valid name"]),
+    ("no validation", setting("datasets.lt.val_per_class", 0), ["datasets.lt.val_per_class", "validation split"]),
+    ("model", setting("datasets.lt.model", "cnn3d"), ["datasets.lt.model", "unknown model"]),
+]
+
+
+@pytest.mark.parametrize(("edit", "expected"), [c[1:] for c in MALFORMED], ids=[c[0] for c in MALFORMED])
+def test_malformed_suite_names_the_key_and_the_fix(edit, expected):
+    with pytest.raises(UserError) as err:
+        build(edit)
+    for text in expected:
+        assert text in str(err.value), str(err.value)
+
+
+def test_duplicate_row_names_are_rejected_with_their_path():
+    text = "suite: t\ndatasets: {lt: {imbalance: 10}}\nmethods:\n  ce: {}\n  ce: {params: {}}\n"
+    with pytest.raises(UserError, match=r"methods\.ce: duplicate key \(lines 4 and 5\)"):
+        parse_suite(text)
+
+
+def test_invalid_yaml_and_missing_name():
+    with pytest.raises(UserError, match="invalid YAML"):
+        parse_suite("suite: [t\n")
+    with pytest.raises(UserError, match="suite: missing"):
+        parse_suite("datasets: {}\n")
+
+
+def test_load_suite_names_the_file(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("suite: t\ndatasets: {lt: {source: mnist1d, imbalance: 0}}\nmethods: {ce: {}}\n")
+    with pytest.raises(UserError, match=r"bad\.yaml: datasets\.lt\.imbalance"):
+        load_suite(path)
+
+
+def test_defaults_and_precedence():
+    suite, cells = build(setting("datasets.lt.optim", {"lr": 0.05}))
+    assert suite.output == Path("results/t") and suite.storage is None
+    assert suite.matrix == [("lt", "ce"), ("lt", "lpg_scale")]
+    ce, lpg = cells
+    cfg = lpg.config(1, {"eps": 0.2})
+    assert (cfg["dataset"], cfg["method"], cfg["seed"]) == ("mnist1d", "lpg_scale", 1)
+    assert cfg["data"]["num_samples"] == 600 and cfg["data"]["imbalance"] == 10.0  # defaults < row
+    assert cfg["optim"]["lr"] == 0.05 and cfg["method_params"]["eps"] == 0.2
+    assert ce.space == {} and lpg.space == {"eps": ("log", 0.01, 0.9)}
+    assert lpg.first_trial == {"eps": method_defaults("lpg_scale")["eps"]}  # the default goes first
+
+
+@pytest.mark.parametrize("tune", [False, {}])
+def test_tune_false_or_empty_means_no_tuning(tune):
+    _, cells = build(setting("methods.lpg_scale.tune", tune))
+    assert cells[1].space == {}
+
+
+def test_declared_search_space_is_the_default():
+    data_edit = setting("methods.lpg_scale", {})
+    _, cells = build(data_edit)
+    assert {"eps", "meta_lr"} <= set(cells[1].space)
+
+
+def test_study_name_changes_only_with_the_cell():
+    _, before = build()
+    _, after = build(setting("methods.lpg_scale.params", {"meta_lr": 0.02}))
+    assert before[0].study_name == after[0].study_name
+    assert before[1].study_name != after[1].study_name
+    _, more = build(setting("tuning.trials", 5))  # more trials continue the same study
+    assert [c.study_name for c in more] == [c.study_name for c in before]
+
+
+def test_only_selects_cells_by_glob():
+    suite, _ = build()
+    assert [c.name for c in expand(suite, "*/lpg*")] == ["lt/lpg_scale"]
+    with pytest.raises(UserError, match="matches no cell"):
+        expand(suite, "nope/*")
+
+
+def test_shipped_smoke_suite_is_valid():
+    suite = load_suite(SMOKE)
+    cells = expand(suite)
+    assert suite.tuning.trials == 2 and suite.seeds == [0, 1] and len(cells) >= 6
