@@ -1,0 +1,147 @@
+"""Meta-Weight-Net (Shu et al. 2019; xjtushujun/meta-weight-net), METHOD.md 4.
+
+A small net V maps each sample's CE loss to a weight in (0, 1). V is learned by the one-step
+look-ahead of METHOD.md 3.2 on the virtual loss ``mean_i V(l_i) l_i``, with Adam (1e-3, weight
+decay 1e-4) as in the reference. V reads the loss *detached* (the reference feeds
+``cost_v.data``), so the weighted loss has logit gradient ``V(l_i) dl_i/du`` with no dV/dl term.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from lpg_meta.lpg.meta import lookahead_meta_grad
+from lpg_meta.methods.base import LossFn, StepInfo, TrainContext
+from lpg_meta.methods.l2rw import (
+    SHARED_DEFAULTS,
+    SHARED_SPACE,
+    Batch,
+    MetaReweighting,
+    mean_ce,
+    require,
+)
+from lpg_meta.registry import METHODS
+
+# The weight-vs-loss curve stored in result.json (the reference plots V on [0, 10]).
+LOSS_GRID = (0.0, 10.0, 101)
+
+
+class WeightNet(nn.Module):
+    """MW-Net's weighting function: loss -> Linear(1, hidden) -> ReLU -> Linear(hidden, 1) -> sigmoid.
+
+    torch's default ``nn.Linear`` initialisation, as the reference's ``MetaLinear`` wraps it.
+    """
+
+    def __init__(self, hidden: int = 100) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Linear(1, hidden), nn.ReLU(), nn.Linear(hidden, 1), nn.Sigmoid()
+        )
+
+    def forward(self, losses: torch.Tensor) -> torch.Tensor:
+        """Weights ``[B]`` of the per-sample losses ``[B]`` (read detached)."""
+        return self.net(losses.detach().unsqueeze(1)).squeeze(1)
+
+
+@METHODS.register("mwnet")
+class MWNet(MetaReweighting):
+    """MW-Net: per-sample weights ``V(l_i)`` from a meta-learned weight net.
+
+    Every ``meta_interval`` steps V takes one Adam step on the look-ahead meta-gradient; every
+    step then trains on ``mean_i V(l_i) l_i`` with the current V, its weights detached.
+    """
+
+    name = "mwnet"
+    defaults = {**SHARED_DEFAULTS, "vnet_lr": 1e-3, "vnet_weight_decay": 1e-4, "vnet_hidden": 100}
+    search_space = {**SHARED_SPACE, "vnet_lr": ("log", 1e-4, 1e-2)}
+
+    def __init__(self, params: dict[str, Any], ctx: TrainContext) -> None:
+        super().__init__(params, ctx)
+        p = params
+        require(p["vnet_lr"] >= 0, p, "vnet_lr", "non-negative")
+        require(p["vnet_weight_decay"] >= 0, p, "vnet_weight_decay", "non-negative")
+        require(p["vnet_hidden"] >= 1, p, "vnet_hidden", "at least 1")
+        # Its random initialisation must not shift the run's RNG stream (dropout, noise): the
+        # trainer seeds once, and a CE run and this one then see the same random numbers.
+        with torch.random.fork_rng(devices=[]):
+            self.vnet = WeightNet(p["vnet_hidden"])
+        self.vnet_optimizer = torch.optim.Adam(
+            self.vnet.parameters(), lr=p["vnet_lr"], weight_decay=p["vnet_weight_decay"]
+        )
+
+    def setup(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> None:
+        super().setup(model, optimizer)
+        ref = next(model.parameters())
+        # Module.to keeps the Parameter objects, so the Adam built in __init__ stays valid.
+        self.vnet.to(device=ref.device, dtype=ref.dtype)
+
+    def weighted_loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The virtual loss ``mean_i V(l_i) l_i``, differentiable in V's parameters."""
+        losses = F.cross_entropy(logits, y, reduction="none")
+        return (self.vnet(losses) * losses).mean()
+
+    def frozen_loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The real step's loss: the current V's weights, detached."""
+        losses = F.cross_entropy(logits, y, reduction="none")
+        with torch.no_grad():
+            w = self.vnet(losses)
+        return (w * losses).mean()
+
+    def meta_grads(
+        self,
+        model: torch.nn.Module,
+        optimizer: torch.optim.Optimizer,
+        batch: Batch,
+        meta_batch: Batch,
+    ) -> tuple[list[torch.Tensor], float]:
+        """``d meta_loss / d`` V's parameters for the look-ahead on ``batch``, and the meta loss."""
+        return lookahead_meta_grad(
+            model,
+            optimizer,
+            batch,
+            meta_batch,
+            self.weighted_loss,
+            list(self.vnet.parameters()),
+            self.params["backend"],
+        )
+
+    def vnet_step(self, grads: list[torch.Tensor]) -> None:
+        """One Adam step of V on the given meta-gradients."""
+        for p, g in zip(self.vnet.parameters(), grads, strict=True):
+            p.grad = g.detach()
+        self.vnet_optimizer.step()
+        self.vnet_optimizer.zero_grad(set_to_none=True)
+
+    def train_step(
+        self,
+        model: torch.nn.Module,
+        optimizer: torch.optim.Optimizer,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        step: StepInfo,
+        loss_fn: LossFn | None = None,
+    ) -> dict[str, float]:
+        if self.warming_up(step):
+            return self.real_step(model, optimizer, x, y, mean_ce)
+        if self.is_meta_step(step):
+            start = time.perf_counter()
+            grads, value = self.meta_grads(model, optimizer, (x, y), self.next_meta_batch(x.device))
+            self.vnet_step(grads)
+            self._epoch_meta.append(value)
+            self.time_meta_s += time.perf_counter() - start
+        return self.real_step(model, optimizer, x, y, self.frozen_loss)
+
+    @torch.no_grad()
+    def weight_curve(self) -> dict[str, list[float]]:
+        """V on a grid of loss values (how the learned weight depends on the loss)."""
+        ref = next(self.vnet.parameters())
+        grid = torch.linspace(*LOSS_GRID, dtype=ref.dtype, device=ref.device)
+        return {"loss_grid": grid.cpu().tolist(), "weights": self.vnet(grid).cpu().tolist()}
+
+    def record(self) -> dict[str, Any]:
+        return {"mwnet": {**self.base_record(), **self.weight_curve()}}
