@@ -113,7 +113,7 @@ class GDW(MWNet):
 
         params = [offset, *self.vnet.parameters()]
         grads, value = lookahead_meta_grad(
-            model, optimizer, batch, meta_batch, virtual_loss, params, self.params["backend"]
+            model, optimizer, batch, meta_batch, virtual_loss, params, self.backend
         )
         return grads, value, seen[0]
 

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from lpg_meta.errors import UserError
-from lpg_meta.lpg.meta import BACKENDS, lookahead_meta_grad
+from lpg_meta.lpg.meta import BACKENDS, lookahead_meta_grad, resolve_backend
 from lpg_meta.methods.base import LossFn, Method, StepInfo, TrainContext
 from lpg_meta.registry import METHODS
 
@@ -29,7 +29,8 @@ SHARED_DEFAULTS: dict[str, Any] = {
     "warmup_epochs": 0,
     "meta_interval": 1,
     "meta_batch_size": 100,
-    "backend": "higher",
+    # auto: the exact forward-mode jvp backend for one SGD look-ahead step, else higher.
+    "backend": "auto",
 }
 SHARED_SPACE: dict[str, Any] = {"warmup_epochs": ("int", 0, 5)}
 
@@ -55,10 +56,12 @@ class MetaReweighting(Method):
         super().__init__(params, ctx)
         p = params
         # BACKENDS is read at call time, so a backend added to meta.py later is accepted here.
-        require(p["backend"] in BACKENDS, p, "backend", f"one of {sorted(BACKENDS)}")
+        require(p["backend"] == "auto" or p["backend"] in BACKENDS, p, "backend",
+                f"auto or one of {sorted(BACKENDS)}")
         require(p["warmup_epochs"] >= 0, p, "warmup_epochs", "non-negative")
         require(p["meta_interval"] >= 1, p, "meta_interval", "at least 1")
         require(p["meta_batch_size"] >= 1, p, "meta_batch_size", "at least 1")
+        self.backend = p["backend"]  # "auto" is resolved against the optimizer in setup()
         self._meta_iter: Iterator[Batch] | None = None
         self._epoch_meta: list[float] = []
         self.meta_loss: list[float | None] = []
@@ -71,11 +74,7 @@ class MetaReweighting(Method):
                 f"method '{self.name}' learns from a clean meta split, but the data set provides "
                 "none; give the data a meta split (data.meta_per_class)."
             )
-        if self.params["backend"] == "torchfunc" and type(optimizer) is not torch.optim.SGD:
-            raise UserError(
-                f"method.backend 'torchfunc' replicates torch.optim.SGD only, but the optimizer is "
-                f"{type(optimizer).__name__}; use method.backend 'higher'."
-            )
+        self.backend = resolve_backend(self.params["backend"], optimizer, what="method.backend")
 
     def warming_up(self, step: StepInfo) -> bool:
         return step.epoch < self.params["warmup_epochs"]
@@ -115,7 +114,8 @@ class MetaReweighting(Method):
 
     def base_record(self) -> dict[str, Any]:
         return {
-            "backend": self.params["backend"],
+            "backend": self.backend,
+            "backend_requested": self.params["backend"],
             "meta_loss": self.meta_loss,
             "time_meta_s": self.time_meta_s,
             "time_real_s": self.time_real_s,
@@ -166,7 +166,7 @@ class L2RW(MetaReweighting):
             return (eps * F.cross_entropy(logits, yy, reduction="none")).sum()
 
         (grad,), value = lookahead_meta_grad(
-            model, optimizer, batch, meta_batch, virtual_loss, [eps], self.params["backend"]
+            model, optimizer, batch, meta_batch, virtual_loss, [eps], self.backend
         )
         return normalized_weights(grad.detach()), grad.detach(), value
 

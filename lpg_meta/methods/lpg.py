@@ -16,6 +16,7 @@ import torch
 
 from lpg_meta.errors import UserError
 from lpg_meta.lpg import BACKENDS, FORMS, BilevelStep, ClassRule, MatrixForm, Transform, build_form
+from lpg_meta.lpg.meta import rng_state
 from lpg_meta.lpg.rule import RULE_DEFAULTS
 from lpg_meta.methods.base import LossFn, Method, StepInfo, TrainContext
 from lpg_meta.methods.ce import CrossEntropy
@@ -38,7 +39,8 @@ _META_DEFAULTS: dict[str, Any] = {
     "meta_interval": 1,
     "meta_batch_size": 100,
     "lookahead_steps": 1,
-    "backend": "higher",
+    # auto: the exact forward-mode jvp backend for one SGD look-ahead step, else higher.
+    "backend": "auto",
 }
 _META_SPACE: dict[str, Any] = {
     "meta_optimizer": ("categorical", ["adam", "sgd"]),
@@ -118,6 +120,10 @@ class LPG(_PlugIn):
     The virtual step is the real optimizer's plain step on the perturbed base loss; a step-based
     base (sam, clip, gnoise) changes only the real step, not the look-ahead. ``lookahead_steps``
     > 1 unrolls several virtual steps, each on the current train batch.
+
+    With the ``jvp`` backend and a loss-based base, a meta step shares the real step's forward
+    at theta: one forward (BatchNorm statistics move once, as in a CE step), the meta-gradient
+    from it, then the real backward through the same graph with the updated phi.
     """
 
     name = "lpg"
@@ -146,6 +152,7 @@ class LPG(_PlugIn):
         self.meta_loss: list[float | None] = []
         self._epoch_meta: list[float] = []
         self.time_meta_s = 0.0
+        self.reuse_forward = False  # set by setup()
 
     def _validate(self, p: dict[str, Any]) -> None:
         if self.form_name not in FORMS:
@@ -155,7 +162,12 @@ class LPG(_PlugIn):
         if "tau_max" in p:
             _require(p["tau_max"] > 0, p, "tau_max", "positive")
         _require(p["meta_optimizer"] in ("adam", "sgd"), p, "meta_optimizer", "'adam' or 'sgd'")
-        _require(p["backend"] in BACKENDS, p, "backend", f"one of {sorted(BACKENDS)}")
+        _require(
+            p["backend"] == "auto" or p["backend"] in BACKENDS,
+            p,
+            "backend",
+            f"one of {['auto', *sorted(BACKENDS)]}",
+        )
         _require(p["meta_lr"] >= 0, p, "meta_lr", "non-negative")
         _require(0.0 <= p["phi_decay"] < 1.0, p, "phi_decay", "in [0, 1)")
         _require(p["warmup_epochs"] >= 0, p, "warmup_epochs", "non-negative")
@@ -173,11 +185,16 @@ class LPG(_PlugIn):
                 f"method '{self.name}' learns from a clean meta split, but the data set provides "
                 "none; give the data a meta split or use lpg_rule."
             )
-        if self.params["backend"] == "torchfunc" and type(optimizer) is not torch.optim.SGD:
-            raise UserError(
-                f"method.backend 'torchfunc' replicates torch.optim.SGD only, but the optimizer is "
-                f"{type(optimizer).__name__}; use method.backend 'higher'."
-            )
+        # Every LPG form perturbs the logit gradient, so the train loss depends on theta only
+        # through the logits: jvp is exact whenever the look-ahead is one SGD step.
+        self.bilevel.resolve(optimizer, what="method.backend")
+        # Forward reuse needs the base's step to be Method's plain one-forward step: not a
+        # two-pass step base (sam), nor a base with its own train_step (it would be skipped).
+        self.reuse_forward = (
+            self.bilevel.backend == "jvp"
+            and self.base.kind == "loss"
+            and type(self.base).train_step is Method.train_step
+        )
 
     def _next_meta_batch(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
         if self._meta_iter is None:  # started lazily: no meta loader during warm-up
@@ -198,7 +215,10 @@ class LPG(_PlugIn):
     ) -> dict[str, float]:
         base_loss = loss_fn or self.base.loss
         p = self.params
-        if step.epoch >= p["warmup_epochs"] and step.step % p["meta_interval"] == 0:
+        meta_now = step.epoch >= p["warmup_epochs"] and step.step % p["meta_interval"] == 0
+        if meta_now and self.reuse_forward:
+            return self._shared_forward_step(model, optimizer, x, y, step, base_loss)
+        if meta_now:
             start = time.perf_counter()
             meta_batch = self._next_meta_batch(x.device)
             live = self._perturbed(base_loss, self.form.transform)
@@ -207,6 +227,36 @@ class LPG(_PlugIn):
         return self._real_step(
             model, optimizer, x, y, step, self._perturbed(base_loss, self.form.frozen())
         )
+
+    def _shared_forward_step(
+        self,
+        model: torch.nn.Module,
+        optimizer: torch.optim.Optimizer,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        step: StepInfo,
+        base_loss: LossFn,
+    ) -> dict[str, float]:
+        """Meta step (jvp) and real step from one forward; equals the two-forward path."""
+        start = time.perf_counter()
+        rng = rng_state(model)  # the jvp replays this forward's dropout masks
+        optimizer.zero_grad(set_to_none=True)
+        logits = model(x)
+        meta_start = time.perf_counter()
+        meta_batch = self._next_meta_batch(x.device)
+        live = self._perturbed(base_loss, self.form.transform)
+        self._epoch_meta.append(
+            self.bilevel.step_on_logits(model, optimizer, (x, y), logits, rng, meta_batch, live)
+        )
+        real_start = time.perf_counter()
+        # As Method.train_step from here on, with phi as just updated (frozen() detaches it).
+        loss = self._perturbed(base_loss, self.form.frozen())(logits, y)
+        loss.backward()
+        self.base.before_update(model, step)
+        optimizer.step()
+        self.time_meta_s += real_start - meta_start
+        self.time_real_s += (meta_start - start) + (time.perf_counter() - real_start)
+        return {"loss": loss.item()}
 
     def on_epoch_end(self, epoch: int) -> None:
         super().on_epoch_end(epoch)
@@ -219,7 +269,8 @@ class LPG(_PlugIn):
     def record(self) -> dict[str, Any]:
         rec: dict[str, Any] = {
             "form": self.form_name,
-            "backend": self.params["backend"],
+            "backend": self.bilevel.backend,  # as resolved by setup() (auto -> jvp or higher)
+            "backend_requested": self.params["backend"],
             "quantity": "tau_c" if self.form_name == "clip" else "a_c",
             "trajectory": self.trajectory,
             "meta_loss": self.meta_loss,

@@ -107,7 +107,7 @@ class MWNet(MetaReweighting):
             meta_batch,
             self.weighted_loss,
             list(self.vnet.parameters()),
-            self.params["backend"],
+            self.backend,
         )
 
     def vnet_step(self, grads: list[torch.Tensor]) -> None:

@@ -103,7 +103,7 @@ def test_record_after_two_epochs() -> None:
             step += 1
         method.on_epoch_end(epoch)
     rec = json.loads(json.dumps(method.record()))["lpg"]  # JSON-ready
-    assert rec["form"] == "matrix" and rec["backend"] == "higher"
+    assert rec["form"] == "matrix" and rec["backend"] == "jvp" and rec["backend_requested"] == "auto"
     assert len(rec["trajectory"]) == 2 and len(rec["trajectory"][0]) == 3
     assert rec["trajectory"][0] == [0.0, 0.0, 0.0] and rec["trajectory"][1] != [0.0, 0.0, 0.0]
     assert rec["meta_loss"][0] is None and rec["meta_loss"][1] > 0  # one meta step: step 4

@@ -307,7 +307,7 @@ def test_warm_up_is_plain_ce(name: str) -> None:
 def test_registration_settings_and_errors(name: str, monkeypatch) -> None:
     cls = METHODS.get(name)
     assert cls.kind == "meta" and cls.needs_meta and cls.name == name
-    assert cls.defaults["backend"] in BACKENDS and set(cls.search_space) <= set(cls.defaults)
+    assert cls.defaults["backend"] == "auto" and set(cls.search_space) <= set(cls.defaults)
     for spec in cls.search_space.values():
         assert spec[0] in ("log", "float", "int", "categorical") and spec[1] < spec[2]
     with pytest.raises(UserError, match="cannot compose"):
@@ -323,6 +323,11 @@ def test_registration_settings_and_errors(name: str, monkeypatch) -> None:
         build(name, meta, backend="torchfunc").setup(model, torch.optim.Adam(model.parameters()))
     with pytest.raises(UserError, match="meta split"):
         build(name).setup(model, torch.optim.SGD(model.parameters(), lr=0.1))
+    resolved = build(name, meta)
+    resolved.setup(model, torch.optim.SGD(model.parameters(), lr=0.1))
+    assert resolved.backend == "jvp"  # auto: exact forward mode for one SGD look-ahead step
+    resolved.setup(model, torch.optim.Adam(model.parameters()))
+    assert resolved.backend == "higher"
 
 
 def test_lpg_plus_mwnet_is_refused() -> None:

@@ -1,0 +1,179 @@
+"""Cost of one training step (time and peak memory) for ce and the meta methods' backends.
+
+Writes ``results/bench/meta_step.json``: a JSON list of records, one per (model, method, backend,
+meta_interval), each with ``step_seconds`` (median over timed blocks of ``meta_interval`` steps,
+per step, after warm-up; ``step_cpu_seconds`` the same in process CPU time), ``peak_mb`` (peak
+RSS of the process, the torch runtime and data included), ``peak_delta_mb`` (peak RSS minus the
+RSS right after the model was built: what training adds), their ratios to the ce step of the
+same model in the same run, and a small provenance (torch version, git commit). Each
+configuration runs in its own subprocess so that its peak memory is its own.
+
+Usage: ``python benchmarks/bench_meta_step.py [--blocks N] [--only cnn1d|resnet32]
+[--methods lpg mwnet gdw] [--backends higher torchfunc jvp] [--intervals 1 5]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from lpg_meta.config import OPTIM_DEFAULTS
+from lpg_meta.methods import METHODS, StepInfo, TrainContext, build_method
+from lpg_meta.models import build_model
+from lpg_meta.results import git_commit, write_json_atomic
+from lpg_meta.train.schedule import build_optimizer
+
+MODELS = {"cnn1d": (1, 40), "resnet32": (3, 32, 32)}
+BATCH = 128
+NUM_CLASSES = 10
+# Meta methods that take the backend, meta_interval and meta_batch_size settings.
+META_METHODS = ("lpg", "mwnet", "gdw")
+
+
+def _batches(shape, generator):
+    while True:
+        x = torch.randn(BATCH, *shape, generator=generator)
+        y = torch.randint(0, NUM_CLASSES, (BATCH,), generator=generator)
+        yield x, y
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def _rss_mb() -> float:
+    """Current resident set size (not the peak); the peak where /proc is missing."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+    except (OSError, ValueError, IndexError):
+        return _peak_rss_mb()
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def measure(
+    model_name: str, method: str, backend: str | None, interval: int, blocks: int, warmup: int
+) -> dict:
+    """Time ``blocks`` blocks of ``interval`` steps in this process; report per-step medians."""
+    torch.manual_seed(0)
+    shape = MODELS[model_name]
+    gen = torch.Generator().manual_seed(0)
+    model = build_model(model_name, NUM_CLASSES, shape, {})
+    rss_built = _rss_mb()
+    optimizer = build_optimizer(model, OPTIM_DEFAULTS)
+    meta_gen = torch.Generator().manual_seed(1)
+    ctx = TrainContext(
+        NUM_CLASSES,
+        [100] * NUM_CLASSES,
+        epochs=1,
+        steps_per_epoch=10**6,
+        meta_batches=lambda _size: _batches(shape, meta_gen),
+    )
+    params = {"backend": backend, "meta_interval": interval, "meta_batch_size": BATCH}
+    m = build_method(method, {} if method == "ce" else params, ctx)
+    m.setup(model, optimizer)
+    data = _batches(shape, gen)
+    step = 0
+
+    def run_steps(n: int) -> None:
+        nonlocal step
+        for _ in range(n):
+            x, y = next(data)
+            info = StepInfo(epoch=0, step=step, steps_per_epoch=10**6, epochs=1)
+            m.train_step(model, optimizer, x, y, info)
+            step += 1
+
+    run_steps(warmup * interval)
+    rss_warm = _peak_rss_mb()
+    times, cpu_times = [], []
+    for _ in range(blocks):
+        start, cpu_start = time.perf_counter(), time.process_time()
+        run_steps(interval)
+        times.append((time.perf_counter() - start) / interval)
+        cpu_times.append((time.process_time() - cpu_start) / interval)
+    peak = _peak_rss_mb()
+    return {
+        "model": model_name,
+        "method": method,
+        "backend": backend,
+        "meta_interval": interval,
+        "batch_size": BATCH,
+        "step_seconds": statistics.median(times),
+        "step_seconds_all": times,
+        # Process CPU time: less sensitive than wall time to other jobs on a shared machine.
+        "step_cpu_seconds": statistics.median(cpu_times),
+        "peak_mb": peak,
+        "peak_delta_mb": peak - rss_built,
+        "rss_after_build_mb": rss_built,
+        "rss_after_warmup_mb": rss_warm,
+        "threads": torch.get_num_threads(),
+    }
+
+
+def _run_child(spec: dict, args: argparse.Namespace) -> dict:
+    cmd = [sys.executable, __file__, "--one", json.dumps(spec)]
+    cmd += ["--blocks", str(args.blocks), "--warmup", str(args.warmup)]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--blocks", type=int, default=7)
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--only", choices=sorted(MODELS), nargs="*", default=sorted(MODELS))
+    registered = [m for m in META_METHODS if m in METHODS]
+    parser.add_argument("--methods", choices=registered, nargs="*", default=registered)
+    parser.add_argument("--backends", nargs="*", default=["higher", "torchfunc", "jvp"])
+    parser.add_argument("--intervals", type=int, nargs="*", default=[1, 5])
+    parser.add_argument("--out", default="results/bench/meta_step.json")
+    parser.add_argument("--one", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:  # child process: one configuration
+        spec = json.loads(args.one)
+        print(json.dumps(measure(**spec, blocks=args.blocks, warmup=args.warmup)))
+        return
+
+    commit = git_commit()
+    prov = {"torch": torch.__version__, **commit}
+    records = []
+    for model_name in args.only:
+        specs = [dict(model_name=model_name, method="ce", backend=None, interval=1)]
+        specs += [
+            dict(model_name=model_name, method=m, backend=b, interval=i)
+            for m in args.methods
+            for i in args.intervals
+            for b in args.backends
+        ]
+        ce = None
+        for spec in specs:
+            rec = _run_child(spec, args)
+            ce = ce or rec
+            rec["ratio_to_ce"] = rec["step_seconds"] / ce["step_seconds"]
+            rec["cpu_ratio_to_ce"] = rec["step_cpu_seconds"] / ce["step_cpu_seconds"]
+            rec["peak_ratio_to_ce"] = rec["peak_mb"] / ce["peak_mb"]
+            rec["peak_delta_ratio_to_ce"] = rec["peak_delta_mb"] / ce["peak_delta_mb"]
+            rec["provenance"] = prov
+            records.append(rec)
+            print(
+                f"{rec['model']:9s} {rec['method']:5s} {str(rec['backend']):9s} "
+                f"interval {rec['meta_interval']}: {1000 * rec['step_seconds']:8.1f} ms/step "
+                f"x{rec['ratio_to_ce']:.2f} (cpu x{rec['cpu_ratio_to_ce']:.2f})  peak {rec['peak_mb']:.0f} MB "
+                f"(x{rec['peak_ratio_to_ce']:.2f}), delta {rec['peak_delta_mb']:.0f} MB "
+                f"(x{rec['peak_delta_ratio_to_ce']:.2f})",
+                flush=True,
+            )
+    write_json_atomic(Path(args.out), records)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
