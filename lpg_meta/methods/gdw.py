@@ -131,13 +131,13 @@ class GDW(MWNet):
         updated: torch.Tensor | None = None
         if self.is_meta_step(step):
             start = time.perf_counter()
-            meta_batch = self.next_meta_batch(x.device)
+            meta_batch = self.meta.next(x.device)
             (grad, *vnet_grads), value, omega = self.meta_grads(
                 model, optimizer, (x, y), meta_batch
             )
             self.vnet_step(vnet_grads)
             updated = gdw_update(omega, grad, self.params["outer_lr"], self.params["outer_clip"])
-            self._epoch_meta.append(value)
+            self.meta.log(value)
             self.time_meta_s += time.perf_counter() - start
 
         def real_loss(logits: torch.Tensor, yy: torch.Tensor) -> torch.Tensor:

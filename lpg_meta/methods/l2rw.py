@@ -10,7 +10,6 @@ because nothing has been learned yet that could weight the loss.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -18,6 +17,7 @@ import torch.nn.functional as F
 
 from lpg_meta.errors import UserError
 from lpg_meta.lpg.meta import BACKENDS, lookahead_meta_grad, resolve_backend
+from lpg_meta.methods._meta_stream import MetaStream
 from lpg_meta.methods.base import LossFn, Method, StepInfo, TrainContext
 from lpg_meta.registry import METHODS
 
@@ -62,18 +62,12 @@ class MetaReweighting(Method):
         require(p["meta_interval"] >= 1, p, "meta_interval", "at least 1")
         require(p["meta_batch_size"] >= 1, p, "meta_batch_size", "at least 1")
         self.backend = p["backend"]  # "auto" is resolved against the optimizer in setup()
-        self._meta_iter: Iterator[Batch] | None = None
-        self._epoch_meta: list[float] = []
-        self.meta_loss: list[float | None] = []
+        self.meta = MetaStream(ctx, p["meta_batch_size"], self.name)
         self.time_meta_s = 0.0
         self.time_real_s = 0.0
 
     def setup(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> None:
-        if self.ctx.meta_batches is None:
-            raise UserError(
-                f"method '{self.name}' learns from a clean meta split, but the data set provides "
-                "none; give the data a meta split (data.meta_per_class)."
-            )
+        self.meta.require()
         self.backend = resolve_backend(self.params["backend"], optimizer, what="method.backend")
 
     def warming_up(self, step: StepInfo) -> bool:
@@ -81,13 +75,6 @@ class MetaReweighting(Method):
 
     def is_meta_step(self, step: StepInfo) -> bool:
         return not self.warming_up(step) and step.step % self.params["meta_interval"] == 0
-
-    def next_meta_batch(self, device: torch.device) -> Batch:
-        if self._meta_iter is None:  # started lazily: no meta stream is drawn during warm-up
-            assert self.ctx.meta_batches is not None  # checked in setup
-            self._meta_iter = self.ctx.meta_batches(self.params["meta_batch_size"])
-        x_m, y_m = next(self._meta_iter)
-        return x_m.to(device, non_blocking=True), y_m.to(device, non_blocking=True)
 
     def real_step(
         self,
@@ -107,16 +94,13 @@ class MetaReweighting(Method):
         return {"loss": loss.item()}
 
     def on_epoch_end(self, epoch: int) -> None:
-        metas = self._epoch_meta
-        # None (JSON null) for an epoch without meta steps, e.g. during warm-up.
-        self.meta_loss.append(sum(metas) / len(metas) if metas else None)
-        self._epoch_meta = []
+        self.meta.end_epoch()
 
     def base_record(self) -> dict[str, Any]:
         return {
             "backend": self.backend,
             "backend_requested": self.params["backend"],
-            "meta_loss": self.meta_loss,
+            "meta_loss": self.meta.per_epoch,
             "time_meta_s": self.time_meta_s,
             "time_real_s": self.time_real_s,
         }
@@ -182,8 +166,8 @@ class L2RW(MetaReweighting):
         if not self.is_meta_step(step):
             return self.real_step(model, optimizer, x, y, mean_ce)
         start = time.perf_counter()
-        w, _, value = self.example_weights(model, optimizer, (x, y), self.next_meta_batch(x.device))
-        self._epoch_meta.append(value)
+        w, _, value = self.example_weights(model, optimizer, (x, y), self.meta.next(x.device))
+        self.meta.log(value)
         self._epoch_zero.append((w == 0).double().mean().item())
         self.time_meta_s += time.perf_counter() - start
 

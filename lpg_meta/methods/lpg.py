@@ -9,7 +9,6 @@ only in their form and defaults; ``lpg_rule`` is the closed-form variant. All ar
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import torch
@@ -18,6 +17,7 @@ from lpg_meta.errors import UserError
 from lpg_meta.lpg import BACKENDS, FORMS, BilevelStep, ClassRule, MatrixForm, Transform, build_form
 from lpg_meta.lpg.meta import rng_state
 from lpg_meta.lpg.rule import RULE_DEFAULTS
+from lpg_meta.methods._meta_stream import MetaStream
 from lpg_meta.methods.base import LossFn, Method, StepInfo, TrainContext
 from lpg_meta.methods.ce import CrossEntropy
 from lpg_meta.perturb import perturb_logit_grad
@@ -148,9 +148,7 @@ class LPG(_PlugIn):
             backend=params["backend"],
             steps=params["lookahead_steps"],
         )
-        self._meta_iter: Iterator[tuple[torch.Tensor, torch.Tensor]] | None = None
-        self.meta_loss: list[float | None] = []
-        self._epoch_meta: list[float] = []
+        self.meta = MetaStream(ctx, params["meta_batch_size"], self.name)
         self.time_meta_s = 0.0
         self.reuse_forward = False  # set by setup()
 
@@ -196,14 +194,6 @@ class LPG(_PlugIn):
             and type(self.base).train_step is Method.train_step
         )
 
-    def _next_meta_batch(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-        if self._meta_iter is None:  # started lazily: no meta loader during warm-up
-            if self.ctx.meta_batches is None:
-                raise UserError(f"method '{self.name}' needs a meta split; the data set has none.")
-            self._meta_iter = self.ctx.meta_batches(self.params["meta_batch_size"])
-        x_m, y_m = next(self._meta_iter)
-        return x_m.to(device, non_blocking=True), y_m.to(device, non_blocking=True)
-
     def train_step(
         self,
         model: torch.nn.Module,
@@ -220,9 +210,9 @@ class LPG(_PlugIn):
             return self._shared_forward_step(model, optimizer, x, y, step, base_loss)
         if meta_now:
             start = time.perf_counter()
-            meta_batch = self._next_meta_batch(x.device)
+            meta_batch = self.meta.next(x.device)
             live = self._perturbed(base_loss, self.form.transform)
-            self._epoch_meta.append(self.bilevel.step(model, optimizer, (x, y), meta_batch, live))
+            self.meta.log(self.bilevel.step(model, optimizer, (x, y), meta_batch, live))
             self.time_meta_s += time.perf_counter() - start
         return self._real_step(
             model, optimizer, x, y, step, self._perturbed(base_loss, self.form.frozen())
@@ -243,9 +233,9 @@ class LPG(_PlugIn):
         optimizer.zero_grad(set_to_none=True)
         logits = model(x)
         meta_start = time.perf_counter()
-        meta_batch = self._next_meta_batch(x.device)
+        meta_batch = self.meta.next(x.device)
         live = self._perturbed(base_loss, self.form.transform)
-        self._epoch_meta.append(
+        self.meta.log(
             self.bilevel.step_on_logits(model, optimizer, (x, y), logits, rng, meta_batch, live)
         )
         real_start = time.perf_counter()
@@ -261,10 +251,7 @@ class LPG(_PlugIn):
     def on_epoch_end(self, epoch: int) -> None:
         super().on_epoch_end(epoch)
         self.trajectory.append(self.form.class_perturbation().cpu().tolist())
-        metas = self._epoch_meta
-        # None (JSON null) for an epoch without meta steps, e.g. during warm-up.
-        self.meta_loss.append(sum(metas) / len(metas) if metas else None)
-        self._epoch_meta = []
+        self.meta.end_epoch()
 
     def record(self) -> dict[str, Any]:
         rec: dict[str, Any] = {
@@ -273,7 +260,7 @@ class LPG(_PlugIn):
             "backend_requested": self.params["backend"],
             "quantity": "tau_c" if self.form_name == "clip" else "a_c",
             "trajectory": self.trajectory,
-            "meta_loss": self.meta_loss,
+            "meta_loss": self.meta.per_epoch,
             "time_meta_s": self.time_meta_s,
             "time_real_s": self.time_real_s,
         }

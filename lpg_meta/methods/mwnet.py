@@ -130,9 +130,9 @@ class MWNet(MetaReweighting):
             return self.real_step(model, optimizer, x, y, mean_ce)
         if self.is_meta_step(step):
             start = time.perf_counter()
-            grads, value = self.meta_grads(model, optimizer, (x, y), self.next_meta_batch(x.device))
+            grads, value = self.meta_grads(model, optimizer, (x, y), self.meta.next(x.device))
             self.vnet_step(grads)
-            self._epoch_meta.append(value)
+            self.meta.log(value)
             self.time_meta_s += time.perf_counter() - start
         return self.real_step(model, optimizer, x, y, self.frozen_loss)
 

@@ -127,7 +127,7 @@ def test_meta_loss_is_the_clean_meta_ce_after_the_look_ahead() -> None:
         after = F.cross_entropy(ref_model(meta_batch[0]), meta_batch[1]).item()
         now = F.cross_entropy(clone_pair(model, optimizer)[0](meta_batch[0]), meta_batch[1]).item()
     method.train_step(model, optimizer, x, y, info())
-    assert method._epoch_meta == [pytest.approx(after, rel=1e-12)]
+    assert method.meta.logged() == [pytest.approx(after, rel=1e-12)]
     assert abs(after - now) > 1e-6  # the look-ahead matters
 
 
