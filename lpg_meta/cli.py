@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
-from lpg_meta.bench.command import add_run_parser, cmd_run
+from lpg_meta.bench.command import add_data_root, add_run_parser, cmd_run
 from lpg_meta.errors import TrainingDivergedError, UserError
 from lpg_meta.report.cli import add_plot_parser, add_table_parser, cmd_plot, cmd_table
 
@@ -18,11 +20,38 @@ def _run_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", default="mnist1d", help="registered data set (see `lpg-meta list`)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a setting, e.g. data.imbalance=100 or method.eps=0.5 (repeatable)")
+    add_data_root(parser)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lpg-meta", description="Learning to Perturb Gradients: reproduction suite.")
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors end with the fix: the closest option and where help is."""
+
+    commands: dict[str, argparse.ArgumentParser]  # sub-command parsers, set by build_parser
+
+    def error(self, message: str) -> NoReturn:
+        hint = ""
+        if message.startswith("unrecognized arguments:"):
+            flags = [a.split("=", 1)[0] for a in message.split(":", 1)[1].split() if a.startswith("-")]
+            # Compared without dashes: every option shares them, which made any flag look close.
+            options = {o.lstrip("-"): o for a in self._actions for o in a.option_strings if o.startswith("--")}
+            match = difflib.get_close_matches(flags[0].lstrip("-"), list(options), n=1, cutoff=0.6) if flags else []
+            hint = f" Did you mean '{options[match[0]]}'?" if match else ""
+        super().error(f"{message}.{hint} See '{self.prog} --help'.")
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """Parse ``argv``; an unknown option is reported by its sub-command, with the closest one."""
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        parser.commands[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="lpg-meta", description="Learning to Perturb Gradients: reproduction suite.")
     sub = parser.add_subparsers(dest="command", required=True)
+    parser.commands = sub.choices
 
     train = sub.add_parser("train", help="train one run and write result.json")
     _run_args(train)
@@ -45,20 +74,34 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce.add_argument("--out", default="results/reproduce")
     reproduce.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     reproduce.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    add_data_root(reproduce)
     return parser
 
 
 def _resolved(dataset: str, method: str, seed: int, overrides: list[str]) -> dict[str, Any]:
     from lpg_meta.config import merge, parse_overrides, resolve_config
+    from lpg_meta.data import DATASETS
+    from lpg_meta.methods import method_classes
 
-    return resolve_config(merge({"dataset": dataset, "method": method, "seed": seed}, parse_overrides(overrides)))
+    given = parse_overrides(overrides)
+    raw = merge({"dataset": dataset, "method": method, "seed": seed}, given)
+    # Check the names first, so the message names the flag that carries them.
+    for key, check in (("dataset", DATASETS.get), ("method", method_classes)):
+        if isinstance(raw[key], str):
+            try:
+                check(raw[key])
+            except UserError as err:
+                raise UserError(f"{f'--set {key}' if key in given else f'--{key}'}: {err}") from None
+    return resolve_config(raw)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from lpg_meta.bench.preflight import writable_folder
     from lpg_meta.train.trainer import train
 
     cfg = _resolved(args.dataset, args.method, args.seed, args.overrides)
     out = Path(args.out or f"runs/{cfg['dataset']}/{cfg['method']}/seed{cfg['seed']}")
+    writable_folder(out, "--out")  # before training, not when the result is written
     result = train(cfg, out)
     test = result["metrics"]["test"]
     print(f"{cfg['dataset']} {cfg['method']} seed {cfg['seed']}: test accuracy {100 * test['accuracy']:.2f}%, "
@@ -115,11 +158,15 @@ COMMANDS = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``lpg-meta`` console script."""
-    args = build_parser().parse_args(argv)
+    args = parse_args(argv)
+    if getattr(args, "data_root", None):
+        # Through the environment, so spawned workers and every data source see it too.
+        os.environ["LPG_DATA"] = args.data_root
     try:
         return COMMANDS[args.command](args)
     except UserError as err:
-        print(f"lpg-meta: error: {err}", file=sys.stderr)
+        # One line whatever the message holds (a path or a library's text may bring newlines).
+        print(f"lpg-meta: error: {' '.join(str(err).split())}", file=sys.stderr)
         return 2
     except TrainingDivergedError as err:
         print(f"lpg-meta: error: {err}; lower optim.lr or the method's step sizes.", file=sys.stderr)

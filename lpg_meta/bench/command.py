@@ -9,6 +9,7 @@ from tabulate import tabulate
 
 from lpg_meta.bench.estimate import STEP_SECONDS
 from lpg_meta.bench.runner import run_suite
+from lpg_meta.errors import UserError
 
 
 def add_run_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -23,11 +24,24 @@ def add_run_parser(subparsers: Any) -> argparse.ArgumentParser:
                         help="Optuna storage URL (sqlite:///x.db) or journal file (default OUTPUT/optuna.journal)")
     parser.add_argument("--only", default=None, metavar="GLOB", help="run only cells matching DATASET/METHOD, e.g. 'lt/*'")
     parser.add_argument("--dry-run", action="store_true", help="list the cells and their estimated cost; run nothing")
+    add_data_root(parser)
     return parser
 
 
+def add_data_root(parser: argparse.ArgumentParser) -> None:
+    """Add ``--data-root FOLDER``: where CIFAR lies when ``data.root`` is not set (the CLI sets ``$LPG_DATA``)."""
+    parser.add_argument("--data-root", default=None, metavar="FOLDER",
+                        help="folder holding cifar-10-batches-py/ and cifar-100-python/ (sets $LPG_DATA)")
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    """Run the suite named in ``args`` and print a summary; UserErrors go up to the CLI."""
+    """Run the suite named in ``args`` and print a summary; UserErrors go up to the CLI.
+
+    The suite, its storage, output folder, earlier results and data are all checked before
+    anything is written (``run_suite`` calls ``preflight``), so a mistake never leaves a half-made output folder.
+    """
+    if isinstance(args.workers, bool) or args.workers < 1:
+        raise UserError(f"--workers must be a positive integer, got {args.workers}; e.g. --workers 2.")
     summary = run_suite(args.suite, workers=args.workers, storage=args.storage, only=args.only,
                         dry_run=args.dry_run)
     print(format_dry_run(summary) if summary["dry_run"] else format_summary(summary))

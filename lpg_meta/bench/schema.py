@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lpg_meta.bench.loader import load_yaml
+import yaml
+
+from lpg_meta.bench.loader import UniqueKeyLoader
 from lpg_meta.bench.space import parse_space
 from lpg_meta.config import OPTIM_DEFAULTS, TRAIN_DEFAULTS
 from lpg_meta.errors import UserError, closest
@@ -86,7 +88,8 @@ def load_suite(path: str | Path) -> Suite:
     try:
         text = path.read_text()
     except OSError as err:
-        raise UserError(f"cannot read suite file {path}: {err.strerror}.") from None
+        raise UserError(f"cannot read suite file {path}: {err.strerror}; check the path "
+                        "(the shipped suites are benchmarks/*.yaml).") from None
     try:
         return parse_suite(text, path)
     except UserError as err:
@@ -95,7 +98,7 @@ def load_suite(path: str | Path) -> Suite:
 
 def parse_suite(text: str, path: Path = Path("<suite>")) -> Suite:
     """Validate suite YAML ``text`` (``path`` only names it)."""
-    data = _mapping(load_yaml(text), "the file", "suite: NAME, datasets: {...}, methods: {...}")
+    data = _mapping(_load(text), "the file", "suite: NAME, datasets: {...}, methods: {...}")
     _keys(data, TOP_KEYS, "")
     if "suite" not in data:
         raise UserError("suite: missing; name the suite, e.g. 'suite: smoke'.")
@@ -111,6 +114,22 @@ def parse_suite(text: str, path: Path = Path("<suite>")) -> Suite:
         storage=_optional_str(data.get("storage"), "storage"),
         output=Path(_optional_str(data.get("output"), "output") or f"results/{name}"),
     )
+
+
+def _load(text: str) -> Any:
+    """Parse suite YAML strictly (``loader.UniqueKeyLoader``); a syntax error is told in one line."""
+    try:
+        return yaml.load(text, Loader=UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = " ".join(str(err.problem or err.context or "syntax error").split())
+        if err.problem and err.context and err.context_mark:  # e.g. an unclosed [ and where it opened
+            problem += f" ({err.context} opened at line {err.context_mark.line + 1})"
+        raise UserError(f"invalid YAML{where}: {problem}; fix the syntax there "
+                        "(quote a value that holds ': ' or ' #').") from None
+    except yaml.YAMLError as err:
+        raise UserError(f"invalid YAML: {' '.join(str(err).split())}.") from None
 
 
 def _mapping(value: Any, where: str, example: str) -> dict[str, Any]:
@@ -201,6 +220,8 @@ def _dataset_row(name: str, row: Any) -> DatasetRow:
         if key in row:
             if key in data:
                 raise UserError(f"{where}.{key} is also set as {where}.data.{key}; keep one.")
+            # Type-check the shortcut on its own, so the message names the key as written.
+            resolve_params(data_defaults(source), {key: row[key]}, where)
             data[key] = row[key]
     resolved = resolve_params(data_defaults(source), data, f"{where}.data")
     if resolved["imbalance"] < 1:
@@ -210,6 +231,9 @@ def _dataset_row(name: str, row: Any) -> DatasetRow:
                         f"Known: {', '.join(NOISE_KINDS)}.")
     if not 0.0 <= resolved["noise_rate"] < 1.0:
         raise UserError(f"{where}.noise_rate must be in [0, 1), got {resolved['noise_rate']}.")
+    if resolved["noise"] == "none" and resolved["noise_rate"] > 0:
+        raise UserError(f"{where}.noise_rate is {resolved['noise_rate']} but {where}.noise is 'none'; set {where}.noise "
+                        f"to one of {', '.join(k for k in NOISE_KINDS if k != 'none')}, or the rate to 0.")
     _integer(resolved["meta_per_class"], f"{where}.meta_per_class", 0)
     if resolved["val_per_class"] is not None:
         _integer(resolved["val_per_class"], f"{where}.val_per_class", 0)

@@ -54,6 +54,8 @@ MALFORMED = [
     ("bad composition", setting("methods.x", {"method": "ce+la"}), ["methods.x.method", "not a plug-in"]),
     ("noise rate 1", setting("datasets.lt.noise_rate", 1.0), ["datasets.lt.noise_rate", "[0, 1)"]),
     ("imbalance < 1", setting("datasets.lt.imbalance", 0.5), ["datasets.lt.imbalance", ">= 1"]),
+    ("shortcut type", setting("datasets.lt.imbalance", "ten"), ["datasets.lt.imbalance must be a number"]),
+    ("rate without kind", setting("datasets.lt.noise_rate", 0.2), ["datasets.lt.noise_rate is 0.2", "sym_incl"]),
     ("noise kind", setting("datasets.lt.noise", "symetric"), ["datasets.lt.noise", "sym_incl"]),
     ("data typo", setting("datasets.lt.data", {"num_sample": 5}), ["datasets.lt.data.num_sample", "'num_samples'"]),
     ("both spellings", setting("datasets.lt.data", {"imbalance": 5}), ["datasets.lt.imbalance", "keep one"]),
@@ -102,8 +104,9 @@ def test_duplicate_row_names_are_rejected_with_their_path():
 
 
 def test_invalid_yaml_and_missing_name():
-    with pytest.raises(UserError, match="invalid YAML"):
+    with pytest.raises(UserError, match="invalid YAML at line 2, column 1: expected ',' or ']'") as err:
         parse_suite("suite: [t\n")
+    assert "\n" not in str(err.value) and "opened at line 1" in str(err.value)  # one line, both places
     with pytest.raises(UserError, match="suite: missing"):
         parse_suite("datasets: {}\n")
 

@@ -1,0 +1,237 @@
+"""Checks run before a suite writes anything: output folder, storage, earlier results, data.
+
+``lpg-meta run`` calls ``preflight`` after the suite is validated and before any folder, journal,
+study or result is created, so a wrong path or URL fails in a second with a ``UserError`` that
+names the key (``output``, ``storage`` or ``--storage``, ``datasets.ROW.data.root``) and the
+fix, instead of after the first hours of training or with a traceback. Nothing is left
+behind: a folder's writability is asked of the operating system (``os.access``) and confirmed
+with a file that is removed at once; databases are only connected to, never created.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from lpg_meta.errors import UserError
+
+DIALECTS = ("sqlite", "postgresql", "mysql")
+CONNECT_TIMEOUT_S = 5  # a database that does not answer within this is reported, not waited on
+STORAGE_FIX = "use sqlite:///FILE.db, postgresql://USER@HOST/DB or a journal file path"
+RESULT_NAME = "result.json"
+
+
+def preflight(plan: Any, storage_flag: str | None = None, dry_run: bool = False) -> None:
+    """Raise ``UserError`` for the first problem that would stop ``plan`` once running.
+
+    Args:
+        plan: a ``runner.Plan`` (``suite``, ``cells``, ``output``, ``storage``).
+        storage_flag: the ``--storage`` given on the command line, if any (names the key).
+        dry_run: only the read-only checks (storage, earlier results): a dry run writes nothing
+            and lists cells whose data is not on disk yet.
+    """
+    suite = plan.suite
+    in_suite = f"{suite.path}: "  # keys of the suite file are named with the file, as load_suite does
+    if not dry_run:
+        writable_folder(Path(plan.output), "output", prefix=in_suite)
+    if storage_flag:
+        key, prefix = "--storage", ""
+    elif suite.storage:
+        key, prefix = "storage", in_suite
+    else:
+        key, prefix = "output", in_suite  # the default journal lies in the output folder
+    check_storage(str(plan.storage), key, prefix, dry_run)
+    check_results(Path(plan.output))
+    if not dry_run:
+        check_data(plan, in_suite)
+
+
+def _nearest_existing(path: Path) -> Path:
+    """``path`` or its closest ancestor that exists (a dangling link counts as existing)."""
+    path = path.absolute()
+    while not os.path.lexists(path) and path != path.parent:
+        path = path.parent
+    return path
+
+
+def writable_folder(path: Path, key: str, prefix: str = "") -> None:
+    """Raise ``UserError`` unless ``path`` is, or can be created as, a folder this process can write.
+
+    Args:
+        path: the folder (it need not exist).
+        key: the setting or flag that named it (``output``, ``--out``).
+        prefix: put before the message (the suite file, for suite keys).
+    """
+    path = Path(path).expanduser()
+    existing = _nearest_existing(path)
+    if not existing.is_dir():
+        below = "" if existing == path.absolute() else f", so {path} cannot be created"
+        raise UserError(f"{prefix}{key}: {existing} is not a folder (it is a file){below}; "
+                        f"point {key} elsewhere, or move that file away.")
+    needed = "" if existing == path.absolute() else f" (needed to create {path})"
+    reason = None if os.access(existing, os.W_OK | os.X_OK) else "permission denied"
+    if reason is None:
+        # os.access says yes to root everywhere; a file made and removed at once also catches
+        # special and root-squashed folders, and leaves nothing behind.
+        try:
+            fd, probe = tempfile.mkstemp(prefix=".lpg-meta-probe-", dir=existing)
+            os.close(fd)
+            os.unlink(probe)
+        except OSError as err:
+            reason = err.strerror or str(err)
+    if reason is not None:
+        raise UserError(f"{prefix}{key}: {existing} is not writable ({reason}){needed}; point {key} at a place "
+                        "you can write, or fix its permissions.")
+
+
+def normalise_url(url: str) -> str:
+    """The URL the runner opens: a bare ``postgresql://`` means psycopg2, the driver the project ships.
+
+    SQLAlchemy 2.1 maps ``postgresql://`` to psycopg 3; ``bench.storage`` rewrites it the same way.
+    """
+    scheme, _, rest = url.partition("://")
+    return f"postgresql+psycopg2://{rest}" if scheme.lower() == "postgresql" else url
+
+
+def check_storage(spec: str, key: str, prefix: str = "", dry_run: bool = False) -> None:
+    """Raise ``UserError`` unless ``spec`` is a reachable database URL or a writable journal path."""
+    where = f"{prefix}{key}"
+    if "://" not in spec:
+        path = Path(spec).expanduser()
+        if path.is_dir():
+            raise UserError(f"{where}: the journal {path} is a folder; name a file, e.g. {path / 'optuna.journal'}.")
+        if not dry_run:  # a dry run only reads the journal, if it exists
+            writable_folder(path.parent, key, prefix)
+            if path.exists() and not os.access(path, os.R_OK | os.W_OK):
+                raise UserError(f"{where}: the journal {path} is not writable; fix its permissions or {STORAGE_FIX}.")
+        return
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        url = make_url(spec)
+    except ArgumentError:
+        raise UserError(f"{where}: {spec!r} is not a database URL; {STORAGE_FIX}.") from None
+    backend = url.get_backend_name()
+    if backend not in DIALECTS:
+        hint = " (write postgresql://)" if backend == "postgres" else ""
+        raise UserError(f"{where}: unknown database {backend!r} in {spec!r}{hint}; {STORAGE_FIX}.")
+    if backend == "sqlite":
+        _check_sqlite(url.database, where, key, prefix, dry_run)
+        return
+    _connect(normalise_url(spec), url.render_as_string(hide_password=True), where)
+
+
+def _check_sqlite(database: str | None, where: str, key: str, prefix: str, dry_run: bool) -> None:
+    # Connecting would create the file, so only the folder is checked, and an existing file is
+    # opened read-only: SQLite does not create missing folders, and a non-database file fails late.
+    if not database or database == ":memory:" or database.startswith("file:"):
+        raise UserError(f"{where}: an in-memory SQLite database is lost when the run ends and cannot be "
+                        "shared by workers; name a file, e.g. sqlite:///results/optuna.db.")
+    path = Path(database).expanduser()
+    if not dry_run:
+        writable_folder(path.parent, key, prefix)
+    if path.is_file():
+        try:
+            with sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True, timeout=CONNECT_TIMEOUT_S) as conn:
+                conn.execute("PRAGMA schema_version").fetchone()
+        except sqlite3.DatabaseError as err:
+            raise UserError(f"{where}: {path} is not a usable SQLite database ({err}); "
+                            "name another file, or delete this one to start over.") from None
+    elif path.exists():
+        raise UserError(f"{where}: {path} is not a file; name a database file, e.g. {path / 'optuna.db'}.")
+
+
+def _connect(url: str, shown: str, where: str) -> None:
+    """Open and close one connection (nothing is created), with a short timeout."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.pool import NullPool
+
+    try:
+        engine = create_engine(url, poolclass=NullPool, connect_args={"connect_timeout": CONNECT_TIMEOUT_S})
+    except ImportError as err:  # the dialect's driver module
+        raise UserError(f"{where}: no database driver for {shown} ({err}); install it (pip install "
+                        f"psycopg2-binary for postgresql, pymysql for mysql+pymysql://) or {STORAGE_FIX}.") from None
+    try:
+        with engine.connect():
+            pass
+    except Exception as err:  # noqa: BLE001 - every driver has its own errors: refused, auth, unknown DB
+        reason = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
+        raise UserError(f"{where}: cannot connect to {shown} ({reason}); check that the server runs and the "
+                        f"host, port, user and database are right, or {STORAGE_FIX}.") from None
+    finally:
+        engine.dispose()
+
+
+def check_results(output: Path) -> None:
+    """Raise ``UserError`` for the first ``result.json`` under ``output`` that is not a result object.
+
+    The runner would silently retrain such a run, and the tables at the end would stop on it.
+    """
+    if not output.is_dir():
+        return
+    for path in sorted(output.rglob(RESULT_NAME)):
+        try:
+            data = json.loads(path.read_text())
+            problem = None if isinstance(data, dict) and "status" in data else "not a result object"
+        except (OSError, UnicodeDecodeError, ValueError) as err:
+            problem = str(err)
+        if problem is not None:
+            raise UserError(f"{path} is corrupt ({problem}); delete it (its run is then trained again) "
+                            "or restore it, and rerun.")
+
+
+def check_data(plan: Any, prefix: str = "") -> None:
+    """Raise ``UserError`` when a dataset row of ``plan`` reads a data folder that is not there."""
+    seen: set[str] = set()
+    for cell in plan.cells:
+        if cell.dataset in seen:
+            continue
+        seen.add(cell.dataset)
+        cfg = cell.config(plan.suite.seeds[0])
+        try:
+            data_present(cfg["dataset"], cfg["data"], f"datasets.{cell.dataset}.data")
+        except UserError as err:
+            raise UserError(f"{prefix}{err}") from None
+
+
+def data_present(name: str, params: dict[str, Any], where: str = "data") -> None:
+    """Raise ``UserError`` naming ``WHERE.root`` when data set ``name`` is not on disk.
+
+    Only the folder layout is checked (reading the data is the loader's job): CIFAR needs
+    ``ROOT/<its folder>`` unless ``download`` is set; an image folder needs ``ROOT/train`` and
+    ``ROOT/test``. Sources without a ``root`` setting (generated or bundled data) always pass.
+    """
+    from lpg_meta.data import DATASETS
+
+    source = DATASETS.get(name)
+    if "root" not in params:
+        return
+    folder = getattr(source, "folder", "")
+    if folder:  # CIFAR-10 / CIFAR-100
+        from lpg_meta.data.cifar import CIFAR_URL, ROOT_ENV
+
+        root = params["root"] or os.environ.get(ROOT_ENV)
+        if params.get("download"):
+            return  # torchvision creates the folder and fetches the data
+        if not root:
+            raise UserError(f"{where}.root is not set and ${ROOT_ENV} is empty: set {where}.root to the folder "
+                            f"that holds '{folder}', pass --data-root FOLDER or export {ROOT_ENV}=FOLDER.")
+        root = Path(os.path.expanduser(os.fspath(root)))
+        if not (root / folder).is_dir():
+            found = "has no" if root.is_dir() else "does not exist, so it has no"
+            raise UserError(f"{where}.root: {root} {found} '{folder}' folder; extract it there (from {CIFAR_URL}), "
+                            f"or set {where}.download: true to fetch it when the network allows.")
+        return
+    root = params["root"]
+    layout = "ROOT/train/CLASS/*.png and ROOT/test/CLASS/*.png"
+    if not root:
+        raise UserError(f"{where}.root is not set; set it to the image folder ({layout}).")
+    root = Path(os.path.expanduser(os.fspath(root)))
+    for split in ("train", "test"):
+        if not (root / split).is_dir():
+            raise UserError(f"{where}.root: no folder {root / split}; set {where}.root to a folder laid out as {layout}.")
