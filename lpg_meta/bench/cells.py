@@ -66,6 +66,10 @@ class Cell:
         """Optuna study name; changes whenever anything tuning depends on changes."""
         return f"{self.suite}.{self.dataset}.{self.method}.{self.tune_key}"
 
+    def runs_study_name(self, params: dict[str, Any]) -> str:
+        """Name of the study holding the cell's seeded runs with tuned ``params`` (one trial per seed)."""
+        return f"{self.suite}.{self.dataset}.{self.method}.{_hash(apply_params(self.raw, params))}.runs"
+
     def config(self, seed: int, params: dict[str, Any] | None = None) -> dict[str, Any]:
         """The resolved run config for ``seed`` with tuned ``params`` applied."""
         return resolve_config({**apply_params(self.raw, params or {}), "seed": seed})

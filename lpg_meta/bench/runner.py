@@ -1,10 +1,17 @@
 """``lpg-meta run SUITE.yaml``: tune every cell, then run its best parameters once per seed.
 
-Work is claimed, never assigned: every worker (the main process alone, or N spawned ones
-sharing the study storage) scans the cells in order and takes the first unit it can, a trial
-(Optuna counts them in the shared storage) or a seeded run (a lock file, created with
-``O_CREAT | O_EXCL``, in the run's folder). Finished work is recognised by its key, so a
-re-run, an interrupted run or a second worker never trains the same thing twice.
+All coordination goes through the Optuna storage (``--storage``: ``postgresql://``,
+``sqlite:///`` or a journal file, default ``OUTPUT/optuna.journal``), so any number of
+``lpg-meta run`` processes on any number of machines can share one suite; the output folder
+must be shared too (a cluster file system). Each cell has two studies: its tuning study
+(``tuning``: one trial per unit, up to ``tuning.trials``) and, once tuning is over, its runs
+study (``units``: one trial per seed). A worker scans the cells in order and pops the first
+unit it can from the storage, which gives each unit to exactly one worker; a unit of a killed
+worker is failed and enqueued again (``storage``: heartbeats on databases, pids on the same
+host). Results are written atomically, and a run whose ``result.json`` already holds its
+exact config (``cells.load_finished``) is told done without training, so re-runs, runs after
+a crash and edited suites train only what is missing. ``--workers N`` starts N local worker
+processes of the same kind.
 """
 
 from __future__ import annotations
@@ -21,11 +28,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import optuna
 import torch
+from optuna.trial import TrialState
 
-from lpg_meta.bench import tuning
+from lpg_meta.bench import storage as storage_mod
+from lpg_meta.bench import tuning, units
 from lpg_meta.bench.cells import Cell, config_hash, expand, load_finished
 from lpg_meta.bench.estimate import dry_run as estimate_plan
+from lpg_meta.bench.preflight import preflight
 from lpg_meta.bench.progress import Overall, epoch_bar
 from lpg_meta.bench.schema import Suite, load_suite
 from lpg_meta.errors import TrainingDivergedError, UserError
@@ -37,7 +48,7 @@ Emit = Callable[[dict[str, Any]], None]
 # and on a shared machine spinning OpenMP threads made runs up to 20x slower (measured: ce on
 # MNIST-1D 10.6s with 2 threads vs 0.5s with 1, 2 busy cores).
 THREADS_PER_WORKER = 1
-CLAIM_GRACE_S = 60.0
+POLL_S = 0.5  # how often a worker with nothing to take looks again
 
 
 @dataclass(frozen=True)
@@ -78,12 +89,14 @@ def run_suite(path: str | Path, workers: int = 1, storage: str | None = None, on
         raise UserError(f"--workers must be a positive integer, got {workers!r}.")
     started = time.perf_counter()
     plan = make_plan(path, storage, only)
+    preflight(plan, storage, dry_run=dry_run)  # before anything is written, for API callers too
     tuning.reset()
+    units.reset()
     if dry_run:
         return estimate_plan(plan)
     plan.output.mkdir(parents=True, exist_ok=True)
     total = 0
-    for cell in plan.cells:  # the main process creates the studies so workers never race on it
+    for cell in plan.cells:  # workers elsewhere may create them too: creation is load-if-exists
         if plan.tuned(cell):
             study = tuning.get_study(cell, plan.suite.tuning, plan.storage, create=True)
             total += max(0, plan.suite.tuning.trials - tuning.counts(study)[0])
@@ -103,51 +116,60 @@ def run_suite(path: str | Path, workers: int = 1, storage: str | None = None, on
 
 
 def _work(plan: Plan, worker: int, emit: Emit) -> None:
-    """Take units until every cell is done; wait while the only ones left are claimed elsewhere."""
+    """Take units until every cell is done; wait while the only ones left run elsewhere."""
     reported: set[tuple[str, int]] = set()
+    done: set[str] = set()  # final for this call: not asked about again (storage round trips)
     while True:
         states = []
         for cell in plan.cells:
-            state = _step_cell(plan, cell, worker, emit, reported)
+            state = "done" if cell.name in done else _step_cell(plan, cell, worker, emit, reported)
             states.append(state)
+            if state == "done":
+                done.add(cell.name)
             if state == "worked":
                 break  # rescan from the first cell: one worker then runs cells strictly in order
-        if all(s == "done" for s in states) and len(states) == len(plan.cells):
+        if len(done) == len(plan.cells):
             return
         if "worked" not in states:
-            time.sleep(0.5)
+            time.sleep(POLL_S)
 
 
 def _step_cell(plan: Plan, cell: Cell, worker: int, emit: Emit, reported: set[tuple[str, int]]) -> str:
-    """Run one unit of ``cell`` if one is free: ``worked``, ``busy`` (claimed elsewhere) or ``done``."""
+    """Run one unit of ``cell`` if one is free: ``worked``, ``busy`` (running elsewhere) or ``done``."""
     torch.set_num_threads(THREADS_PER_WORKER)  # again: a run's own train.threads may have changed it
     params, study_name = {}, None
     if plan.tuned(cell):
-        study = tuning.get_study(cell, plan.suite.tuning, plan.storage, create=True, worker=worker)
+        study = tuning.get_study(cell, plan.suite.tuning, plan.storage, create=True)
+        tuning.fail_stale(study)
         finished, running = tuning.counts(study)
         if finished + running < plan.suite.tuning.trials:
             log_dir = plan.output / cell.dataset / cell.method / "tuning"
             epochs = cell.config(plan.suite.seeds[0])["train"]["epochs"]
             with epoch_bar(f"{cell.name} tune", epochs, worker) as bar:
-                emit(tuning.run_trial(study, cell, plan.suite.tuning, plan.suite.seeds[0], log_dir, bar))
+                event = tuning.run_trial(study, cell, plan.suite.tuning, plan.suite.seeds[0], log_dir, bar)
+            if event is not None:
+                emit(event)
             return "worked"
         if finished < plan.suite.tuning.trials or running:
-            # Wait for every trial, so all workers pick the same best parameters.
-            tuning.fail_stale(study, plan.storage)
-            return "busy"
+            return "busy"  # wait for every trial, so all workers pick the same best parameters
         params, _, _ = tuning.best(study, cell)
         study_name = cell.study_name
-    busy = False
+    runs = units.get_runs_study(cell, params, plan.suite.tuning, plan.storage)
+    tuning.fail_stale(runs)
+    units.enqueue_missing(runs, plan.suite.seeds)
+    taken = units.take(runs)
+    if taken is not None:
+        _seed_run(plan, cell, params, study_name, worker, emit, runs, *taken)
+        reported.add((cell.name, taken[1]))
+        return "worked"
+    states = units.seed_states(runs, plan.suite.seeds)
+    if any(state != "done" for state in states.values()):
+        return "busy"
     for seed in plan.suite.seeds:
-        state = _seed_run(plan, cell, seed, params, study_name, worker, emit)
-        if state == "worked":
-            reported.add((cell.name, seed))
-            return state
-        if state == "done" and (cell.name, seed) not in reported:
+        if (cell.name, seed) not in reported:  # run by another worker, or in an earlier call
             reported.add((cell.name, seed))
             emit({"kind": "skip", "cell": cell.name, "seed": seed})
-        busy = busy or state == "busy"
-    return "busy" if busy else "done"
+    return "done"
 
 
 def _suite_info(plan: Plan, cell: Cell, params: dict[str, Any], study_name: str | None) -> dict[str, Any]:
@@ -155,27 +177,56 @@ def _suite_info(plan: Plan, cell: Cell, params: dict[str, Any], study_name: str 
             "tuned_params": params, "study_name": study_name}
 
 
-def _seed_run(plan: Plan, cell: Cell, seed: int, params: dict[str, Any], study_name: str | None,
-              worker: int, emit: Emit) -> str:
+def _seed_run(plan: Plan, cell: Cell, params: dict[str, Any], study_name: str | None, worker: int,
+              emit: Emit, runs: optuna.Study, trial: optuna.Trial, seed: int) -> None:
+    """Run the popped unit ``trial`` (seed ``seed``) unless its result is already on disk; tell it."""
     cfg = cell.config(seed, params)
     run_dir = cell.run_dir(plan.output, seed)
     info = _suite_info(plan, cell, params, study_name)
-    if finished_result(run_dir, cfg, info) is not None:
-        return "done"
-    if not claim(run_dir):
-        return "busy"
+    metric = plan.suite.tuning.metric
+    started = time.perf_counter()
     try:
-        if finished_result(run_dir, cfg, info) is not None:  # finished between the check and the claim
-            return "done"
-        started = time.perf_counter()
-        result = _train_logged(cfg, run_dir, f"{cell.name} s{seed}", worker)
-        result["suite"] = info
-        write_json_atomic(run_dir / "result.json", result)
-    finally:
-        release(run_dir)
+        with storage_mod.heartbeat(trial):
+            result = finished_result(run_dir, cfg, info)
+            if result is not None:  # e.g. a worker killed after writing it, before telling
+                units.finish(runs, trial, result, metric, skipped=True)
+                emit({"kind": "skip", "cell": cell.name, "seed": seed})
+                return
+            result = _train_logged(cfg, run_dir, f"{cell.name} s{seed}", worker)
+            result["suite"] = info
+            write_result(run_dir, result)
+    except BaseException:
+        trial.set_user_attr("reason", "error")
+        runs.tell(trial, state=TrialState.FAIL)  # enqueued again on the next call
+        raise
+    units.finish(runs, trial, result, metric)
     emit({"kind": "run", "cell": cell.name, "seed": seed, "status": result["status"],
           "seconds": time.perf_counter() - started})
-    return "worked"
+
+
+def write_result(run_dir: Path, result: dict[str, Any]) -> None:
+    """Write ``result.json`` atomically, then remove temp files of writers killed mid-write.
+
+    Only this process owns the unit, so any other temp file in ``run_dir`` is a dead one's.
+    ``LPG_TEST_SLOW_S`` (tests only) holds the finished temp file that long before the rename,
+    so a test can kill a worker in the middle of the write.
+    """
+    if os.environ.get(units.TEST_SLOW_ENV):
+        real_replace = os.replace
+
+        def slow_replace(src: Any, dst: Any) -> None:
+            units.test_pause()
+            real_replace(src, dst)
+
+        os.replace = slow_replace  # write_json_atomic's os.replace; nothing else runs meanwhile
+        try:
+            write_json_atomic(run_dir / "result.json", result)
+        finally:
+            os.replace = real_replace
+    else:
+        write_json_atomic(run_dir / "result.json", result)
+    for stray in run_dir.glob(".result.json.*.tmp"):
+        stray.unlink(missing_ok=True)
 
 
 def _train_logged(cfg: dict[str, Any], run_dir: Path, label: str, worker: int) -> dict[str, Any]:
@@ -188,8 +239,12 @@ def _train_logged(cfg: dict[str, Any], run_dir: Path, label: str, worker: int) -
     with epoch_bar(label, cfg["train"]["epochs"], worker) as bar, \
             open(run_dir / "train.log", "w") as log, redirect_stderr(log):
         print(f"# {label} config {config_hash(cfg)}", file=log, flush=True)
+        def on_epoch(epoch: int, val: dict[str, Any]) -> None:
+            bar(epoch, val)
+            units.test_pause()
+
         try:
-            return train(run_cfg, None, bar)
+            return train(run_cfg, None, on_epoch)
         except TrainingDivergedError as err:
             print(f"# diverged: {err}", file=log)
             return {"status": "diverged", "error": str(err), "config": run_cfg, "seed": cfg["seed"],
@@ -204,33 +259,6 @@ def finished_result(run_dir: Path, cfg: dict[str, Any], info: dict[str, Any]) ->
         result["suite"] = info  # same run under a new study name: no need to retrain
         write_json_atomic(run_dir / "result.json", result)
     return result
-
-
-def claim(run_dir: Path) -> bool:
-    """Atomically take ``run_dir`` for this process; a claim of a dead local process is taken over."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    lock = run_dir / ".claim"
-    for _ in range(2):
-        try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-        except FileExistsError:
-            try:
-                text = lock.read_text().strip()
-                # An empty claim is being written right now, unless its writer died long ago.
-                if (tuning.pid_alive(int(text)) if text else time.time() - lock.stat().st_mtime < CLAIM_GRACE_S):
-                    return False
-            except (OSError, ValueError):
-                return False  # released or replaced meanwhile: try again on the next scan
-            lock.unlink(missing_ok=True)  # its owner died: take over
-            continue
-        with os.fdopen(fd, "w") as handle:
-            handle.write(str(os.getpid()))
-        return True
-    return False
-
-
-def release(run_dir: Path) -> None:
-    (run_dir / ".claim").unlink(missing_ok=True)
 
 
 def _spawn(plan: Plan, workers: int, tracker: Overall) -> None:

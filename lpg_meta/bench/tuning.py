@@ -1,73 +1,92 @@
-"""Optuna side of the runner: storage, one study per cell, one trial at a time.
+"""Tuning units: one Optuna study per cell, one trial at a time through ``ask``/``tell``.
 
-Trials are run one by one through ``ask``/``tell`` so that several worker processes sharing
-the storage can stop at exactly the suite's trial count, and so that a killed worker's trial
-can be recognised (its pid is stored on the trial) and failed instead of waited on forever.
+Every worker, on any machine, asks the shared storage for a trial while the cell's budget
+(``tuning.trials``) is not used up; the storage hands each WAITING trial (the enqueued
+untuned values, or a retry of a dead worker's trial) to exactly one worker. Two workers may
+both create a new trial when one was left: the one with the higher number sees the budget
+filled by the trials ahead of it and gives its trial up (FAIL, ``reason: surplus``) before
+training, so a cell runs exactly ``tuning.trials`` trials. A diverged trial is FAIL with
+``reason: diverged`` and its epoch; it is not retried, is never best, and counts toward the
+budget (a cell whose every trial diverges still ends). A trial of a killed worker is FAIL
+without a reason, does not count, and runs again (see ``lpg_meta.bench.storage``).
+
+Each trial's sampler is seeded with ``sampler_seed`` and the trial's place among first
+attempts (a retry keeps the parameters of the trial it retries), and ties for the best value
+go to the earliest first attempt, so the tuned parameters do not depend on which process ran
+a trial or how often workers were killed.
 """
 
 from __future__ import annotations
 
-import os
+import hashlib
 import time
 from contextlib import redirect_stderr
 from pathlib import Path
 from typing import Any
 
 import optuna
-from optuna.trial import TrialState
+from optuna.trial import FrozenTrial, TrialState
 
+from lpg_meta.bench import storage as storage_mod
+from lpg_meta.bench import units
 from lpg_meta.bench.cells import Cell
 from lpg_meta.bench.schema import Tuning
 from lpg_meta.bench.space import suggest
+from lpg_meta.bench.storage import fail_stale, open_storage, pid_alive  # noqa: F401 - re-exported
 from lpg_meta.errors import TrainingDivergedError, UserError
 
-FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)  # what counts toward ``tuning.trials``
-
-# One storage and one study object per process: a study keeps its sampler, whose seeded random
-# state must advance from trial to trial (a fresh TPESampler(seed) each time would repeat itself).
-_STORAGES: dict[str, Any] = {}
+# One study object per process and storage: loading it again on every scan would cost a
+# round trip to the database for nothing.
 _STUDIES: dict[tuple[str, str], optuna.Study] = {}
 
 
-def open_storage(spec: str) -> Any:
-    """An Optuna storage: a database URL (``sqlite:///x.db``) or else a journal file path."""
-    if spec not in _STORAGES:
-        optuna.logging.set_verbosity(optuna.logging.WARNING)  # the runner reports trials itself
-        if "://" in spec:
-            _STORAGES[spec] = optuna.storages.RDBStorage(spec)
-        else:
-            from optuna.storages.journal import JournalFileBackend
-
-            Path(spec).parent.mkdir(parents=True, exist_ok=True)
-            # The journal file's lock makes appends safe for several local processes.
-            _STORAGES[spec] = optuna.storages.JournalStorage(JournalFileBackend(spec))
-    return _STORAGES[spec]
-
-
 def reset() -> None:
-    """Forget cached storages and studies (each suite run starts from what is on disk)."""
-    _STORAGES.clear()
+    """Forget cached storages and studies (each suite run starts from what is in the storage)."""
+    storage_mod.reset()
     _STUDIES.clear()
+
+
+def counted(trial: FrozenTrial) -> bool:
+    """Whether ``trial`` used up one of the cell's trials: complete, pruned or diverged."""
+    return trial.state in (TrialState.COMPLETE, TrialState.PRUNED) or (
+        trial.state == TrialState.FAIL and trial.user_attrs.get("reason") == "diverged")
+
+
+def origin(trial: FrozenTrial) -> int:
+    """The number of the trial that ``trial`` retries (through any chain of retries), else its own."""
+    return trial.user_attrs.get("retry_of", trial.system_attrs.get("failed_trial", trial.number))
+
+
+def _slot(study: optuna.Study, number: int) -> int:
+    """How many first attempts come before trial ``number``: its place had no worker been killed."""
+    return sum(1 for t in study.get_trials(deepcopy=False) if t.number < number and origin(t) == t.number
+               and t.user_attrs.get("reason") not in ("surplus", "error"))
+
+
+def _sampler(tuning: Tuning, slot: int) -> optuna.samplers.BaseSampler:
+    digest = hashlib.sha256(f"{tuning.sampler_seed}:{slot}".encode()).digest()
+    return optuna.samplers.TPESampler(seed=int.from_bytes(digest[:4], "little"))
 
 
 def get_study(cell: Cell, tuning: Tuning, spec: str, create: bool = False, worker: int = 0) -> optuna.Study | None:
     """The cell's study, or None if it does not exist and ``create`` is False.
 
-    A new study gets the untuned values enqueued as its first trial. Worker ``i`` samples with
-    seed ``sampler_seed + i``: equal seeds would make parallel workers draw the same trials.
+    A new study gets the untuned values enqueued as its first trial (``skip_if_exists``: a
+    racing worker that also created it does not enqueue them twice). ``worker`` is unused;
+    kept for callers of the earlier API.
     """
     key = (spec, cell.study_name)
     if key in _STUDIES:
         return _STUDIES[key]
     storage = open_storage(spec)
-    sampler = optuna.samplers.TPESampler(seed=tuning.sampler_seed + worker)
     pruner = optuna.pruners.MedianPruner() if tuning.pruner == "median" else optuna.pruners.NopPruner()
     try:
-        study = optuna.load_study(study_name=cell.study_name, storage=storage, sampler=sampler, pruner=pruner)
+        study = optuna.load_study(study_name=cell.study_name, storage=storage, sampler=_sampler(tuning, 0),
+                                  pruner=pruner)
     except KeyError:
         if not create:
             return None
-        study = optuna.create_study(study_name=cell.study_name, storage=storage, sampler=sampler,
+        study = optuna.create_study(study_name=cell.study_name, storage=storage, sampler=_sampler(tuning, 0),
                                     pruner=pruner, direction=tuning.direction, load_if_exists=True)
         if not study.get_trials(deepcopy=False):
             study.set_user_attr("cell", cell.name)
@@ -77,57 +96,35 @@ def get_study(cell: Cell, tuning: Tuning, spec: str, create: bool = False, worke
 
 
 def counts(study: optuna.Study | None) -> tuple[int, int]:
-    """``(finished, running)`` trials; finished = complete or pruned."""
+    """``(finished, running)`` trials; finished = complete, pruned or diverged."""
     if study is None:
         return 0, 0
     trials = study.get_trials(deepcopy=False)
-    return (sum(t.state in FINISHED for t in trials),
-            sum(t.state == TrialState.RUNNING for t in trials))
+    return sum(counted(t) for t in trials), sum(t.state == TrialState.RUNNING for t in trials)
 
 
-def fail_stale(study: optuna.Study, spec: str) -> int:
-    """Mark RUNNING trials of dead local processes as FAIL; return how many.
-
-    A failed trial is not counted toward ``tuning.trials``, so another one takes its place;
-    if it was the enqueued untuned trial, it is enqueued again so that it still runs first.
-    """
-    stale = 0
-    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        pid = trial.user_attrs.get("pid")
-        if pid is None or pid == os.getpid() or pid_alive(pid):
-            continue
-        try:
-            open_storage(spec).set_trial_state_values(trial._trial_id, TrialState.FAIL)  # noqa: SLF001
-        except optuna.exceptions.UpdateFinishedTrialError:
-            continue  # another worker got there first
-        stale += 1
-        if "fixed_params" in trial.system_attrs:
-            study.enqueue_trial(trial.system_attrs["fixed_params"])
-    return stale
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether a local process ``pid`` exists (the owner of a trial or a run claim)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # exists, owned by someone else
-    return True
+def _surplus(study: optuna.Study, number: int, budget: int) -> bool:
+    """Whether the trials numbered below ``number`` already fill the budget (done or to be run)."""
+    ahead = [t for t in study.get_trials(deepcopy=False) if t.number < number
+             and (counted(t) or t.state in (TrialState.RUNNING, TrialState.WAITING))]
+    return len(ahead) >= budget
 
 
 def run_trial(study: optuna.Study, cell: Cell, tuning: Tuning, seed: int, log_dir: Path,
-              on_epoch: Any = None) -> dict[str, Any]:
+              on_epoch: Any = None) -> dict[str, Any] | None:
     """Ask one trial, train it on ``seed``, report every epoch's validation metric, tell the result.
 
     The objective is the validation metric of the last epoch; the test split is never read.
-    A diverged run is told as pruned, so it counts toward the trials and is never best.
+    Returns the trial's event, or None when the trial was surplus and given up untrained.
     """
     from lpg_meta.train.trainer import train
 
-    trial = study.ask()
-    trial.set_user_attr("pid", os.getpid())
+    trial = storage_mod.ask(study)
+    if _surplus(study, trial.number, tuning.trials):
+        trial.set_user_attr("reason", "surplus")
+        study.tell(trial, state=TrialState.FAIL)
+        return None
+    study.sampler = _sampler(tuning, _slot(study, trial.number))  # a retry keeps its params anyway
     params = {name: suggest(trial, name, dim) for name, dim in cell.space.items()}
     cfg = cell.config(seed, params)
     cfg["train"]["progress"] = "log"  # epoch lines into the trial's log (not part of any hash)
@@ -143,6 +140,7 @@ def run_trial(study: optuna.Study, cell: Cell, tuning: Tuning, seed: int, log_di
         trial.report(value, epoch)
         if on_epoch is not None:
             on_epoch(epoch, val)
+        units.test_pause()
         if trial.should_prune():
             raise optuna.TrialPruned()
 
@@ -150,7 +148,7 @@ def run_trial(study: optuna.Study, cell: Cell, tuning: Tuning, seed: int, log_di
     log_path = log_dir / f"trial{trial.number:03d}.log"
     state, value = TrialState.COMPLETE, None
     try:
-        with open(log_path, "w") as log, redirect_stderr(log):
+        with storage_mod.heartbeat(trial), open(log_path, "w") as log, redirect_stderr(log):
             print(f"# {cell.study_name} trial {trial.number} params {params}", file=log, flush=True)
             try:
                 train(cfg, None, report)
@@ -158,16 +156,21 @@ def run_trial(study: optuna.Study, cell: Cell, tuning: Tuning, seed: int, log_di
             except optuna.TrialPruned:
                 state = TrialState.PRUNED
             except TrainingDivergedError as err:
-                trial.set_user_attr("diverged", str(err))
+                # FAIL (never best) with a reason: counted toward the budget, never retried.
+                trial.set_user_attr("reason", "diverged")
+                trial.set_user_attr("epoch", err.epoch + 1)
+                trial.set_user_attr("error", str(err))
                 print(f"# diverged: {err}", file=log)
-                state = TrialState.PRUNED
+                state = TrialState.FAIL
     except BaseException:
+        trial.set_user_attr("reason", "error")
         study.tell(trial, state=TrialState.FAIL)  # not counted; the error goes up to the user
         raise
     seconds = time.perf_counter() - started
     trial.set_user_attr("seconds", seconds)
     study.tell(trial, value, state=state)
-    return {"kind": "trial", "cell": cell.name, "number": trial.number, "state": state.name,
+    return {"kind": "trial", "cell": cell.name, "number": trial.number,
+            "state": "DIVERGED" if state == TrialState.FAIL else state.name,
             "value": value, "params": params, "seconds": seconds}
 
 
@@ -176,5 +179,8 @@ def best(study: optuna.Study | None, cell: Cell) -> tuple[dict[str, Any], float 
     complete = [] if study is None else study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     if not complete:
         return dict(cell.first_trial), None, None
-    trial = study.best_trial
+    sign = -1 if study.direction == optuna.study.StudyDirection.MAXIMIZE else 1
+    # Ties go to the earliest first attempt, not the lowest number: a retried trial has a
+    # higher number than it would have had, and the pick must not depend on who was killed.
+    trial = min(complete, key=lambda t: (sign * t.value, origin(t)))
     return dict(trial.params), trial.value, trial.number

@@ -1,0 +1,223 @@
+"""The Optuna storage every worker coordinates through, and how dead workers are found.
+
+A database URL (``postgresql://``, ``sqlite:///``, ...) opens an ``RDBStorage`` with Optuna's
+heartbeat: each running unit records a heartbeat from a daemon thread, and a unit whose
+heartbeat stops (its worker was killed, on any machine) is failed by ``fail_stale_trials`` and
+enqueued again by ``RetryHeartbeatStaleTrialCallback``. Anything else is a journal file
+(``JournalFileBackend``), which has no heartbeat in Optuna 5.0: there, and as a faster check
+for any storage, a unit records its worker's pid and host, and a worker on the same host fails
+the unit of a pid that no longer exists and enqueues it again.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import socket
+import threading
+import time
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+
+from lpg_meta.errors import UserError
+
+HEARTBEAT_S = 10  # how often a running unit says it is alive (RDB storages)
+GRACE_S = 60  # a unit silent for this long is failed and retried (RDB storages)
+MAX_RETRY = 5  # heartbeat retries of one unit; a unit that keeps killing its worker stops
+OWNERLESS_S = 120  # a RUNNING unit whose worker died before recording its pid, after this long
+CREATE_ATTEMPTS = 5
+URL_SCHEMES = ("postgresql", "postgres", "sqlite", "mysql")
+HOST = socket.gethostname()
+
+_STORAGES: dict[str, Any] = {}
+
+
+def open_storage(spec: str) -> Any:
+    """The storage named by ``spec``: a database URL, or else a journal file path (cached)."""
+    if spec not in _STORAGES:
+        optuna.logging.set_verbosity(optuna.logging.WARNING)  # the runner reports units itself
+        _STORAGES[spec] = _rdb(spec) if "://" in spec else _journal(spec)
+    return _STORAGES[spec]
+
+
+def reset() -> None:
+    """Forget cached storages (each suite run starts from what the storage holds)."""
+    _STORAGES.clear()
+
+
+def _journal(spec: str) -> Any:
+    from optuna.storages.journal import JournalFileBackend
+
+    Path(spec).parent.mkdir(parents=True, exist_ok=True)
+    # Every write is an append under the file's lock and every read replays the log, so a
+    # WAITING -> RUNNING pop is won by exactly one process (also on a shared file system
+    # with working locks).
+    return optuna.storages.JournalStorage(JournalFileBackend(spec))
+
+
+def _rdb(url: str) -> Any:
+    scheme = url.split("://", 1)[0].split("+", 1)[0].lower()
+    if scheme not in URL_SCHEMES:
+        raise UserError(f"--storage {url!r}: unknown database scheme {scheme!r}; use postgresql://USER@HOST/DB, "
+                        "sqlite:///PATH.db or a journal file path.")
+    if scheme in ("postgresql", "postgres") and "+" not in url.split("://", 1)[0]:
+        # SQLAlchemy 2.1 maps a bare postgresql:// to psycopg 3; we ship psycopg2-binary.
+        url = "postgresql+psycopg2://" + url.split("://", 1)[1]
+    sqlite = scheme == "sqlite"
+    kwargs = {"connect_args": {"timeout": 120}} if sqlite else {"pool_pre_ping": True}
+    from sqlalchemy.exc import IntegrityError, ProgrammingError
+
+    for attempt in range(CREATE_ATTEMPTS):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                storage = optuna.storages.RDBStorage(
+                    url, engine_kwargs=kwargs, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
+                    heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(MAX_RETRY))
+            break
+        except (IntegrityError, ProgrammingError):
+            # Workers that start together on an empty database race to create Optuna's tables
+            # (duplicate key / table already exists): the loser tries again once they exist.
+            if attempt == CREATE_ATTEMPTS - 1:
+                raise
+            time.sleep(0.5 * (attempt + 1))
+        except ModuleNotFoundError as err:
+            raise UserError(f"--storage {url!r}: the database driver is missing ({err}); "
+                            "pip install psycopg2-binary for postgresql://.") from None
+        except Exception as err:  # sqlalchemy's errors: bad URL, server down, wrong password
+            raise UserError(f"--storage {url!r}: cannot open the database: {str(err).splitlines()[0]}") from None
+    if sqlite:
+        _serialize_sqlite(storage)
+    return storage
+
+
+def _serialize_sqlite(storage: Any) -> None:
+    """Make every SQLite transaction ``BEGIN IMMEDIATE``.
+
+    pysqlite opens a transaction only at the first write, so two processes can both read a
+    trial as WAITING and both set it RUNNING: both would train the same unit. Taking the
+    write lock at the start of each transaction makes the pop's read-check-write atomic.
+    """
+    from sqlalchemy import event
+
+    engine = storage.engine
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # the driver's own BEGIN would be deferred
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    engine.dispose()  # connections opened before the hooks would keep the deferred BEGIN
+
+
+def ask(study: optuna.Study) -> optuna.Trial:
+    """``study.ask()`` (a WAITING trial if there is one, else a new one), claimed by this process."""
+    with warnings.catch_warnings():
+        # Optuna warns that heartbeats are meant for ``optimize``; ``heartbeat`` below does its job.
+        warnings.simplefilter("ignore", UserWarning)
+        trial = study.ask()
+    claim(trial)
+    return trial
+
+
+def claim(trial: optuna.Trial) -> None:
+    """Record that this process owns ``trial`` (right after ``ask``): pid, host, first heartbeat."""
+    storage = trial.study._storage  # noqa: SLF001 - the heartbeat API lives on the storage
+    if _heartbeat_enabled(storage):
+        storage.record_heartbeat(trial._trial_id)  # noqa: SLF001 - a trial without one is never stale
+    trial.set_user_attr("pid", os.getpid())
+    trial.set_user_attr("host", HOST)
+
+
+def _heartbeat_enabled(storage: Any) -> bool:
+    from optuna.storages._heartbeat import is_heartbeat_enabled
+
+    return is_heartbeat_enabled(storage)
+
+
+@contextmanager
+def heartbeat(trial: optuna.Trial) -> Iterator[None]:
+    """While the block runs, record the trial's heartbeat every ``HEARTBEAT_S`` (RDB only).
+
+    ``Study.optimize`` does this itself; ask/tell does not, so without it a long unit would
+    look dead to the other workers.
+    """
+    storage = trial.study._storage  # noqa: SLF001
+    if not _heartbeat_enabled(storage):
+        yield
+        return
+    stop = threading.Event()
+    trial_id = trial._trial_id  # noqa: SLF001
+
+    def beat() -> None:
+        while not stop.wait(storage.get_heartbeat_interval()):
+            try:
+                storage.record_heartbeat(trial_id)
+            except Exception:  # noqa: BLE001 - a missed beat is retried; the unit goes on
+                pass
+
+    thread = threading.Thread(target=beat, name=f"heartbeat-{trial_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a local process ``pid`` exists."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    return True
+
+
+def _dead(trial: optuna.trial.FrozenTrial) -> bool:
+    pid, host = trial.user_attrs.get("pid"), trial.user_attrs.get("host")
+    if pid is None:
+        started = trial.datetime_start or datetime.datetime.now()
+        return (datetime.datetime.now() - started).total_seconds() > OWNERLESS_S
+    if host not in (None, HOST) or pid == os.getpid():
+        return False  # another machine's pid means nothing here: its heartbeat decides
+    return not pid_alive(pid)
+
+
+def fail_stale(study: optuna.Study) -> int:
+    """Fail the RUNNING units of dead workers and enqueue each again; return how many.
+
+    The heartbeat check (RDB) enqueues its retries through the storage's callback; the pid
+    check enqueues them here with the same parameters and seed. Only the process whose FAIL
+    write wins enqueues, so a unit is retried once.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
+    storage = study._storage  # noqa: SLF001
+    stale = 0
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        if not _dead(trial):
+            continue
+        try:
+            if not storage.set_trial_state_values(trial._trial_id, TrialState.FAIL):  # noqa: SLF001
+                continue
+        except optuna.exceptions.UpdateFinishedTrialError:
+            continue  # another worker got there first
+        stale += 1
+        params = {**trial.system_attrs.get("fixed_params", {}), **trial.params}
+        keep = {k: v for k, v in trial.user_attrs.items() if k == "seed"}
+        first = trial.user_attrs.get("retry_of", trial.system_attrs.get("failed_trial", trial.number))
+        study.enqueue_trial(params, user_attrs={**keep, "retry_of": first})
+    return stale
