@@ -22,6 +22,17 @@ OPTIM_DEFAULTS: dict[str, Any] = {
     "lr_decay": 0.1,
 }
 
+# Accelerator settings added after runs were recorded: ``resolve_config`` leaves them out of a
+# config while they hold their default, so earlier configs (and their hashes, which key finished
+# work in ``lpg-meta run``) stay exactly what they were. Readers use ``train_setting``.
+OPTIONAL_TRAIN_DEFAULTS: dict[str, Any] = {
+    "amp": "none",  # "none" (float32) or "bf16" (autocast of the forward passes)
+    "channels_last": None,  # None = on for conv nets on CUDA, off elsewhere; true / false forces it
+    "num_workers": 0,  # 0: batches built in-process (as before); N > 0: a DataLoader, N workers
+    "max_steps_per_epoch": 0,  # 0: whole epochs; N > 0: stop each epoch after N steps (smoke tests)
+}
+AMP_MODES = ("none", "bf16")
+
 TRAIN_DEFAULTS: dict[str, Any] = {
     "epochs": 30,
     "batch_size": 128,
@@ -29,6 +40,7 @@ TRAIN_DEFAULTS: dict[str, Any] = {
     "device": "auto",  # "auto", "cpu" or "cuda"
     "threads": 0,  # torch CPU threads; 0 keeps torch's default
     "progress": "auto",  # "auto" (bar on a terminal, log lines otherwise), "bar", "log" or "none"
+    **OPTIONAL_TRAIN_DEFAULTS,
 }
 
 TOP_LEVEL = ("dataset", "method", "model", "seed")
@@ -120,7 +132,15 @@ def resolve_config(raw: Mapping[str, Any]) -> dict[str, Any]:
         "train": resolve_params(TRAIN_DEFAULTS, raw.get("train", {}), "train"),
     }
     _check_ranges(cfg)
+    for key, default in OPTIONAL_TRAIN_DEFAULTS.items():
+        if cfg["train"][key] == default and type(cfg["train"][key]) is type(default):
+            del cfg["train"][key]
     return cfg
+
+
+def train_setting(train: Mapping[str, Any], key: str) -> Any:
+    """``train[key]``, or its default for the optional accelerator settings left out of a config."""
+    return train.get(key, OPTIONAL_TRAIN_DEFAULTS.get(key))
 
 
 def _default_model(dataset: str) -> str:
@@ -146,3 +166,10 @@ def _check_ranges(cfg: dict[str, Any]) -> None:
         raise UserError(f"train.device must be auto, cpu or cuda, got '{train['device']}'.")
     if train["progress"] not in ("auto", "bar", "log", "none"):
         raise UserError(f"train.progress must be auto, bar, log or none, got '{train['progress']}'.")
+    if train["amp"] not in AMP_MODES:
+        raise UserError(f"train.amp must be none or bf16, got {train['amp']!r}.")
+    if train["channels_last"] is not None and not isinstance(train["channels_last"], bool):
+        raise UserError(f"train.channels_last must be true, false or null (auto), got {train['channels_last']!r}.")
+    for key in ("num_workers", "max_steps_per_epoch"):
+        if train[key] < 0:
+            raise UserError(f"train.{key} must be >= 0, got {train[key]}.")

@@ -8,8 +8,12 @@ there are some, else ``STEP_SECONDS``; the method factor is a step's cost relati
 cross-entropy (sam 2: two passes; meta-learned LPG about 5: virtual step, meta gradient
 through it, real step). Both were measured on the 2-core reference machine, one thread,
 MNIST-1D with cnn1d and batch 128 (ce 4 ms/step, sam 8, lpg and lpg_scale 22, evaluation
-included). It ignores start-up (imports, data generation) and scales with model size only
-through the measured seconds/step.
+included). Without finished runs, seconds/step comes from ``MODEL_STEP_SECONDS`` (the model's
+step at batch 128 on that machine), scaled linearly with the batch size; models missing from
+the table get ``STEP_SECONDS``. It ignores start-up (imports, data generation). Steps per epoch
+come from building the data, or, for sources with fixed pools (CIFAR) whose files are not on
+disk yet, from ``nominal_train_size``. Estimates are for the 2-core reference CPU until runs of a
+row finish (e.g. on a GPU); then that row's measured seconds/step takes over.
 """
 
 from __future__ import annotations
@@ -23,6 +27,13 @@ from lpg_meta.bench.cells import Cell
 from lpg_meta.errors import UserError
 
 STEP_SECONDS = 0.004  # see above
+REFERENCE_BATCH = 128
+# Seconds per ce training step at batch 128 on the reference machine (2 cores), by model; other
+# models keep STEP_SECONDS whatever their batch (the suites sized with it stay as they were).
+# resnet32: 0.48 s measured at 2 threads (results/bench/meta_step.json), plus ~5% for
+# evaluating 1/5 as many images per epoch. wrn28_10 was not measured on CPU: ResNet-32's time
+# times the ratio of forward FLOPs (5.25 G / 0.069 G per 32x32 image, ~76x).
+MODEL_STEP_SECONDS: dict[str, float] = {"resnet32": 0.5, "wrn28_10": 38.0}
 COST_BY_KIND = {"meta": 5.0}
 COST_BY_NAME = {"sam": 2.0}
 
@@ -41,16 +52,27 @@ def method_factor(name: str) -> float:
 def steps_per_epoch(cell: Cell, seed: int, cache: dict[str, int | None]) -> int | None:
     """Training steps per epoch of the cell's data (built once per dataset row); None if unavailable."""
     from lpg_meta.data import build_data
+    from lpg_meta.data.build import nominal_train_size
     from lpg_meta.train.trainer import steps_in_epoch
 
     if cell.dataset not in cache:
         cfg = cell.config(seed)
+        n: int | None
         try:
-            n = len(build_data(cfg["dataset"], cfg["data"], seed).train.y)
-            cache[cell.dataset] = steps_in_epoch(n, cfg["train"]["batch_size"])
-        except UserError:  # e.g. CIFAR not on disk yet: still list the cell
-            cache[cell.dataset] = None
+            n = nominal_train_size(cfg["dataset"], cfg["data"])
+            if n is None:  # no fixed pool: build the data to count
+                n = len(build_data(cfg["dataset"], cfg["data"], seed).train.y)
+        except UserError:  # e.g. an image folder not on disk yet: still list the cell
+            n = None
+        cache[cell.dataset] = None if n is None else steps_in_epoch(n, cfg["train"]["batch_size"])
     return cache[cell.dataset]
+
+
+def default_step_seconds(cfg: dict[str, Any]) -> float:
+    """Seconds per ce step of the cell's model and batch size on the reference machine."""
+    if cfg["model"] not in MODEL_STEP_SECONDS:
+        return STEP_SECONDS
+    return MODEL_STEP_SECONDS[cfg["model"]] * cfg["train"]["batch_size"] / REFERENCE_BATCH
 
 
 def measured_step_seconds(output: Path, dataset_row: str) -> float | None:
@@ -72,15 +94,25 @@ def estimate_cell(cell: Cell, trials_left: int, seeds_left: int, seed: int, outp
     cfg = cell.config(seed)
     epochs = cfg["train"]["epochs"]
     steps = steps_per_epoch(cell, seed, cache.setdefault("steps", {}))
+    cap = cfg["train"].get("max_steps_per_epoch", 0)
+    if steps is not None and cap:
+        steps = min(steps, cap)
     per_step = cache.setdefault("step_s", {})
     if cell.dataset not in per_step:
         per_step[cell.dataset] = measured_step_seconds(output, cell.dataset)
-    step_s = per_step[cell.dataset] or STEP_SECONDS
+    step_s = per_step[cell.dataset] or default_step_seconds(cfg)
     runs = trials_left + seeds_left
     seconds = None if steps is None else runs * epochs * steps * step_s * method_factor(cfg["method"])
     return {"cell": cell.name, "trials_left": trials_left, "seeds_left": seeds_left, "epochs": epochs,
             "steps_per_epoch": steps, "run_equivalents": runs, "seconds": seconds,
-            "step_seconds_measured": per_step[cell.dataset] is not None}
+            "step_seconds": step_s, "step_seconds_measured": per_step[cell.dataset] is not None}
+
+
+def _storage_exists(spec: str) -> bool:
+    """Whether opening ``spec`` reads an existing store: opening a new sqlite or journal file creates it."""
+    if spec.startswith("sqlite:///"):
+        return Path(spec.removeprefix("sqlite:///")).exists()
+    return "://" in spec or Path(spec).exists()
 
 
 def dry_run(plan: Any) -> dict[str, Any]:
@@ -89,7 +121,7 @@ def dry_run(plan: Any) -> dict[str, Any]:
     from lpg_meta.bench.cells import load_finished
 
     suite = plan.suite
-    exists = "://" in plan.storage or Path(plan.storage).exists()  # never create a journal file here
+    exists = _storage_exists(plan.storage)
     cache: dict[str, Any] = {}
     rows = []
     for cell in plan.cells:

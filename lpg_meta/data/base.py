@@ -68,6 +68,9 @@ class Source:
     name: ClassVar[str] = ""
     defaults: ClassVar[dict[str, Any]] = {}  # source-specific settings and common overrides
     default_model: ClassVar[str] = "cnn2d"
+    # Per-class training-pool sizes when they are fixed (CIFAR), so that a dry run can size an
+    # epoch before the files are on disk; None where they depend on the settings or the files.
+    pool_counts: ClassVar[list[int] | None] = None
 
     @classmethod
     def load(cls, params: dict[str, Any]) -> Pool:

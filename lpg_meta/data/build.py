@@ -16,7 +16,7 @@ from lpg_meta.data.noise import (
     parse_noise_map,
     transition_matrix,
 )
-from lpg_meta.data.splits import PROFILES, make_splits
+from lpg_meta.data.splits import PROFILES, long_tail_counts, make_splits
 from lpg_meta.errors import UserError, closest
 from lpg_meta.params import resolve_params
 from lpg_meta.registry import DATASETS
@@ -174,3 +174,24 @@ def build_data(name: str, params: dict[str, Any], seed: int) -> DataBundle:
         target_counts=pos.target_counts,
         class_names=pool.class_names,
     )
+
+
+def nominal_train_size(name: str, params: dict[str, Any]) -> int | None:
+    """Training-split size that ``build_data`` would give, from the source's fixed pool counts.
+
+    The same arithmetic as ``make_splits`` (meta and validation first, then the long-tail
+    counts capped by what is left) without loading any file; None for sources whose pool is
+    not fixed (e.g. ``mnist1d``'s ``num_samples``, a user's image folder).
+    """
+    source: type[Source] = DATASETS.get(name)
+    if source.pool_counts is None:
+        return None
+    resolved = resolve_params(data_defaults(name), params, "data")
+    val = resolved["val_per_class"]
+    need = resolved["meta_per_class"] + (resolved["meta_per_class"] if val is None else val)
+    available = [n - need for n in source.pool_counts]
+    if min(available) < 1:
+        return None
+    n_max = resolved["n_max"] if resolved["n_max"] is not None else min(available)
+    target = long_tail_counts(n_max, resolved["imbalance"], len(available), resolved["profile"])
+    return sum(min(t, a) for t, a in zip(target, available, strict=True))

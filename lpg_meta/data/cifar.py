@@ -1,4 +1,8 @@
-"""CIFAR-10 and CIFAR-100 from a local folder, read with torchvision (offline by default)."""
+"""CIFAR-10 and CIFAR-100 from a local folder, read with torchvision (offline by default).
+
+The folder is ``data.root``, else ``$LPG_DATA`` (which ``--data-root`` sets). It holds the
+extracted python-pickle archives: ``cifar-10-batches-py/`` and ``cifar-100-python/``.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ from lpg_meta.registry import DATASETS
 
 ROOT_ENV = "LPG_DATA"
 CIFAR_URL = "https://www.cs.toronto.edu/~kriz/cifar.html"
+ARCHIVE_URL = "https://www.cs.toronto.edu/~kriz/{archive}"  # the "python version" archives
 # The normalisation of the LDAM-DRW code, used there for both CIFAR-10 and CIFAR-100.
 CIFAR_MEAN = [0.4914, 0.4822, 0.4465]
 CIFAR_STD = [0.2023, 0.1994, 0.2010]
@@ -26,8 +31,9 @@ def resolve_root(params: dict[str, Any]) -> str:
     root = params.get("root") or os.environ.get(ROOT_ENV)
     if not root:
         raise UserError(
-            f"data.root is not set and ${ROOT_ENV} is empty: pass --set data.root=FOLDER "
-            f"or export {ROOT_ENV}=FOLDER."
+            f"no data folder: set ${ROOT_ENV} (export {ROOT_ENV}=FOLDER), pass --data-root FOLDER "
+            f"or --set data.root=FOLDER. The folder holds cifar-10-batches-py/ and "
+            f"cifar-100-python/, extracted from the python-version archives of {CIFAR_URL}."
         )
     if not isinstance(root, (str, os.PathLike)):
         raise UserError(f"data.root must be a folder path, got {root!r}.")
@@ -46,6 +52,8 @@ class _Cifar(Source):
     folder: ClassVar[str] = ""
     title: ClassVar[str] = ""
     tv_class: ClassVar[str] = ""
+    archive: ClassVar[str] = ""  # file name at ARCHIVE_URL
+    files: ClassVar[str] = ""  # what the folder holds, for the error message
 
     @classmethod
     def asym_map(cls) -> dict[int, int]:
@@ -62,10 +70,13 @@ class _Cifar(Source):
             train = dataset(root, train=True, download=bool(params["download"]))
             test = dataset(root, train=False, download=False)
         except (RuntimeError, OSError, EOFError, KeyError, ValueError, pickle.UnpicklingError) as e:
+            url = ARCHIVE_URL.format(archive=cls.archive)
             raise UserError(
-                f"{cls.title} not found or corrupt in data.root={root} ({e}). Put the extracted "
-                f"'{cls.folder}' folder there ({os.path.join(root, cls.folder)}, from {CIFAR_URL}), "
-                f"or add --set data.download=true to fetch it when the network allows."
+                f"{cls.title} not found or corrupt in the data folder {root} ({e}). Expected "
+                f"{os.path.join(root, cls.folder)}/ with {cls.files} (the python-pickle version). "
+                f"Download {url} yourself and extract it there: tar xzf {cls.archive} -C {root}. "
+                f"The folder comes from data.root, --data-root or ${ROOT_ENV}; nothing is downloaded "
+                f"unless you add --set data.download=true (and the network allows)."
             ) from None
         classes = list(train.classes)
         return Pool(
@@ -91,6 +102,9 @@ class Cifar10(_Cifar):
     folder = "cifar-10-batches-py"
     title = "CIFAR-10"
     tv_class = "CIFAR10"
+    archive = "cifar-10-python.tar.gz"
+    files = "data_batch_1..data_batch_5, test_batch, batches.meta"
+    pool_counts = [5000] * 10
 
     @classmethod
     def asym_map(cls) -> dict[int, int]:
@@ -106,6 +120,9 @@ class Cifar100(_Cifar):
     folder = "cifar-100-python"
     title = "CIFAR-100"
     tv_class = "CIFAR100"
+    archive = "cifar-100-python.tar.gz"
+    files = "train, test, meta"
+    pool_counts = [500] * 100
 
     @classmethod
     def asym_map(cls) -> dict[int, int]:

@@ -34,6 +34,15 @@ Backend = Callable[
 ]
 
 
+def _full_precision(logits: torch.Tensor) -> torch.Tensor:
+    """bf16 / fp16 logits (autocast) as float32; other dtypes unchanged.
+
+    ``higher``'s functional model drops the real model's forward hooks, among them the one
+    with which ``train.amp`` hands float32 logits to losses and perturbations.
+    """
+    return logits.float() if logits.dtype in (torch.bfloat16, torch.float16) else logits
+
+
 def _higher_backend(
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
@@ -54,8 +63,8 @@ def _higher_backend(
         model, optimizer, copy_initial_weights=True, track_higher_grads=True
     ) as (fmodel, diffopt):
         for _ in range(steps):
-            diffopt.step(train_loss(fmodel(x), y))
-        meta_loss = F.cross_entropy(fmodel(x_m), y_m)
+            diffopt.step(train_loss(_full_precision(fmodel(x)), y))
+        meta_loss = F.cross_entropy(_full_precision(fmodel(x_m)), y_m)
         grads = torch.autograd.grad(meta_loss, meta_params, allow_unused=True)
     return list(grads), meta_loss.item()
 
@@ -218,7 +227,10 @@ def jvp_meta_grad(
         # d theta'_p / d phi = -lr_p * c_p * J_p^T dH/dphi, so the chain is <dH/dphi, J w>.
         w = dict(zip(moved, torch._foreach_mul(list(v), scale), strict=True))
         _set_rng_state(model, rng)  # the same dropout masks as the forward that made ``logits``
-        _, jw = torch.func.jvp(lambda ps: call(ps, x), ({n: fast[n] for n in moved},), (w,))
+        # Autocast breaks torch.func.jvp's dual tensors (conv gets a bf16 weight and a float32
+        # input), so J w is one float32 forward even under ``train.amp``; a no-op otherwise.
+        with torch.autocast(x.device.type, enabled=False):
+            _, jw = torch.func.jvp(lambda ps: call(ps, x), ({n: fast[n] for n in moved},), (w,))
     meta_grads = torch.autograd.grad((h * jw).sum(), meta_params, allow_unused=True)
     return list(meta_grads), meta_loss.item()
 

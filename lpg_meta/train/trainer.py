@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import math
 import random
 import time
@@ -12,11 +14,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from lpg_meta.config import train_setting
 from lpg_meta.data import DataBundle, Split, build_data
 from lpg_meta.errors import TrainingDivergedError, UserError
 from lpg_meta.methods import Method, StepInfo, TrainContext, build_method
 from lpg_meta.models import build_model
 from lpg_meta.results import provenance, write_json_atomic
+from lpg_meta.train.device import Accelerator, EpochBatches, WorkerBatches, resolve_device
 from lpg_meta.train.metrics import classification_metrics
 from lpg_meta.train.progress import Progress
 from lpg_meta.train.schedule import build_optimizer, build_scheduler
@@ -29,14 +33,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "cuda" and not torch.cuda.is_available():
-        raise UserError("train.device is cuda but no CUDA device is visible; use train.device=cpu.")
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    return torch.device(name)
 
 
 def iterate_batches(
@@ -58,7 +54,7 @@ def steps_in_epoch(n: int, batch_size: int) -> int:
 
 
 def meta_batch_source(
-    bundle: DataBundle, generator: torch.Generator, device: torch.device
+    bundle: DataBundle, generator: torch.Generator, device: torch.device | Accelerator
 ) -> Callable[[int], Iterator[tuple[torch.Tensor, torch.Tensor]]]:
     """A factory of endless, reshuffled mini-batch streams over the clean meta split."""
 
@@ -67,24 +63,37 @@ def meta_batch_source(
             raise UserError("this method needs a clean meta split; set data.meta_per_class above 0.")
         while True:
             for x, y in iterate_batches(bundle.meta, min(batch_size, len(bundle.meta.y)), generator):
-                yield _prepare(x, bundle, False, generator, device), y.to(device)
+                yield _prepare(x, bundle, False, generator, device), y.to(_device_of(device))
 
     return stream
 
 
+def _device_of(device: torch.device | Accelerator) -> torch.device:
+    return device.device if isinstance(device, Accelerator) else device
+
+
+def _to(x: torch.Tensor, device: torch.device | Accelerator) -> torch.Tensor:
+    # An Accelerator also applies the channels-last layout; a bare device is the plain move.
+    return device.to_device(x) if isinstance(device, Accelerator) else x.to(device, non_blocking=True)
+
+
 def _prepare(
-    x: torch.Tensor, bundle: DataBundle, train: bool, generator: torch.Generator, device: torch.device
+    x: torch.Tensor, bundle: DataBundle, train: bool, generator: torch.Generator,
+    device: torch.device | Accelerator,
 ) -> torch.Tensor:
-    return bundle.prepare(x, train=train, generator=generator).to(device, non_blocking=True)
+    return _to(bundle.prepare(x, train=train, generator=generator), device)
 
 
 @torch.no_grad()
-def evaluate(model: torch.nn.Module, method: Method, split: Split, bundle: DataBundle, batch_size: int, device: torch.device) -> dict[str, Any]:
+def evaluate(model: torch.nn.Module, method: Method, split: Split, bundle: DataBundle, batch_size: int,
+             device: torch.device | Accelerator) -> dict[str, Any]:
     """Metrics of ``model`` on a split, with the method's prediction-time logit adjustment."""
     model.eval()
     gen = torch.Generator().manual_seed(0)
-    logits = [method.eval_logits(model(_prepare(x, bundle, False, gen, device))).float().cpu()
-              for x, _ in iterate_batches(split, batch_size, gen, shuffle=False)]
+    autocast = device.autocast if isinstance(device, Accelerator) else contextlib.nullcontext
+    with autocast():
+        logits = [method.eval_logits(model(_prepare(x, bundle, False, gen, device))).float().cpu()
+                  for x, _ in iterate_batches(split, batch_size, gen, shuffle=False)]
     model.train()
     if not logits:
         return {}
@@ -108,17 +117,21 @@ def train(cfg: dict[str, Any], out_dir: str | Path | None = None, on_epoch: Epoc
         torch.set_num_threads(tcfg["threads"])
     seed_everything(seed)
     device = resolve_device(tcfg["device"])
+    acc = Accelerator(tcfg, device)
     bundle = build_data(cfg["dataset"], cfg["data"], seed)
-    model = build_model(cfg["model"], bundle.num_classes, bundle.input_shape, cfg["model_params"]).to(device)
+    model = build_model(cfg["model"], bundle.num_classes, bundle.input_shape, cfg["model_params"])
+    model = acc.prepare_model(model, tcfg)
     batch_size, epochs = tcfg["batch_size"], tcfg["epochs"]
     steps_per_epoch = steps_in_epoch(len(bundle.train.y), batch_size)
+    if train_setting(tcfg, "max_steps_per_epoch"):  # a truncated epoch: the schedule follows it
+        steps_per_epoch = min(steps_per_epoch, train_setting(tcfg, "max_steps_per_epoch"))
     data_gen = torch.Generator().manual_seed(seed)
     ctx = TrainContext(
         num_classes=bundle.num_classes,
         class_counts=list(bundle.train_counts),
         epochs=epochs,
         steps_per_epoch=steps_per_epoch,
-        meta_batches=meta_batch_source(bundle, torch.Generator().manual_seed(seed + 1), device),
+        meta_batches=meta_batch_source(bundle, torch.Generator().manual_seed(seed + 1), acc),
         device=device,
     )
     method = build_method(cfg["method"], cfg["method_params"], ctx)
@@ -126,6 +139,10 @@ def train(cfg: dict[str, Any], out_dir: str | Path | None = None, on_epoch: Epoc
     scheduler = build_scheduler(optimizer, steps_per_epoch, epochs, ocfg)
     method.setup(model, optimizer)
 
+    workers = None
+    if acc.num_workers > 0:  # else today's in-process batches from ``data_gen``
+        dataset = EpochBatches(bundle.train, bundle, batch_size, steps_per_epoch, seed)
+        workers = WorkerBatches(dataset, acc.num_workers, device)
     progress = Progress(tcfg["progress"], epochs * steps_per_epoch, f"{cfg['dataset']}/{cfg['method']}/s{seed}")
     history: list[dict[str, Any]] = []
     step = 0
@@ -133,10 +150,13 @@ def train(cfg: dict[str, Any], out_dir: str | Path | None = None, on_epoch: Epoc
         for epoch in range(epochs):
             model.train()
             losses = []
-            for x, y in iterate_batches(bundle.train, batch_size, data_gen):
-                x, y = _prepare(x, bundle, True, data_gen, device), y.to(device)
+            batches = iterate_batches(bundle.train, batch_size, data_gen) if workers is None else workers.epoch(epoch)
+            for x, y in itertools.islice(batches, steps_per_epoch):  # fewer with max_steps_per_epoch
+                x = _prepare(x, bundle, True, data_gen, acc) if workers is None else acc.to_device(x)
+                y = y.to(device, non_blocking=True)
                 info = StepInfo(epoch=epoch, step=step, steps_per_epoch=steps_per_epoch, epochs=epochs)
-                loss = method.train_step(model, optimizer, x, y, info)["loss"]
+                with acc.autocast():
+                    loss = method.train_step(model, optimizer, x, y, info)["loss"]
                 if not math.isfinite(loss):
                     raise TrainingDivergedError(epoch, step, loss)
                 losses.append(loss)
@@ -144,8 +164,8 @@ def train(cfg: dict[str, Any], out_dir: str | Path | None = None, on_epoch: Epoc
                 step += 1
                 progress.step(loss)
             method.on_epoch_end(epoch)
-            val = evaluate(model, method, bundle.val, bundle, tcfg["eval_batch_size"], device)
-            test = evaluate(model, method, bundle.test, bundle, tcfg["eval_batch_size"], device)
+            val = evaluate(model, method, bundle.val, bundle, tcfg["eval_batch_size"], acc)
+            test = evaluate(model, method, bundle.test, bundle, tcfg["eval_batch_size"], acc)
             record = {
                 "epoch": epoch + 1,
                 "train_loss": float(np.mean(losses)) if losses else float("nan"),
@@ -172,7 +192,8 @@ def train(cfg: dict[str, Any], out_dir: str | Path | None = None, on_epoch: Epoc
         "history": history,
         "data": bundle.summary(),
         "provenance": provenance(),
-        "timing": {"seconds_total": time.perf_counter() - started, "steps": step, "device": str(device)},
+        "timing": {"seconds_total": time.perf_counter() - started, "steps": step, "device": str(device),
+                   **acc.record()},
         **method.record(),
     }
     if out_dir is not None:

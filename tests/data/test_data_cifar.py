@@ -1,81 +1,27 @@
-"""CIFAR-10 / CIFAR-100 loaders on tiny folders written in the real on-disk formats.
-
-torchvision verifies each file against the md5 of the official release, which a generated
-folder cannot match; the tests swap in the md5s of the files they wrote (class attributes,
-restored by monkeypatch), so the product still goes through torchvision's real reader.
+"""CIFAR-10 / CIFAR-100 loaders on tiny folders written in the real on-disk formats, and the
+LDAM-DRW long-tail counts of the CIFAR protocols.
 """
 
 from __future__ import annotations
 
 import hashlib
-import pickle
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 import torchvision.datasets as tvd
+from cifar_files import write_cifar10, write_cifar100
 
 from lpg_meta.data import build_data
+from lpg_meta.data.build import nominal_train_size
 from lpg_meta.data.noise import CIFAR10_ASYM
+from lpg_meta.data.splits import long_tail_counts, make_splits
 from lpg_meta.errors import UserError
-
-TRAIN_PER_CLASS_10 = 10  # CIFAR-10: 5 batches x 2 images a class
 
 
 def _md5(path: Path) -> str:
     return hashlib.md5(path.read_bytes()).hexdigest()
-
-
-def _dump(path: Path, obj: dict) -> None:
-    with open(path, "wb") as f:
-        pickle.dump(obj, f, protocol=2)
-
-
-def _images(rng: np.random.Generator, n: int) -> np.ndarray:
-    # The real layout: one row per image, 1024 red, then 1024 green, then 1024 blue bytes.
-    return rng.integers(0, 256, size=(n, 3072), dtype=np.uint8)
-
-
-def write_cifar10(root: Path, monkeypatch: pytest.MonkeyPatch | None) -> tuple[np.ndarray, np.ndarray]:
-    """Write ``cifar-10-batches-py``; return all rows (train then test) and labels."""
-    folder = root / "cifar-10-batches-py"
-    folder.mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    rows, labels, train_list = [], [], []
-    for b in range(1, 6):
-        data, y = _images(rng, 20), [c for c in range(10) for _ in range(2)]
-        _dump(folder / f"data_batch_{b}", {"batch_label": f"training batch {b} of 5",
-                                           "labels": y, "data": data, "filenames": []})
-        rows.append(data), labels.extend(y)
-        train_list.append([f"data_batch_{b}", _md5(folder / f"data_batch_{b}")])
-    data, y = _images(rng, 20), [c % 10 for c in range(20)]
-    _dump(folder / "test_batch", {"batch_label": "testing batch 1 of 1", "labels": y, "data": data})
-    rows.append(data), labels.extend(y)
-    names = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
-    _dump(folder / "batches.meta", {"label_names": names, "num_cases_per_batch": 20, "num_vis": 3072})
-    if monkeypatch is not None:
-        monkeypatch.setattr(tvd.CIFAR10, "train_list", train_list)
-        monkeypatch.setattr(tvd.CIFAR10, "test_list", [["test_batch", _md5(folder / "test_batch")]])
-        meta = {**tvd.CIFAR10.meta, "md5": _md5(folder / "batches.meta")}
-        monkeypatch.setattr(tvd.CIFAR10, "meta", meta)
-    return np.concatenate(rows), np.asarray(labels)
-
-
-def write_cifar100(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    folder = root / "cifar-100-python"
-    folder.mkdir(parents=True)
-    rng = np.random.default_rng(1)
-    for split, per_class in (("train", 6), ("test", 1)):
-        fine = [c for c in range(100) for _ in range(per_class)]
-        _dump(folder / split, {"filenames": [], "batch_label": split, "fine_labels": fine,
-                               "coarse_labels": [c // 5 for c in fine],
-                               "data": _images(rng, len(fine))})
-    _dump(folder / "meta", {"fine_label_names": [f"c{i}" for i in range(100)],
-                            "coarse_label_names": [f"s{i}" for i in range(20)]})
-    monkeypatch.setattr(tvd.CIFAR100, "train_list", [["train", _md5(folder / "train")]])
-    monkeypatch.setattr(tvd.CIFAR100, "test_list", [["test", _md5(folder / "test")]])
-    monkeypatch.setattr(tvd.CIFAR100, "meta", {**tvd.CIFAR100.meta, "md5": _md5(folder / "meta")})
 
 
 def test_cifar10_reads_the_real_format(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -124,9 +70,18 @@ def test_missing_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.delenv("LPG_DATA", raising=False)
     with pytest.raises(UserError, match="cifar-10-batches-py") as err:
         build_data("cifar10", {"root": str(tmp_path)}, seed=0)
-    assert "data.download=true" in str(err.value) and "data.root" in str(err.value)
-    with pytest.raises(UserError, match="cifar-100-python"):
+    text = str(err.value)
+    assert "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz" in text  # where to fetch it
+    assert f"tar xzf cifar-10-python.tar.gz -C {tmp_path}" in text  # and where it goes
+    assert "LPG_DATA" in text and "--data-root" in text and "data.download=true" in text
+    with pytest.raises(UserError, match="cifar-100-python.tar.gz"):
         build_data("cifar100", {"root": str(tmp_path / "nowhere")}, seed=0)
+
+
+def test_no_root_at_all(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LPG_DATA", raising=False)
+    with pytest.raises(UserError, match=r"LPG_DATA.*--data-root.*cifar-10-batches-py/ and cifar-100-python/"):
+        build_data("cifar10", {}, seed=0)
 
 
 def test_corrupt_folder(tmp_path: Path) -> None:
@@ -144,3 +99,45 @@ def test_unreadable_batch_with_matching_md5(tmp_path: Path, monkeypatch: pytest.
     monkeypatch.setattr(tvd.CIFAR10, "train_list", patched)
     with pytest.raises(UserError, match="cifar-10-batches-py"):
         build_data("cifar10", {"root": str(tmp_path)}, seed=0)
+
+
+def _ldam_drw_counts(img_max: int, imb: float, cls_num: int) -> list[int]:
+    # kaidic/LDAM-DRW imbalance_cifar.py, get_img_num_per_cls, 'exp': imb_factor = 1 / imb.
+    imb_factor = 1.0 / imb
+    return [int(img_max * (imb_factor ** (cls_idx / (cls_num - 1.0)))) for cls_idx in range(cls_num)]
+
+
+# Training-set sizes of CIFAR-10-LT / CIFAR-100-LT as LDAM-DRW builds them (the sum of its counts).
+LT_TOTALS = {(5000, 10, 100): 12406, (5000, 10, 50): 13996, (5000, 10, 10): 20431,
+             (500, 100, 100): 10847, (500, 100, 50): 12608, (500, 100, 10): 19573}
+
+
+@pytest.mark.parametrize(("n_max", "classes", "imb"), sorted(LT_TOTALS))
+def test_long_tail_counts_follow_ldam_drw(n_max: int, classes: int, imb: int) -> None:
+    ours = long_tail_counts(n_max, imb, classes, "exp")
+    assert ours == _ldam_drw_counts(n_max, imb, classes)
+    assert sum(ours) == LT_TOTALS[(n_max, classes, imb)]
+    assert ours[0] == n_max and ours[-1] == n_max // imb
+
+
+def test_cifar10_lt100_by_hand() -> None:
+    # n_i = 5000 * (1/100)^(i/9): 5000 * 0.01^(1/9) = 5000 * 0.59948 = 2997.4 -> 2997, ...
+    assert long_tail_counts(5000, 100, 10, "exp") == [5000, 2997, 1796, 1077, 645, 387, 232, 139, 83, 50]
+    assert long_tail_counts(500, 100, 100, "exp")[:3] == [500, 477, 455]  # 500 * 0.01^(1/99) = 477.3
+
+
+@pytest.mark.parametrize(("n_max", "classes"), [(5000, 10), (500, 100)])
+def test_meta_and_val_splits_cap_the_head_class(n_max: int, classes: int) -> None:
+    """Meta and validation images leave the pool first: the head class keeps n_max - 20.
+
+    With 10 + 10 a class held out (the long-tail rows of benchmarks/cifar.yaml), class 0 has
+    n_max - 20 images left, below its LDAM count n_max; every other class keeps its count.
+    """
+    y = np.repeat(np.arange(classes), n_max)
+    pos = make_splits(y, classes, 10, 10, n_max, 100.0, "exp", np.random.default_rng(0))
+    counts = np.bincount(y[pos.train], minlength=classes).tolist()
+    expected = _ldam_drw_counts(n_max, 100, classes)
+    assert counts == [n_max - 20] + expected[1:]
+    assert pos.target_counts == expected
+    params = {"imbalance": 100, "meta_per_class": 10}
+    assert nominal_train_size("cifar10" if classes == 10 else "cifar100", params) == sum(counts)
