@@ -146,8 +146,13 @@ DONE_STATUSES = ("ok", "diverged")  # a diverged run is deterministic: re-runnin
 
 def load_finished(run_dir: Path, cfg: dict[str, Any]) -> dict[str, Any] | None:
     """The result in ``run_dir`` if it is a finished run of exactly ``cfg`` (same ``config_hash``)."""
+    return load_finished_file(Path(run_dir) / "result.json", cfg)
+
+
+def load_finished_file(path: Path, cfg: dict[str, Any]) -> dict[str, Any] | None:
+    """The result JSON at ``path`` if it is a finished run of exactly ``cfg``; else None."""
     try:
-        result = json.loads((Path(run_dir) / "result.json").read_text())
+        result = json.loads(Path(path).read_text())
         if result.get("status") in DONE_STATUSES and config_hash(result["config"]) == config_hash(cfg):
             return result
     except (OSError, ValueError, KeyError, TypeError, AttributeError):

@@ -34,7 +34,7 @@ from optuna.trial import TrialState
 
 from lpg_meta.bench import storage as storage_mod
 from lpg_meta.bench import tuning, units
-from lpg_meta.bench.cells import Cell, config_hash, expand, load_finished
+from lpg_meta.bench.cells import Cell, config_hash, expand, load_finished, load_finished_file
 from lpg_meta.bench.estimate import dry_run as estimate_plan
 from lpg_meta.bench.preflight import preflight
 from lpg_meta.bench.progress import Overall, epoch_bar
@@ -192,7 +192,9 @@ def _seed_run(plan: Plan, cell: Cell, params: dict[str, Any], study_name: str | 
                 units.finish(runs, trial, result, metric, skipped=True)
                 emit({"kind": "skip", "cell": cell.name, "seed": seed})
                 return
-            result = _train_logged(cfg, run_dir, f"{cell.name} s{seed}", worker)
+            result = _reused_trial(plan, cell, cfg, run_dir) if seed == plan.suite.seeds[0] else None
+            if result is None:
+                result = _train_logged(cfg, run_dir, f"{cell.name} s{seed}", worker)
             result["suite"] = info
             write_result(run_dir, result)
     except BaseException:
@@ -202,6 +204,26 @@ def _seed_run(plan: Plan, cell: Cell, params: dict[str, Any], study_name: str | 
     units.finish(runs, trial, result, metric)
     emit({"kind": "run", "cell": cell.name, "seed": seed, "status": result["status"],
           "seconds": time.perf_counter() - started})
+
+
+def _reused_trial(plan: Plan, cell: Cell, cfg: dict[str, Any], run_dir: Path) -> dict[str, Any] | None:
+    """The complete tuning trial that already trained exactly ``cfg``, if any.
+
+    Trials train on the first seed, so the best one is the seed-0 run of the tuned parameters:
+    re-using it, instead of training it again (deterministically, to the same numbers), saves
+    one run in every tuned cell.
+    """
+    if not plan.tuned(cell):
+        return None
+    tuning_dir = plan.output / cell.dataset / cell.method / "tuning"
+    for path in sorted(tuning_dir.glob("trial*.json")):
+        result = load_finished_file(path, cfg)
+        if result is not None and result.get("status") == "ok":
+            run_dir.mkdir(parents=True, exist_ok=True)
+            (run_dir / "train.log").write_text(f"# {cell.name}: the run of tuning trial {path.stem}, "
+                                               f"re-used (same config {config_hash(cfg)}); its log is {path.stem}.log\n")
+            return result
+    return None
 
 
 def write_result(run_dir: Path, result: dict[str, Any]) -> None:

@@ -34,6 +34,7 @@ from lpg_meta.bench.schema import Tuning
 from lpg_meta.bench.space import suggest
 from lpg_meta.bench.storage import fail_stale, open_storage, pid_alive  # noqa: F401 - re-exported
 from lpg_meta.errors import TrainingDivergedError, UserError
+from lpg_meta.results import write_json_atomic
 
 # One study object per process and storage: loading it again on every scan would cost a
 # round trip to the database for nothing.
@@ -151,8 +152,10 @@ def run_trial(study: optuna.Study, cell: Cell, tuning: Tuning, seed: int, log_di
         with storage_mod.heartbeat(trial), open(log_path, "w") as log, redirect_stderr(log):
             print(f"# {cell.study_name} trial {trial.number} params {params}", file=log, flush=True)
             try:
-                train(cfg, None, report)
+                result = train(cfg, None, report)
                 value = last[-1]
+                # The complete run on seeds[0]: the seed-0 run of these parameters re-uses it.
+                write_json_atomic(trial_result_path(log_dir, trial.number), result)
             except optuna.TrialPruned:
                 state = TrialState.PRUNED
             except TrainingDivergedError as err:
@@ -172,6 +175,11 @@ def run_trial(study: optuna.Study, cell: Cell, tuning: Tuning, seed: int, log_di
     return {"kind": "trial", "cell": cell.name, "number": trial.number,
             "state": "DIVERGED" if state == TrialState.FAIL else state.name,
             "value": value, "params": params, "seconds": seconds}
+
+
+def trial_result_path(log_dir: Path, number: int) -> Path:
+    """Where a complete trial's ``result.json`` is kept, next to its log."""
+    return log_dir / f"trial{number:03d}.json"
 
 
 def best(study: optuna.Study | None, cell: Cell) -> tuple[dict[str, Any], float | None, int | None]:

@@ -10,6 +10,7 @@ from collections import Counter
 
 import optuna
 import pytest
+import torch
 import yaml
 
 from lpg_meta.bench import make_plan, run_suite, storage, tuning, units
@@ -81,6 +82,25 @@ def test_run_writes_every_result_with_its_suite_record(first):
     assert not list((folder / "out").rglob("*.tmp"))  # no temp file of an atomic write is left
 
 
+def test_seed0_run_reuses_the_best_trial_and_equals_training_it_again(first):
+    from lpg_meta.train import train
+
+    folder, summary = first
+    seed0 = results(folder)["lt/lpg_scale/seed0"]
+    best = summary["cells"][1]["best_trial"]
+    trial = json.loads((folder / f"out/lt/lpg_scale/tuning/trial{best:03d}.json").read_text())
+    assert seed0["metrics"] == trial["metrics"] and seed0["history"] == trial["history"]
+    assert "re-used" in (folder / "out/lt/lpg_scale/seed0/train.log").read_text()
+    assert "re-used" not in (folder / "out/lt/lpg_scale/seed1/train.log").read_text()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as a suite worker: sums over 1 thread, so the same bits
+    try:
+        fresh = train(copy.deepcopy(seed0["config"]), None)  # what training it again would give
+    finally:
+        torch.set_num_threads(threads)
+    assert fresh["metrics"] == seed0["metrics"] and fresh["history"] == seed0["history"]
+
+
 def test_first_trial_runs_the_default_params(first):
     folder, summary = first
     journal = optuna.storages.JournalStorage(
@@ -138,8 +158,9 @@ def test_dry_run_lists_cells_and_writes_nothing(first, tmp_path):
     assert not (tmp_path / "out").exists()
     rows = {r["cell"]: r for r in fresh["cells"]}
     assert rows["lt/ce"]["trials_left"] == 0 and rows["lt/ce"]["seeds_left"] == 2
-    assert rows["lt/lpg_scale"]["trials_left"] == 2 and rows["lt/lpg_scale"]["run_equivalents"] == 4
-    assert fresh["run_equivalents"] == 6 and fresh["seconds"] > 0
+    # 2 trials + seed 1 (seed 0 re-uses the best trial)
+    assert rows["lt/lpg_scale"]["trials_left"] == 2 and rows["lt/lpg_scale"]["run_equivalents"] == 3
+    assert fresh["run_equivalents"] == 5 and fresh["seconds"] > 0
     done = run_suite(first[0] / "suite.yaml", dry_run=True)
     assert done["run_equivalents"] == 0
 

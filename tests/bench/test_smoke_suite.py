@@ -1,0 +1,105 @@
+"""The shipped smoke suite end to end: its tables and plots appear and hold the result files' numbers.
+
+Recomputes every table cell and every plotted series straight from the ``result.json`` files
+(independently of the report code), so a table or plot that drifts from its data fails here.
+"""
+
+import csv
+import json
+import statistics
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from lpg_meta.cli import main
+from lpg_meta.report.plots import make_plots
+
+SMOKE = Path(__file__).resolve().parents[2] / "benchmarks" / "smoke.yaml"
+
+
+@pytest.fixture(scope="module")
+def smoke_output(tmp_path_factory):
+    """Run benchmarks/smoke.yaml exactly as shipped, only its output moved to a temporary folder."""
+    folder = tmp_path_factory.mktemp("smoke")
+    suite = yaml.safe_load(SMOKE.read_text())
+    suite["output"] = str(folder / "out")
+    path = folder / "smoke.yaml"
+    path.write_text(yaml.safe_dump(suite, sort_keys=False))
+    assert main(["run", str(path)]) == 0
+    return folder / "out", suite
+
+
+def result_files(root: Path) -> dict[tuple[str, str], list[dict]]:
+    cells: dict[tuple[str, str], list[dict]] = {}
+    for path in sorted(root.glob("*/*/seed*/result.json")):
+        data = json.loads(path.read_text())
+        cells.setdefault((data["suite"]["dataset_row"], data["suite"]["method_row"]), []).append(data)
+    return cells
+
+
+def test_every_cell_and_seed_has_a_finished_result(smoke_output):
+    root, suite = smoke_output
+    cells = result_files(root)
+    assert sorted(cells) == sorted((d, m) for d in suite["datasets"] for m in suite["methods"])
+    for runs in cells.values():
+        assert sorted(r["seed"] for r in runs) == suite["seeds"]
+        assert all(r["status"] == "ok" for r in runs)
+
+
+def test_leaderboards_hold_the_mean_and_std_of_the_result_files(smoke_output):
+    root, _ = smoke_output
+    for suffix in ("md", "tex", "csv"):
+        assert (root / f"leaderboard.{suffix}").stat().st_size > 0
+    rows = list(csv.DictReader((root / "leaderboard.csv").open()))
+    markdown = (root / "leaderboard.md").read_text()
+    tex = (root / "leaderboard.tex").read_text()
+    checked = 0
+    for (dataset, method), runs in result_files(root).items():
+        values = [100 * r["metrics"]["test"]["balanced_accuracy"] for r in runs]
+        mean, std = statistics.fmean(values), statistics.stdev(values)
+        (row,) = [r for r in rows if r["method"] == method and r["dataset_row"] == dataset
+                  and r["quantity"] == "balanced_accuracy" and r["column"] == "reproduced"]
+        assert float(row["mean"]) == pytest.approx(mean, abs=1e-9)
+        assert float(row["std"]) == pytest.approx(std, abs=1e-9)
+        assert int(row["n"]) == len(values)
+        line = next(line for line in markdown.splitlines() if line.startswith(f"| {method} "))
+        assert f"{mean:.2f} ± {std:.2f}" in line
+        assert f"{mean:.2f}" in tex
+        checked += 1
+    assert checked == 6
+
+
+def test_long_tail_column_has_the_shot_breakdown_of_the_files(smoke_output):
+    root, _ = smoke_output
+    rows = list(csv.DictReader((root / "leaderboard.csv").open()))
+    for (dataset, method), runs in result_files(root).items():
+        if dataset != "longtail":
+            continue
+        for shot in ("many_shot", "medium_shot", "few_shot"):
+            values = [100 * r["metrics"]["test"][shot] for r in runs]
+            (row,) = [r for r in rows if r["method"] == method and r["dataset_row"] == dataset
+                      and r["quantity"] == shot]
+            assert float(row["mean"]) == pytest.approx(statistics.fmean(values), abs=1e-9)
+
+
+def test_plots_are_written_and_draw_the_result_files(smoke_output):
+    root, _ = smoke_output
+    written = sorted(p.name for p in (root / "plots").glob("*.png"))
+    assert written == sorted(["per_class_longtail.png", *(f"trajectory_{d}_{m}.png" for d in ("balanced", "longtail")
+                                                           for m in ("lpg", "lpg_scale"))])
+    cells = result_files(root)
+    plots = {p.path.name: p for p in make_plots(root)}
+    for (dataset, method), runs in cells.items():
+        if not method.startswith("lpg"):
+            continue
+        trajectory = np.mean([np.array(r["lpg"]["trajectory"], dtype=float) for r in runs], axis=0)
+        series = plots[f"trajectory_{dataset}_{method}.png"].series
+        for c in range(trajectory.shape[1]):
+            np.testing.assert_allclose(series[f"class {c}"], trajectory[:, c], rtol=0, atol=1e-12)
+    per_class = plots["per_class_longtail.png"]
+    for (dataset, method), runs in cells.items():
+        if dataset == "longtail":
+            expected = 100 * np.mean([r["metrics"]["test"]["per_class"] for r in runs], axis=0)
+            np.testing.assert_allclose(per_class.series[method], expected[per_class.x], atol=1e-9)
