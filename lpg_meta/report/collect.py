@@ -142,6 +142,12 @@ def dataset_config(runs: list[Run], dataset_row: str) -> dict[str, Any]:
     return {}
 
 
+def is_noisy(config: dict[str, Any]) -> bool:
+    """A dataset row is noisy when its config flips a share of the training labels."""
+    data = config.get("data") or {}
+    return (data.get("noise") or "none") != "none" and float(data.get("noise_rate") or 0.0) > 0.0
+
+
 def is_long_tail(config: dict[str, Any]) -> bool:
     """A dataset row is long-tailed when its config asks for imbalance > 1."""
     imbalance = (config.get("data") or {}).get("imbalance") or 1.0

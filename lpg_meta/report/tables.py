@@ -21,6 +21,7 @@ from lpg_meta.report.collect import (
     dataset_config,
     group_runs,
     is_long_tail,
+    is_noisy,
     load_runs,
     mean_std,
 )
@@ -29,6 +30,7 @@ from lpg_meta.report.published import Published, lookup, protocol_of
 METRICS = ("balanced_accuracy", "accuracy", "error", "nll", "ece", "many_shot", "medium_shot", "few_shot")
 LOWER_IS_BETTER = frozenset({"error", "nll", "ece"})
 SHOTS = ("many_shot", "medium_shot", "few_shot")
+PER_EPOCH = ("accuracy", "balanced_accuracy")  # metrics the per-epoch history records
 FORMATS = ("md", "latex", "csv")
 
 
@@ -84,6 +86,18 @@ def _aggregate(runs: list[Run], quantity: str, split: str) -> Cell:
     return Cell(mean, std, len(values), sum(not r.ok for r in runs), len(runs))
 
 
+def _peak(runs: list[Run], quantity: str, split: str) -> Cell:
+    """Mean ± std over seeds of the best per-epoch value of ``quantity`` (``history``)."""
+    key = f"{split}_{quantity}"
+    values = []
+    for run in runs:
+        curve = [h[key] for h in run.result.get("history") or [] if isinstance(h.get(key), (int, float))]
+        if run.ok and curve:
+            values.append(max(curve) * scale(quantity))
+    mean, std = mean_std(values)
+    return Cell(mean, std, len(values), sum(not r.ok for r in runs), len(runs))
+
+
 def _rank(cells: list[Cell], quantity: str) -> None:
     """Mark best (1) and second best (2) by the shown, rounded value, so visible ties tie."""
     shown = sorted({round(c.mean, decimals(quantity)) for c in cells if c.mean is not None},
@@ -119,17 +133,24 @@ def build_table(runs: list[Run], metric: str = "balanced_accuracy", split: str =
             many, few = data.get("many_threshold", 100), data.get("few_threshold", 20)
             notes.append(f"{ds} many/medium/few: {split} accuracy % on classes with > {many}, "
                          f"{few} to {many}, < {few} training samples.")
+        if is_noisy(cfg) and metric in PER_EPOCH:
+            kinds.append("peak")
+            notes.append(f"{ds} peak: the best per-epoch {split} {metric} over training, beside the last "
+                         f"epoch's: where it is well above, the method memorized label noise. The {split} "
+                         f"split picks that epoch, so it is a diagnostic, not a result, and is not ranked.")
         for kind in kinds:
             label = {"reproduced": "reproduced" if paper else metric}.get(kind, kind.removesuffix("_shot"))
-            col = Column(ds, kind, metric if kind in ("reproduced", "paper") else kind, label)
+            col = Column(ds, kind, metric if kind in ("reproduced", "paper", "peak") else kind, label)
             columns.append(col)
             index = len(columns) - 1
             for m in methods:
                 if kind == "paper":
                     cells[(m, index)] = paper[m][0] if m in paper else Cell()
+                elif kind == "peak":
+                    cells[(m, index)] = _peak(groups.get((ds, m), []), metric, split)
                 else:
                     cells[(m, index)] = _aggregate(groups.get((ds, m), []), col.quantity, split)
-            if kind != "paper":  # published numbers are context, not contestants
+            if kind not in ("paper", "peak"):  # published numbers and peaks are context, not contestants
                 _rank([cells[(m, index)] for m in methods], col.quantity)
         if paper:
             notes.append(_paper_note(ds, protocol or "", metric, cfg, paper))

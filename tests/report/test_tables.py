@@ -167,3 +167,30 @@ def test_cli_prints_and_rejects_unknown_metric(suite, capsys):
     assert out.startswith("method,dataset_row,") and "leaderboard.tex" in out
     with pytest.raises(UserError, match="unknown metric 'acuracy'.*Did you mean 'accuracy'"):
         cmd_table(parser.parse_args(["table", str(suite), "--metric", "acuracy"]))
+
+
+def noisy_history(peak: float, last: float) -> list[dict]:
+    """Three epochs of test accuracy: rising to ``peak`` at epoch 2, ending at ``last``."""
+    return [{"epoch": e, "test_accuracy": a, "test_balanced_accuracy": a} for e, a in
+            ((1, peak - 0.1), (2, peak), (3, last))]
+
+
+def test_noisy_rows_get_an_unranked_peak_column_from_the_history(tmp_path):
+    # ce memorizes (peak 0.70/0.60 -> last 0.50/0.52); gce keeps its peak to the end.
+    for seed, (ce_peak, ce_last) in enumerate([(0.70, 0.50), (0.60, 0.52)]):
+        write_result(tmp_path, "sym40", "ce", seed, noise="sym_excl", noise_rate=0.4, balanced=ce_last,
+                     history=noisy_history(ce_peak, ce_last))
+        write_result(tmp_path, "sym40", "gce", seed, method="gce", noise="sym_excl", noise_rate=0.4,
+                     balanced=0.66, history=noisy_history(0.66, 0.66))
+    for seed in (0, 1):
+        write_result(tmp_path, "clean", "ce", seed, balanced=0.9)  # no noise: no peak column
+    rows = md_rows(leaderboard(tmp_path))
+    assert rows["method"] == ["clean", "sym40", "sym40 peak"]
+    assert rows["ce"][1:] == ["51.00 ± 1.41", "65.00 ± 7.07"]
+    assert rows["gce"][1:] == ["**66.00 ± 0.00**", "66.00 ± 0.00"]  # the peak is never bold
+    csv_rows = list(csv.DictReader(io.StringIO(leaderboard(tmp_path, "csv"))))
+    peak = next(r for r in csv_rows if r["method"] == "ce" and r["column"] == "peak")
+    assert float(peak["mean"]) == pytest.approx(65.0) and peak["rank"] == ""
+    assert "sym40 peak" in leaderboard(tmp_path) and "memorized" in leaderboard(tmp_path)
+    assert "peak" not in md_rows(leaderboard(tmp_path, metric="nll"))["method"][-1]  # no per-epoch nll
+    check_latex(leaderboard(tmp_path, "latex"), tmp_path)
