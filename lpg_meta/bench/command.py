@@ -7,7 +7,7 @@ from typing import Any
 
 from tabulate import tabulate
 
-from lpg_meta.bench.estimate import STEP_SECONDS
+from lpg_meta.bench.estimate import MODEL_STEP_SECONDS, STEP_SECONDS
 from lpg_meta.bench.runner import run_suite
 from lpg_meta.errors import UserError
 
@@ -78,8 +78,9 @@ def format_dry_run(summary: dict[str, Any]) -> str:
         f"with 1 worker{unknown}.",
         "A run-equivalent is one full training run; each trial counts as one (pruned trials stop early, so "
         "this is an upper bound). Time = run-equiv. x epochs x steps/epoch x seconds/step x step cost "
-        f"(meta-learned x5, sam x2); seconds/step is measured from finished runs of the dataset row, or "
-        f"{1000 * STEP_SECONDS:.0f} ms (cnn1d, batch 128, 1 thread) where marked *. Start-up is not counted.",
+        f"(meta-learned x5, sam x2); seconds/step is measured from finished runs of the dataset row, or, "
+        f"where marked *, taken from the 2-core reference CPU ({_model_steps()} at batch 128, scaled with "
+        f"the batch; {1000 * STEP_SECONDS:.0f} ms for the small models). Start-up is not counted.",
     ])
 
 
@@ -100,6 +101,10 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"already done; {summary['seconds']:.0f}s with {summary['workers']} worker(s); results under "
         f"{summary['output']}",
     ])
+
+
+def _model_steps() -> str:
+    return ", ".join(f"{name} {seconds:g} s" for name, seconds in MODEL_STEP_SECONDS.items())
 
 
 def _short(value: Any) -> str:

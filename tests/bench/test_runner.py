@@ -17,6 +17,7 @@ from lpg_meta.bench import make_plan, run_suite, storage, tuning, units
 from lpg_meta.config import OPTIM_DEFAULTS
 from lpg_meta.errors import UserError
 from lpg_meta.methods import method_defaults
+from lpg_meta.report import leaderboard
 
 TINY = {
     "suite": "tiny",
@@ -151,6 +152,8 @@ def test_adding_a_method_row_runs_only_the_new_cells(first, tmp_path):
     assert summary["trained"] == 2 and summary["trials_run"] == 0
     assert {k: v for k, v in mtimes(folder).items() if k in before} == before
     assert sorted(results(folder)) == sorted([*RUNS, "lt/sam/seed0", "lt/sam/seed1"])
+    table = leaderboard(folder / "out")
+    assert [line.split("|")[1].strip() for line in table.splitlines()[4:7]] == ["ce", "lpg_scale", "sam"]
 
 
 def test_dry_run_lists_cells_and_writes_nothing(first, tmp_path):
