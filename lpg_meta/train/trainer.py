@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import math
 import random
@@ -54,7 +53,7 @@ def steps_in_epoch(n: int, batch_size: int) -> int:
 
 
 def meta_batch_source(
-    bundle: DataBundle, generator: torch.Generator, device: torch.device | Accelerator
+    bundle: DataBundle, generator: torch.Generator, acc: Accelerator
 ) -> Callable[[int], Iterator[tuple[torch.Tensor, torch.Tensor]]]:
     """A factory of endless, reshuffled mini-batch streams over the clean meta split."""
 
@@ -63,36 +62,25 @@ def meta_batch_source(
             raise UserError("this method needs a clean meta split; set data.meta_per_class above 0.")
         while True:
             for x, y in iterate_batches(bundle.meta, min(batch_size, len(bundle.meta.y)), generator):
-                yield _prepare(x, bundle, False, generator, device), y.to(_device_of(device))
+                yield _prepare(x, bundle, False, generator, acc), y.to(acc.device)
 
     return stream
 
 
-def _device_of(device: torch.device | Accelerator) -> torch.device:
-    return device.device if isinstance(device, Accelerator) else device
-
-
-def _to(x: torch.Tensor, device: torch.device | Accelerator) -> torch.Tensor:
-    # An Accelerator also applies the channels-last layout; a bare device is the plain move.
-    return device.to_device(x) if isinstance(device, Accelerator) else x.to(device, non_blocking=True)
-
-
 def _prepare(
-    x: torch.Tensor, bundle: DataBundle, train: bool, generator: torch.Generator,
-    device: torch.device | Accelerator,
+    x: torch.Tensor, bundle: DataBundle, train: bool, generator: torch.Generator, acc: Accelerator
 ) -> torch.Tensor:
-    return _to(bundle.prepare(x, train=train, generator=generator), device)
+    return acc.to_device(bundle.prepare(x, train=train, generator=generator))
 
 
 @torch.no_grad()
 def evaluate(model: torch.nn.Module, method: Method, split: Split, bundle: DataBundle, batch_size: int,
-             device: torch.device | Accelerator) -> dict[str, Any]:
+             acc: Accelerator) -> dict[str, Any]:
     """Metrics of ``model`` on a split, with the method's prediction-time logit adjustment."""
     model.eval()
     gen = torch.Generator().manual_seed(0)
-    autocast = device.autocast if isinstance(device, Accelerator) else contextlib.nullcontext
-    with autocast():
-        logits = [method.eval_logits(model(_prepare(x, bundle, False, gen, device))).float().cpu()
+    with acc.autocast():
+        logits = [method.eval_logits(model(_prepare(x, bundle, False, gen, acc))).float().cpu()
                   for x, _ in iterate_batches(split, batch_size, gen, shuffle=False)]
     model.train()
     if not logits:
