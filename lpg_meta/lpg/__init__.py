@@ -10,12 +10,14 @@ from lpg_meta.lpg.forms import (
     Transform,
     build_form,
 )
+from lpg_meta.lpg.jvp import jvp_meta_grad, rng_state
 from lpg_meta.lpg.meta import (
     BACKENDS,
     Backend,
     BilevelStep,
     lookahead_meta_grad,
     preserved_state,
+    resolve_backend,
 )
 from lpg_meta.lpg.rule import RULE_DEFAULTS, ClassRule
 
@@ -33,6 +35,9 @@ __all__ = [
     "ShiftForm",
     "Transform",
     "build_form",
+    "jvp_meta_grad",
     "lookahead_meta_grad",
     "preserved_state",
+    "resolve_backend",
+    "rng_state",
 ]

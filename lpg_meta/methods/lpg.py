@@ -15,7 +15,7 @@ import torch
 
 from lpg_meta.errors import UserError
 from lpg_meta.lpg import BACKENDS, FORMS, BilevelStep, ClassRule, MatrixForm, Transform, build_form
-from lpg_meta.lpg.meta import rng_state
+from lpg_meta.lpg.jvp import rng_state
 from lpg_meta.lpg.rule import RULE_DEFAULTS
 from lpg_meta.methods._meta_stream import MetaStream
 from lpg_meta.methods.base import LossFn, Method, StepInfo, TrainContext

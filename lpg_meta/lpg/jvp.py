@@ -1,0 +1,152 @@
+"""The ``jvp`` backend: the exact meta-gradient of one ``torch.optim.SGD`` look-ahead step.
+
+With ``U = f_theta(x)`` the batch logits and ``H(phi) = dL_train(U; phi) / dU``, the virtual step
+is ``theta' = theta - lr * c * J^T H(phi) + (terms free of phi)``, so ``d meta_loss / d phi =
+d/dphi <H(phi), J w>`` with ``w = -lr * c * v``, ``v`` the gradient of the meta loss at
+``theta'`` and ``J w`` one forward-mode JVP of the logits. No second-order backward through the
+network and no graph of the virtual step; written once for every train loss that sees theta
+only through the logits (all LPG forms, l2rw, mwnet, gdw).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.autograd.forward_ad as fwAD
+import torch.nn.functional as F
+from torch import nn
+
+from lpg_meta.errors import UserError
+from lpg_meta.lpg.unroll import Batch, TrainLoss, sgd_update, zeros_for_none
+
+RngState = tuple[torch.Tensor, list[torch.Tensor]]
+
+
+def cuda_devices(model: nn.Module) -> list[int]:
+    """The indices of the GPUs that hold the model's parameters (for their RNG states)."""
+    return sorted({t.device.index or 0 for t in model.parameters() if t.is_cuda})
+
+
+def rng_state(model: nn.Module) -> RngState:
+    """The global RNG state (CPU and the model's GPUs): lets a later forward replay dropout masks."""
+    return torch.get_rng_state(), [torch.cuda.get_rng_state(d) for d in cuda_devices(model)]
+
+
+def _set_rng_state(model: nn.Module, state: RngState) -> None:
+    torch.set_rng_state(state[0])
+    for device, cuda_state in zip(cuda_devices(model), state[1], strict=True):
+        torch.cuda.set_rng_state(cuda_state, device)
+
+
+def _sgd_gain(group: dict, has_buffer: bool) -> float:
+    """``c`` in ``d theta' / d grad = -lr * c`` for one ``torch.optim.SGD`` step.
+
+    Weight decay and the old momentum buffer add terms free of the gradient, so only these count:
+    a new buffer is the gradient itself (no dampening), an old one takes ``(1 - dampening) * grad``,
+    and Nesterov steps along ``grad + momentum * buffer``.
+    """
+    momentum = group["momentum"]
+    c = 1.0
+    if momentum != 0:
+        c = 1.0 - group["dampening"] if has_buffer else 1.0
+        if group["nesterov"]:
+            c = 1.0 + momentum * c
+    return -c if group.get("maximize", False) else c
+
+
+def require_one_sgd_step(optimizer: torch.optim.Optimizer, steps: int, what: str) -> None:
+    if type(optimizer) is not torch.optim.SGD or steps != 1:
+        raise UserError(
+            f"{what} 'jvp' is exact for one look-ahead step of torch.optim.SGD only, but the "
+            f"optimizer is {type(optimizer).__name__} and the look-ahead has {steps} step(s); "
+            f"use {what} 'higher' (or 'auto', which picks it)."
+        )
+
+
+def jvp_meta_grad(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    batch: Batch,
+    logits: torch.Tensor,
+    rng: RngState,
+    meta_batch: Batch,
+    train_loss: TrainLoss,
+    meta_params: list[torch.Tensor],
+    retain_graph: bool = False,
+) -> tuple[list[torch.Tensor], float]:
+    """The ``jvp`` meta-gradient (zeros where unused) and meta loss, from ``logits = model(x)``.
+
+    ``logits`` keeps its graph to the parameters (a train-mode forward for BatchNorm); ``rng`` is
+    ``rng_state(model)`` from just before that forward (its dropout masks are replayed);
+    ``retain_graph`` keeps that graph for the caller's real backward. The optimizer must be a
+    ``torch.optim.SGD``; the model, its buffers, the optimizer and the caller's RNG stay unchanged.
+    """
+    (x, y), (x_m, y_m) = batch, meta_batch
+    named = dict(model.named_parameters())
+    group_of = {id(p): group for group in optimizer.param_groups for p in group["params"]}
+    trained = [n for n, p in named.items() if p.requires_grad and id(p) in group_of]
+    # H(phi) on a detached leaf copy of U: a [B, C] graph from phi, nothing of the network.
+    u = logits.detach().requires_grad_()
+    with torch.enable_grad():
+        h = torch.autograd.grad(train_loss(u, y), u, create_graph=True)[0]
+    grads = torch.autograd.grad(
+        logits,
+        [named[n] for n in trained],
+        h.detach(),
+        retain_graph=retain_graph,
+        allow_unused=True,
+    )
+    moved, new, scale = [], [], []
+    with torch.no_grad():  # theta' itself needs no graph: phi enters through <H, J w> only
+        for n, g in zip(trained, grads, strict=True):
+            if g is None:  # torch.optim.SGD skips parameters without a gradient
+                continue
+            p, group = named[n], group_of[id(named[n])]
+            buf = optimizer.state.get(p, {}).get("momentum_buffer")
+            moved.append(n)
+            new.append(sgd_update(p.detach(), g, buf, group)[0].requires_grad_())
+            scale.append(-group["lr"] * _sgd_gain(group, buf is not None))
+    fast = {n: p.detach() for n, p in named.items()}
+    buffers = dict(model.named_buffers())
+
+    def call(params: dict[str, torch.Tensor], inputs: torch.Tensor) -> torch.Tensor:
+        # Fresh buffer copies: train-mode BatchNorm updates running stats in place, which must
+        # reach neither the real model nor a tensor that a later forward reads.
+        bufs = {k: b.clone() for k, b in buffers.items()}
+        return torch.func.functional_call(model, {**fast, **params, **bufs}, (inputs,))
+
+    with torch.random.fork_rng(devices=cuda_devices(model)):
+        with torch.enable_grad():
+            meta_loss = F.cross_entropy(call(dict(zip(moved, new, strict=True)), x_m), y_m)
+        if not h.requires_grad:  # the train loss ignores phi: no meta-gradient at all
+            return zeros_for_none(meta_params, [None] * len(meta_params)), meta_loss.item()
+        v = torch.autograd.grad(meta_loss, new)
+        # d theta'_p / d phi = -lr_p * c_p * J_p^T dH/dphi, so the chain is <dH/dphi, J w>.
+        w = dict(zip(moved, torch._foreach_mul(list(v), scale), strict=True))
+        _set_rng_state(model, rng)  # the same dropout masks as the forward that made ``logits``
+        # Autocast breaks dual tensors (conv gets a bf16 weight and a float32 input), so J w is
+        # one float32 forward even under ``train.amp``; a no-op otherwise. Dual tensors under
+        # no_grad, not torch.func.jvp: the same forward-mode rules without its functorch layer
+        # and without an autograd graph of the primal (about 10% less time on resnet32).
+        with torch.autocast(x.device.type, enabled=False), torch.no_grad(), fwAD.dual_level():
+            duals = {n: fwAD.make_dual(fast[n], w[n]) for n in moved}
+            jw = fwAD.unpack_dual(call(duals, x)).tangent
+    if jw is None:  # no moved parameter reaches the logits
+        return zeros_for_none(meta_params, [None] * len(meta_params)), meta_loss.item()
+    meta_grads = torch.autograd.grad((h * jw).sum(), meta_params, allow_unused=True)
+    return zeros_for_none(meta_params, list(meta_grads)), meta_loss.item()
+
+
+def jvp_backend(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    batch: Batch,
+    meta_batch: Batch,
+    train_loss: TrainLoss,
+    meta_params: list[torch.Tensor],
+    steps: int,
+) -> tuple[list[torch.Tensor | None], float]:
+    """Forward-mode closed form (module docstring); one ``torch.optim.SGD`` step only."""
+    require_one_sgd_step(optimizer, steps, "meta backend")
+    rng = rng_state(model)
+    logits = model(batch[0])  # moves BN statistics: restored by lookahead_meta_grad
+    return jvp_meta_grad(model, optimizer, batch, logits, rng, meta_batch, train_loss, meta_params)
