@@ -27,7 +27,6 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from lpg_meta.lpg.meta import lookahead_meta_grad
 from lpg_meta.methods.base import LossFn, StepInfo, TrainContext
 from lpg_meta.methods.l2rw import Batch, mean_ce, require
 from lpg_meta.methods.mwnet import MWNet
@@ -112,9 +111,7 @@ class GDW(MWNet):
             return weighted_ce(logits, yy, omega + offset)
 
         params = [offset, *self.vnet.parameters()]
-        grads, value = lookahead_meta_grad(
-            model, optimizer, batch, meta_batch, virtual_loss, params, self.backend
-        )
+        grads, value = self.look_ahead(model, optimizer, batch, meta_batch, virtual_loss, params)
         return grads, value, seen[0]
 
     def train_step(

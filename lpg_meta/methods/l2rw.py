@@ -16,7 +16,13 @@ import torch
 import torch.nn.functional as F
 
 from lpg_meta.errors import UserError
-from lpg_meta.lpg.meta import BACKENDS, lookahead_meta_grad, resolve_backend
+from lpg_meta.lpg.jvp import jvp_meta_grad, rng_state
+from lpg_meta.lpg.meta import (
+    BACKENDS,
+    TrainLoss,
+    lookahead_meta_grad,
+    resolve_backend,
+)
 from lpg_meta.methods._meta_stream import MetaStream
 from lpg_meta.methods.base import LossFn, Method, StepInfo, TrainContext
 from lpg_meta.registry import METHODS
@@ -65,10 +71,45 @@ class MetaReweighting(Method):
         self.meta = MetaStream(ctx, p["meta_batch_size"], self.name)
         self.time_meta_s = 0.0
         self.time_real_s = 0.0
+        self.reuse_forward = False  # set by setup()
+        # (train inputs, their logits at theta): the meta step's forward, kept for the real step.
+        self._shared: tuple[torch.Tensor, torch.Tensor] | None = None
 
     def setup(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> None:
         self.meta.require()
         self.backend = resolve_backend(self.params["backend"], optimizer, what="method.backend")
+        self.reuse_forward = self.backend == "jvp"
+
+    def look_ahead(
+        self,
+        model: torch.nn.Module,
+        optimizer: torch.optim.Optimizer,
+        batch: Batch,
+        meta_batch: Batch,
+        virtual_loss: TrainLoss,
+        meta_params: list[torch.Tensor],
+    ) -> tuple[list[torch.Tensor], float]:
+        """``lookahead_meta_grad`` with this method's backend.
+
+        Under ``jvp`` the forward at theta is the real step's: it is kept for the ``real_step``
+        on the same batch that follows, so BatchNorm statistics move once per step.
+        """
+        if not self.reuse_forward:
+            return lookahead_meta_grad(
+                model, optimizer, batch, meta_batch, virtual_loss, meta_params, self.backend
+            )
+        start = time.perf_counter()
+        rng = rng_state(model)
+        logits = model(batch[0])
+        forward_s = time.perf_counter() - start
+        # Book the shared forward as real-step time; the caller times its whole meta block.
+        self.time_real_s += forward_s
+        self.time_meta_s -= forward_s
+        grads, value = jvp_meta_grad(
+            model, optimizer, batch, logits, rng, meta_batch, virtual_loss, meta_params, True
+        )
+        self._shared = (batch[0], logits)
+        return grads, value
 
     def warming_up(self, step: StepInfo) -> bool:
         return step.epoch < self.params["warmup_epochs"]
@@ -87,7 +128,9 @@ class MetaReweighting(Method):
         """One optimizer step on ``loss_fn`` (weights already fixed, i.e. detached), timed."""
         start = time.perf_counter()
         optimizer.zero_grad(set_to_none=True)
-        loss = loss_fn(model(x), y)
+        shared, self._shared = self._shared, None
+        logits = shared[1] if shared is not None and shared[0] is x else model(x)
+        loss = loss_fn(logits, y)
         loss.backward()
         optimizer.step()
         self.time_real_s += time.perf_counter() - start
@@ -149,9 +192,7 @@ class L2RW(MetaReweighting):
         def virtual_loss(logits: torch.Tensor, yy: torch.Tensor) -> torch.Tensor:
             return (eps * F.cross_entropy(logits, yy, reduction="none")).sum()
 
-        (grad,), value = lookahead_meta_grad(
-            model, optimizer, batch, meta_batch, virtual_loss, [eps], self.backend
-        )
+        (grad,), value = self.look_ahead(model, optimizer, batch, meta_batch, virtual_loss, [eps])
         return normalized_weights(grad.detach()), grad.detach(), value
 
     def train_step(

@@ -15,7 +15,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lpg_meta.lpg.meta import lookahead_meta_grad
 from lpg_meta.methods.base import LossFn, StepInfo, TrainContext
 from lpg_meta.methods.l2rw import (
     SHARED_DEFAULTS,
@@ -100,14 +99,8 @@ class MWNet(MetaReweighting):
         meta_batch: Batch,
     ) -> tuple[list[torch.Tensor], float]:
         """``d meta_loss / d`` V's parameters for the look-ahead on ``batch``, and the meta loss."""
-        return lookahead_meta_grad(
-            model,
-            optimizer,
-            batch,
-            meta_batch,
-            self.weighted_loss,
-            list(self.vnet.parameters()),
-            self.backend,
+        return self.look_ahead(
+            model, optimizer, batch, meta_batch, self.weighted_loss, list(self.vnet.parameters())
         )
 
     def vnet_step(self, grads: list[torch.Tensor]) -> None:

@@ -361,3 +361,35 @@ def test_one_epoch_through_the_trainer(name: str, tmp_path) -> None:
         assert len(rec["loss_grid"]) == len(rec["weights"]) == 101
     if name == "gdw":
         assert len(rec["trajectory"]) == 1 and len(rec["trajectory"][0]) == 10
+
+
+def _train_three_steps(name: str, backend: str, reuse: bool | None = None):
+    """Three steps from one seed, with dropout after the BatchNorm (its masks must replay)."""
+    model, opt, batch, meta = problem(0)  # step 0: no momentum buffer yet
+    model.insert(3, nn.Dropout(0.3))
+    method = build(name, meta, backend=backend, outer_lr=5.0) if name == "gdw" else build(
+        name, meta, backend=backend
+    )
+    method.setup(model, opt)
+    if reuse is not None:
+        method.reuse_forward = reuse
+    torch.manual_seed(11)
+    for k in range(3):
+        method.train_step(model, opt, batch[0] + 0.1 * k, batch[1], info(step=k))
+    return model, method, torch.get_rng_state()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_jvp_shares_the_real_forward_and_equals_higher(name: str) -> None:
+    shared, method, rng_shared = _train_three_steps(name, "jvp")
+    assert method.reuse_forward
+    assert dict(shared.named_buffers())["1.num_batches_tracked"].item() == 3  # one forward/step
+    assert method.time_meta_s > 0 and method.time_real_s > 0
+    two_forwards, _, rng_two = _train_three_steps(name, "jvp", reuse=False)
+    higher, _, rng_higher = _train_three_steps(name, "higher")
+    assert torch.equal(rng_shared, rng_two) and torch.equal(rng_shared, rng_higher)
+    for other, rtol in ((two_forwards, 1e-12), (higher, 1e-10)):
+        for a, b in zip(shared.state_dict().values(), other.state_dict().values(), strict=True):
+            torch.testing.assert_close(a, b, rtol=rtol, atol=1e-13)
+    start = torch.nn.utils.parameters_to_vector(problem(0)[0].parameters())
+    assert (torch.nn.utils.parameters_to_vector(shared.parameters()) - start).abs().sum() > 1e-3
