@@ -8,8 +8,15 @@ RSS right after the model was built: what training adds), their ratios to the ce
 same model in the same run, and a small provenance (torch version, git commit). Each
 configuration runs in its own subprocess so that its peak memory is its own.
 
+One more record per model, method ``floor``, times the passes that any exact one-step
+look-ahead with a shared forward has to make, and nothing else: the train forward at theta,
+the virtual step's backward, the meta forward and backward at theta', and the real backward with
+its SGD step. Its ratio to ``ce`` is a floor under the cost of ``jvp`` (which adds one
+forward-mode JVP of the train logits and the perturbation's own work).
+
 Usage: ``python benchmarks/bench_meta_step.py [--blocks N] [--only cnn1d|resnet32]
-[--methods lpg mwnet gdw] [--backends higher torchfunc jvp] [--intervals 1 5]``
+[--methods lpg mwnet gdw] [--backends higher torchfunc jvp] [--intervals 1 5] [--meta-batch M]
+[--out PATH]``
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ import time
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 
 from lpg_meta.config import OPTIM_DEFAULTS
 from lpg_meta.methods import METHODS, StepInfo, TrainContext, build_method
@@ -39,11 +47,37 @@ NUM_CLASSES = 10
 META_METHODS = ("lpg", "mwnet", "gdw")
 
 
-def _batches(shape, generator):
+def _batches(shape, generator, size=BATCH):
     while True:
-        x = torch.randn(BATCH, *shape, generator=generator)
-        y = torch.randint(0, NUM_CLASSES, (BATCH,), generator=generator)
+        x = torch.randn(size, *shape, generator=generator)
+        y = torch.randint(0, NUM_CLASSES, (size,), generator=generator)
         yield x, y
+
+
+class _Floor:
+    """The passes of an exact one-step look-ahead with a shared forward, without a perturbation.
+
+    Args:
+        meta_batches: an iterator of meta batches.
+    """
+
+    def __init__(self, meta_batches) -> None:
+        self.meta_batches = meta_batches
+
+    def train_step(self, model, optimizer, x, y, _info) -> None:
+        optimizer.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(model(x), y)
+        names, params = zip(*model.named_parameters(), strict=True)
+        grads = torch.autograd.grad(loss, params, retain_graph=True)  # the virtual step's
+        with torch.no_grad():
+            fast = [(p - 0.1 * g).requires_grad_() for p, g in zip(params, grads, strict=True)]
+        buffers = {k: b.clone() for k, b in model.named_buffers()}
+        x_m, y_m = next(self.meta_batches)
+        at_fast = {**dict(zip(names, fast, strict=True)), **buffers}
+        logits = torch.func.functional_call(model, at_fast, (x_m,))
+        torch.autograd.grad(F.cross_entropy(logits, y_m), fast)  # v at theta'
+        loss.backward()  # the real step's, through the same forward
+        optimizer.step()
 
 
 def _peak_rss_mb() -> float:
@@ -60,7 +94,13 @@ def _rss_mb() -> float:
 
 
 def measure(
-    model_name: str, method: str, backend: str | None, interval: int, blocks: int, warmup: int
+    model_name: str,
+    method: str,
+    backend: str | None,
+    interval: int,
+    blocks: int,
+    warmup: int,
+    meta_batch: int = BATCH,
 ) -> dict:
     """Time ``blocks`` blocks of ``interval`` steps in this process; report per-step medians."""
     torch.manual_seed(0)
@@ -75,11 +115,14 @@ def measure(
         [100] * NUM_CLASSES,
         epochs=1,
         steps_per_epoch=10**6,
-        meta_batches=lambda _size: _batches(shape, meta_gen),
+        meta_batches=lambda size: _batches(shape, meta_gen, size),
     )
-    params = {"backend": backend, "meta_interval": interval, "meta_batch_size": BATCH}
-    m = build_method(method, {} if method == "ce" else params, ctx)
-    m.setup(model, optimizer)
+    params = {"backend": backend, "meta_interval": interval, "meta_batch_size": meta_batch}
+    if method == "floor":
+        m = _Floor(_batches(shape, meta_gen, meta_batch))
+    else:
+        m = build_method(method, {} if method == "ce" else params, ctx)
+        m.setup(model, optimizer)
     data = _batches(shape, gen)
     step = 0
 
@@ -106,6 +149,7 @@ def measure(
         "backend": backend,
         "meta_interval": interval,
         "batch_size": BATCH,
+        "meta_batch_size": None if method == "ce" else meta_batch,
         "step_seconds": statistics.median(times),
         "step_seconds_all": times,
         # Process CPU time: less sensitive than wall time to other jobs on a shared machine.
@@ -121,6 +165,7 @@ def measure(
 def _run_child(spec: dict, args: argparse.Namespace) -> dict:
     cmd = [sys.executable, __file__, "--one", json.dumps(spec)]
     cmd += ["--blocks", str(args.blocks), "--warmup", str(args.warmup)]
+    cmd += ["--meta-batch", str(args.meta_batch)]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -134,12 +179,17 @@ def main() -> None:
     parser.add_argument("--methods", choices=registered, nargs="*", default=registered)
     parser.add_argument("--backends", nargs="*", default=["higher", "torchfunc", "jvp"])
     parser.add_argument("--intervals", type=int, nargs="*", default=[1, 5])
+    parser.add_argument("--meta-batch", type=int, default=BATCH)
     parser.add_argument("--out", default="results/bench/meta_step.json")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:  # child process: one configuration
         spec = json.loads(args.one)
-        print(json.dumps(measure(**spec, blocks=args.blocks, warmup=args.warmup)))
+        print(
+            json.dumps(
+                measure(**spec, blocks=args.blocks, warmup=args.warmup, meta_batch=args.meta_batch)
+            )
+        )
         return
 
     commit = git_commit()
@@ -147,6 +197,7 @@ def main() -> None:
     records = []
     for model_name in args.only:
         specs = [dict(model_name=model_name, method="ce", backend=None, interval=1)]
+        specs += [dict(model_name=model_name, method="floor", backend=None, interval=1)]
         specs += [
             dict(model_name=model_name, method=m, backend=b, interval=i)
             for m in args.methods

@@ -1,0 +1,26 @@
+"""The timing scripts under benchmarks/ run end to end and write well-formed JSON (no timing asserted)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_bench_meta_step_writes_one_record_per_configuration(tmp_path: Path) -> None:
+    out = tmp_path / "meta_step.json"
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "bench_meta_step.py"), "--only", "cnn1d"]
+    cmd += ["--methods", "lpg", "mwnet", "--backends", "jvp", "--intervals", "1"]
+    cmd += ["--blocks", "1", "--warmup", "1", "--meta-batch", "32", "--out", str(out)]
+    subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT)
+    records = json.loads(out.read_text())
+    keys = [(r["method"], r["backend"]) for r in records]
+    assert keys == [("ce", None), ("floor", None), ("lpg", "jvp"), ("mwnet", "jvp")]
+    for rec in records:
+        assert rec["model"] == "cnn1d" and rec["batch_size"] == 128
+        assert rec["meta_batch_size"] == (None if rec["method"] == "ce" else 32)
+        assert rec["step_seconds"] > 0 and rec["peak_mb"] > 0 and rec["provenance"]["torch"]
+    assert records[0]["ratio_to_ce"] == 1.0
