@@ -6,7 +6,8 @@ per step, after warm-up; ``step_cpu_seconds`` the same in process CPU time), ``p
 RSS of the process, the torch runtime and data included), ``peak_delta_mb`` (peak RSS minus the
 RSS right after the model was built: what training adds), their ratios to the ce step of the
 same model in the same run, and a small provenance (torch version, git commit). Each
-configuration runs in its own subprocess so that its peak memory is its own.
+configuration runs in its own subprocess so that its peak memory is its own, and each is paired
+with a ``ce`` run timed just before it (``ce_step_seconds``), against which its ratios are taken.
 
 One more record per model, method ``floor``, times the passes that any exact one-step
 look-ahead with a shared forward has to make, and nothing else: the train forward at theta,
@@ -204,10 +205,14 @@ def main() -> None:
             for i in args.intervals
             for b in args.backends
         ]
-        ce = None
-        for spec in specs:
-            rec = _run_child(spec, args)
-            ce = ce or rec
+        ce_spec, *rest = specs
+        first_ce = _run_child(ce_spec, args)
+        for spec in [ce_spec, *rest]:
+            # A ce step timed just before each configuration: the speed of a shared or virtual
+            # machine drifts over minutes, and a ratio to one early ce would carry that drift.
+            ce = first_ce if spec is ce_spec else _run_child(ce_spec, args)
+            rec = ce if spec is ce_spec else _run_child(spec, args)
+            rec["ce_step_seconds"] = ce["step_seconds"]
             rec["ratio_to_ce"] = rec["step_seconds"] / ce["step_seconds"]
             rec["cpu_ratio_to_ce"] = rec["step_cpu_seconds"] / ce["step_cpu_seconds"]
             rec["peak_ratio_to_ce"] = rec["peak_mb"] / ce["peak_mb"]

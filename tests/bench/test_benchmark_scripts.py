@@ -24,3 +24,5 @@ def test_bench_meta_step_writes_one_record_per_configuration(tmp_path: Path) -> 
         assert rec["meta_batch_size"] == (None if rec["method"] == "ce" else 32)
         assert rec["step_seconds"] > 0 and rec["peak_mb"] > 0 and rec["provenance"]["torch"]
     assert records[0]["ratio_to_ce"] == 1.0
+    for rec in records[1:]:  # each against the ce run timed just before it
+        assert rec["ratio_to_ce"] == rec["step_seconds"] / rec["ce_step_seconds"]
