@@ -4,10 +4,11 @@ Writes ``results/bench/meta_step.json``: a JSON list of records, one per (model,
 meta_interval), each with ``step_seconds`` (median over timed blocks of ``meta_interval`` steps,
 per step, after warm-up; ``step_cpu_seconds`` the same in process CPU time), ``peak_mb`` (peak
 RSS of the process, the torch runtime and data included), ``peak_delta_mb`` (peak RSS minus the
-RSS right after the model was built: what training adds), their ratios to the ce step of the
-same model in the same run, and a small provenance (torch version, git commit). Each
-configuration runs in its own subprocess so that its peak memory is its own, and each is paired
-with a ``ce`` run timed just before it (``ce_step_seconds``), against which its ratios are taken.
+RSS right after the model was built: what training adds), their ratios to ce, and a small
+provenance (torch version, git commit). Each configuration runs in its own subprocess, so that
+its peak memory is its own (its ratio is to the ce record of the same run). Its time ratio is to
+a ce model timed in the same process, block by block in alternation (``measure``), because the
+speed of a virtual machine drifts between and within runs: ``ce_step_seconds`` is that ce.
 
 One more record per model, method ``floor``, times the passes that any exact one-step
 look-ahead with a shared forward has to make, and nothing else: the train forward at theta,
@@ -23,6 +24,7 @@ Usage: ``python benchmarks/bench_meta_step.py [--blocks N] [--only cnn1d|resnet3
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import resource
@@ -94,16 +96,12 @@ def _rss_mb() -> float:
     return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def measure(
-    model_name: str,
-    method: str,
-    backend: str | None,
-    interval: int,
-    blocks: int,
-    warmup: int,
-    meta_batch: int = BATCH,
-) -> dict:
-    """Time ``blocks`` blocks of ``interval`` steps in this process; report per-step medians."""
+def _runner(model_name: str, method: str, backend: str | None, interval: int, meta_batch: int):
+    """A model, optimizer and method set up as the trainer does; returns ``(run_steps, rss)``.
+
+    ``run_steps(n)`` trains ``n`` more steps on fresh random batches; ``rss`` is the resident set
+    size right after the model was built.
+    """
     torch.manual_seed(0)
     shape = MODELS[model_name]
     gen = torch.Generator().manual_seed(0)
@@ -125,25 +123,50 @@ def measure(
         m = build_method(method, {} if method == "ce" else params, ctx)
         m.setup(model, optimizer)
     data = _batches(shape, gen)
-    step = 0
+    steps = itertools.count()
 
     def run_steps(n: int) -> None:
-        nonlocal step
         for _ in range(n):
             x, y = next(data)
-            info = StepInfo(epoch=0, step=step, steps_per_epoch=10**6, epochs=1)
+            info = StepInfo(epoch=0, step=next(steps), steps_per_epoch=10**6, epochs=1)
             m.train_step(model, optimizer, x, y, info)
-            step += 1
 
-    run_steps(warmup * interval)
-    rss_warm = _peak_rss_mb()
-    times, cpu_times = [], []
-    for _ in range(blocks):
-        start, cpu_start = time.perf_counter(), time.process_time()
-        run_steps(interval)
-        times.append((time.perf_counter() - start) / interval)
-        cpu_times.append((time.process_time() - cpu_start) / interval)
+    return run_steps, rss_built
+
+
+def _timed(run_steps, n: int) -> tuple[float, float]:
+    """Wall and process CPU seconds per step of ``run_steps(n)``."""
+    start, cpu_start = time.perf_counter(), time.process_time()
+    run_steps(n)
+    return (time.perf_counter() - start) / n, (time.process_time() - cpu_start) / n
+
+
+def measure(
+    model_name: str,
+    method: str,
+    backend: str | None,
+    interval: int,
+    blocks: int,
+    warmup: int,
+    meta_batch: int = BATCH,
+) -> dict:
+    """Peak memory of one configuration, and its time per step against ce, in this process.
+
+    After ``warmup`` blocks of ``interval`` steps (the peak RSS is read then, before anything
+    else is built), a ce model of the same kind is set up beside it, and ``blocks`` rounds each
+    time one block of ce and one block of the configuration. A virtual machine's speed drifts
+    over seconds to minutes; the ratio of the two blocks of a round does not carry that drift,
+    and the reported ratio is the median over rounds.
+    """
+    run, rss_built = _runner(model_name, method, backend, interval, meta_batch)
+    run(warmup * interval)
     peak = _peak_rss_mb()
+    ce_run = run if method == "ce" else _runner(model_name, "ce", None, 1, meta_batch)[0]
+    if method != "ce":
+        ce_run(warmup)
+    rounds = [(_timed(ce_run, interval), _timed(run, interval)) for _ in range(blocks)]
+    ce_times = [ce[0] for ce, _ in rounds]
+    times, cpu_times = [t[0] for _, t in rounds], [t[1] for _, t in rounds]
     return {
         "model": model_name,
         "method": method,
@@ -155,10 +178,13 @@ def measure(
         "step_seconds_all": times,
         # Process CPU time: less sensitive than wall time to other jobs on a shared machine.
         "step_cpu_seconds": statistics.median(cpu_times),
+        "ce_step_seconds": statistics.median(ce_times),
+        "ce_step_seconds_all": ce_times,
+        "ratio_to_ce": statistics.median(t[0] / ce[0] for ce, t in rounds),
+        "cpu_ratio_to_ce": statistics.median(t[1] / ce[1] for ce, t in rounds),
         "peak_mb": peak,
         "peak_delta_mb": peak - rss_built,
         "rss_after_build_mb": rss_built,
-        "rss_after_warmup_mb": rss_warm,
         "threads": torch.get_num_threads(),
     }
 
@@ -205,16 +231,10 @@ def main() -> None:
             for i in args.intervals
             for b in args.backends
         ]
-        ce_spec, *rest = specs
-        first_ce = _run_child(ce_spec, args)
-        for spec in [ce_spec, *rest]:
-            # A ce step timed just before each configuration: the speed of a shared or virtual
-            # machine drifts over minutes, and a ratio to one early ce would carry that drift.
-            ce = first_ce if spec is ce_spec else _run_child(ce_spec, args)
-            rec = ce if spec is ce_spec else _run_child(spec, args)
-            rec["ce_step_seconds"] = ce["step_seconds"]
-            rec["ratio_to_ce"] = rec["step_seconds"] / ce["step_seconds"]
-            rec["cpu_ratio_to_ce"] = rec["step_cpu_seconds"] / ce["step_cpu_seconds"]
+        ce = None
+        for spec in specs:
+            rec = _run_child(spec, args)
+            ce = ce or rec  # the first spec: ce alone, the reference for peak memory
             rec["peak_ratio_to_ce"] = rec["peak_mb"] / ce["peak_mb"]
             rec["peak_delta_ratio_to_ce"] = rec["peak_delta_mb"] / ce["peak_delta_mb"]
             rec["provenance"] = prov
