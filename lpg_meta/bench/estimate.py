@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from lpg_meta.bench.cells import Cell
+from lpg_meta.config import train_setting
 from lpg_meta.errors import UserError
 
 STEP_SECONDS = 0.004  # see above
@@ -94,7 +95,7 @@ def estimate_cell(cell: Cell, trials_left: int, seeds_left: int, seed: int, outp
     cfg = cell.config(seed)
     epochs = cfg["train"]["epochs"]
     steps = steps_per_epoch(cell, seed, cache.setdefault("steps", {}))
-    cap = cfg["train"].get("max_steps_per_epoch", 0)
+    cap = train_setting(cfg["train"], "max_steps_per_epoch")
     if steps is not None and cap:
         steps = min(steps, cap)
     per_step = cache.setdefault("step_s", {})

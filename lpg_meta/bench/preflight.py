@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from lpg_meta.bench.storage import normalise_url
 from lpg_meta.errors import UserError
 
 DIALECTS = ("sqlite", "postgresql", "mysql")
@@ -86,15 +87,6 @@ def writable_folder(path: Path, key: str, prefix: str = "") -> None:
     if reason is not None:
         raise UserError(f"{prefix}{key}: {existing} is not writable ({reason}){needed}; point {key} at a place "
                         "you can write, or fix its permissions.")
-
-
-def normalise_url(url: str) -> str:
-    """The URL the runner opens: a bare ``postgresql://`` means psycopg2, the driver the project ships.
-
-    SQLAlchemy 2.1 maps ``postgresql://`` to psycopg 3; ``bench.storage`` rewrites it the same way.
-    """
-    scheme, _, rest = url.partition("://")
-    return f"postgresql+psycopg2://{rest}" if scheme.lower() == "postgresql" else url
 
 
 def check_storage(spec: str, key: str, prefix: str = "", dry_run: bool = False) -> None:

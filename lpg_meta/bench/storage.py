@@ -66,9 +66,7 @@ def _rdb(url: str) -> Any:
     if scheme not in URL_SCHEMES:
         raise UserError(f"--storage {url!r}: unknown database scheme {scheme!r}; use postgresql://USER@HOST/DB, "
                         "sqlite:///PATH.db or a journal file path.")
-    if scheme in ("postgresql", "postgres") and "+" not in url.split("://", 1)[0]:
-        # SQLAlchemy 2.1 maps a bare postgresql:// to psycopg 3; we ship psycopg2-binary.
-        url = "postgresql+psycopg2://" + url.split("://", 1)[1]
+    url = normalise_url(url)
     sqlite = scheme == "sqlite"
     kwargs = {"connect_args": {"timeout": 120}} if sqlite else {"pool_pre_ping": True}
     from sqlalchemy.exc import IntegrityError, ProgrammingError
@@ -95,6 +93,15 @@ def _rdb(url: str) -> Any:
     if sqlite:
         _serialize_sqlite(storage)
     return storage
+
+
+def normalise_url(url: str) -> str:
+    """The URL to open: a bare ``postgresql://`` (or ``postgres://``) means psycopg2.
+
+    SQLAlchemy 2.1 maps a bare ``postgresql://`` to psycopg 3; the project ships psycopg2-binary.
+    """
+    scheme, _, rest = url.partition("://")
+    return f"postgresql+psycopg2://{rest}" if scheme.lower() in ("postgresql", "postgres") else url
 
 
 def _serialize_sqlite(storage: Any) -> None:
@@ -195,6 +202,11 @@ def _dead(trial: optuna.trial.FrozenTrial) -> bool:
     return not pid_alive(pid)
 
 
+def origin(trial: optuna.trial.FrozenTrial) -> int:
+    """The number of the trial that ``trial`` retries (through any chain of retries), else its own."""
+    return trial.user_attrs.get("retry_of", trial.system_attrs.get("failed_trial", trial.number))
+
+
 def fail_stale(study: optuna.Study) -> int:
     """Fail the RUNNING units of dead workers and enqueue each again; return how many.
 
@@ -218,6 +230,5 @@ def fail_stale(study: optuna.Study) -> int:
         stale += 1
         params = {**trial.system_attrs.get("fixed_params", {}), **trial.params}
         keep = {k: v for k, v in trial.user_attrs.items() if k == "seed"}
-        first = trial.user_attrs.get("retry_of", trial.system_attrs.get("failed_trial", trial.number))
-        study.enqueue_trial(params, user_attrs={**keep, "retry_of": first})
+        study.enqueue_trial(params, user_attrs={**keep, "retry_of": origin(trial)})
     return stale

@@ -32,7 +32,7 @@ from lpg_meta.bench import units
 from lpg_meta.bench.cells import Cell
 from lpg_meta.bench.schema import Tuning
 from lpg_meta.bench.space import suggest
-from lpg_meta.bench.storage import fail_stale, open_storage, pid_alive  # noqa: F401 - re-exported
+from lpg_meta.bench.storage import fail_stale, open_storage, origin  # noqa: F401 - re-exported
 from lpg_meta.errors import TrainingDivergedError, UserError
 from lpg_meta.results import write_json_atomic
 
@@ -53,11 +53,6 @@ def counted(trial: FrozenTrial) -> bool:
         trial.state == TrialState.FAIL and trial.user_attrs.get("reason") == "diverged")
 
 
-def origin(trial: FrozenTrial) -> int:
-    """The number of the trial that ``trial`` retries (through any chain of retries), else its own."""
-    return trial.user_attrs.get("retry_of", trial.system_attrs.get("failed_trial", trial.number))
-
-
 def _slot(study: optuna.Study, number: int) -> int:
     """How many first attempts come before trial ``number``: its place had no worker been killed."""
     return sum(1 for t in study.get_trials(deepcopy=False) if t.number < number and origin(t) == t.number
@@ -69,12 +64,11 @@ def _sampler(tuning: Tuning, slot: int) -> optuna.samplers.BaseSampler:
     return optuna.samplers.TPESampler(seed=int.from_bytes(digest[:4], "little"))
 
 
-def get_study(cell: Cell, tuning: Tuning, spec: str, create: bool = False, worker: int = 0) -> optuna.Study | None:
+def get_study(cell: Cell, tuning: Tuning, spec: str, create: bool = False) -> optuna.Study | None:
     """The cell's study, or None if it does not exist and ``create`` is False.
 
     A new study gets the untuned values enqueued as its first trial (``skip_if_exists``: a
-    racing worker that also created it does not enqueue them twice). ``worker`` is unused;
-    kept for callers of the earlier API.
+    racing worker that also created it does not enqueue them twice).
     """
     key = (spec, cell.study_name)
     if key in _STUDIES:
