@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from lpg_meta import __version__
 from lpg_meta.bench.command import add_data_root, add_run_parser, cmd_run
 from lpg_meta.errors import TrainingDivergedError, UserError
 from lpg_meta.report.cli import add_plot_parser, add_table_parser, cmd_plot, cmd_table
@@ -50,6 +51,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def build_parser() -> Parser:
     parser = Parser(prog="lpg-meta", description="Learning to Perturb Gradients: reproduction suite.")
+    parser.add_argument("--version", action="version", version=f"lpg-meta {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     parser.commands = sub.choices
 

@@ -7,8 +7,6 @@ from typing import Any
 
 from tabulate import tabulate
 
-from lpg_meta.bench.estimate import MODEL_STEP_SECONDS, STEP_SECONDS
-from lpg_meta.bench.runner import run_suite
 from lpg_meta.errors import UserError
 
 
@@ -42,6 +40,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     """
     if isinstance(args.workers, bool) or args.workers < 1:
         raise UserError(f"--workers must be a positive integer, got {args.workers}; e.g. --workers 2.")
+    from lpg_meta.bench.runner import run_suite  # Optuna and torch: not for `lpg-meta --help`
+
     summary = run_suite(args.suite, workers=args.workers, storage=args.storage, only=args.only,
                         dry_run=args.dry_run)
     print(format_dry_run(summary) if summary["dry_run"] else format_summary(summary))
@@ -66,6 +66,8 @@ def _duration(seconds: float | None) -> str:
 
 def format_dry_run(summary: dict[str, Any]) -> str:
     """The dry-run table and how its estimate is made."""
+    from lpg_meta.bench.estimate import STEP_SECONDS
+
     rows = [[r["cell"], r["trials_left"], r["seeds_left"], r["epochs"], r["steps_per_epoch"] or "?",
              r["run_equivalents"], _duration(r["seconds"]) + ("" if r["step_seconds_measured"] else "*")]
             for r in summary["cells"]]
@@ -104,6 +106,8 @@ def format_summary(summary: dict[str, Any]) -> str:
 
 
 def _model_steps() -> str:
+    from lpg_meta.bench.estimate import MODEL_STEP_SECONDS
+
     return ", ".join(f"{name} {seconds:g} s" for name, seconds in MODEL_STEP_SECONDS.items())
 
 

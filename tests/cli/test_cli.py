@@ -28,6 +28,15 @@ def test_train_writes_a_complete_result(tmp_path, capsys):
     assert "test accuracy" in capsys.readouterr().out
 
 
+def test_version_prints_the_package_version(capsys):
+    from lpg_meta import __version__
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"lpg-meta {__version__}"
+
+
 def test_list_names_methods_datasets_and_models(capsys):
     assert main(["list"]) == 0
     text = capsys.readouterr().out
