@@ -17,13 +17,7 @@ import torch
 from torch import nn
 
 from lpg_meta.errors import UserError
-from lpg_meta.lpg.jvp import (
-    RngState,
-    cuda_devices,
-    jvp_backend,
-    jvp_meta_grad,
-    require_one_sgd_step,
-)
+from lpg_meta.lpg.jvp import cuda_devices, jvp_backend, require_one_sgd_step
 from lpg_meta.lpg.unroll import (
     Backend,
     Batch,
@@ -40,6 +34,17 @@ BACKENDS: dict[str, Backend] = {
 }
 
 
+def check_backend(requested: str, what: str = "meta backend") -> None:
+    """Raise a UserError naming ``what`` unless ``requested`` is ``auto`` or a known backend.
+
+    ``BACKENDS`` is read at call time, so a backend added to it later is accepted.
+    """
+    if requested != "auto" and requested not in BACKENDS:
+        raise UserError(
+            f"unknown {what} '{requested}'. Known: auto, {', '.join(sorted(BACKENDS))}."
+        )
+
+
 def resolve_backend(
     requested: str, optimizer: torch.optim.Optimizer, steps: int = 1, what: str = "meta backend"
 ) -> str:
@@ -48,13 +53,10 @@ def resolve_backend(
     A ``TrainLoss`` sees theta only through the logits, so ``jvp`` is exact for any of them
     whenever the look-ahead is one ``torch.optim.SGD`` step. ``what`` names the setting in errors.
     """
+    check_backend(requested, what)
     sgd = type(optimizer) is torch.optim.SGD
     if requested == "auto":
         return "jvp" if sgd and steps == 1 else "higher"
-    if requested not in BACKENDS:
-        raise UserError(
-            f"unknown {what} '{requested}'. Known: auto, {', '.join(sorted(BACKENDS))}."
-        )
     if requested == "jvp":
         require_one_sgd_step(optimizer, steps, what)
     if requested == "torchfunc" and not sgd:
@@ -128,6 +130,7 @@ class BilevelStep:
         phi_decay: after each meta step ``phi *= 1 - phi_decay`` (pull toward no perturbation).
         backend: a key of ``BACKENDS`` or ``"auto"`` (fixed by ``resolve``, else on each step).
         steps: virtual look-ahead steps.
+        weight_decay: the meta optimizer's weight decay.
     """
 
     def __init__(
@@ -138,18 +141,18 @@ class BilevelStep:
         phi_decay: float = 0.0,
         backend: str = "higher",
         steps: int = 1,
+        weight_decay: float = 0.0,
     ) -> None:
         self.params = [p for p in module.parameters() if p.requires_grad]
         if meta_optimizer == "adam":
-            self.optimizer: torch.optim.Optimizer = torch.optim.Adam(self.params, lr=meta_lr)
+            self.optimizer: torch.optim.Optimizer = torch.optim.Adam(
+                self.params, lr=meta_lr, weight_decay=weight_decay
+            )
         elif meta_optimizer == "sgd":
-            self.optimizer = torch.optim.SGD(self.params, lr=meta_lr)
+            self.optimizer = torch.optim.SGD(self.params, lr=meta_lr, weight_decay=weight_decay)
         else:
             raise UserError(f"unknown meta optimizer '{meta_optimizer}'. Known: adam, sgd.")
-        if backend != "auto" and backend not in BACKENDS:
-            raise UserError(
-                f"unknown meta backend '{backend}'. Known: auto, {', '.join(sorted(BACKENDS))}."
-            )
+        check_backend(backend)
         self.phi_decay = phi_decay
         self.backend = backend
         self.steps = steps
@@ -166,7 +169,7 @@ class BilevelStep:
         grads, value = lookahead_meta_grad(
             model, optimizer, batch, meta_batch, train_loss, self.params, self.backend, self.steps
         )
-        self._apply(grads)
+        self.apply(grads)
         return value
 
     def resolve(self, optimizer: torch.optim.Optimizer, what: str = "meta backend") -> str:
@@ -174,29 +177,8 @@ class BilevelStep:
         self.backend = resolve_backend(self.backend, optimizer, self.steps, what=what)
         return self.backend
 
-    def step_on_logits(
-        self,
-        model: nn.Module,
-        optimizer: torch.optim.Optimizer,
-        batch: Batch,
-        logits: torch.Tensor,
-        rng: RngState,
-        meta_batch: Batch,
-        train_loss: TrainLoss,
-    ) -> float:
-        """``step`` with the ``jvp`` backend, re-using the caller's forward ``logits = model(x)``.
-
-        The graph of ``logits`` is kept for the caller's real backward; ``rng`` is
-        ``rng_state(model)`` from just before that forward.
-        """
-        require_one_sgd_step(optimizer, self.steps, "meta backend")
-        grads, value = jvp_meta_grad(
-            model, optimizer, batch, logits, rng, meta_batch, train_loss, self.params, True
-        )
-        self._apply(grads)
-        return value
-
-    def _apply(self, grads: list[torch.Tensor]) -> None:
+    def apply(self, grads: list[torch.Tensor]) -> None:
+        """One meta-optimizer step of phi on the given meta-gradients, then the decay."""
         for p, g in zip(self.params, grads, strict=True):
             p.grad = g.detach()
         self.optimizer.step()

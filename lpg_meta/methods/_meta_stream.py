@@ -1,15 +1,20 @@
-"""What every meta-learned method shares: the clean meta-batch stream and its loss log."""
+"""What every meta-learned method shares: the clean meta-batch stream and the base class."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from typing import Any, ClassVar
 
 import torch
 
 from lpg_meta.errors import UserError
-from lpg_meta.methods.base import TrainContext
+from lpg_meta.lpg.jvp import jvp_meta_grad, rng_state
+from lpg_meta.lpg.meta import TrainLoss, check_backend, lookahead_meta_grad, resolve_backend
+from lpg_meta.methods.base import LossFn, Method, StepInfo, TrainContext
 
 Batch = tuple[torch.Tensor, torch.Tensor]
+NO_META_HINT = "give the data a meta split (data.meta_per_class)"
 
 
 class MetaStream:
@@ -19,10 +24,17 @@ class MetaStream:
         ctx: the training context (its ``meta_batches`` factory).
         batch_size: the meta batch size.
         method: the method's name, for the error when there is no meta split.
+        hint: the end of that error (what to do).
     """
 
-    def __init__(self, ctx: TrainContext, batch_size: int, method: str) -> None:
-        self.ctx, self.batch_size, self.method = ctx, batch_size, method
+    def __init__(
+        self,
+        ctx: TrainContext,
+        batch_size: int,
+        method: str,
+        hint: str = NO_META_HINT,
+    ) -> None:
+        self.ctx, self.batch_size, self.method, self.hint = ctx, batch_size, method, hint
         self._batches: Iterator[Batch] | None = None
         self._epoch: list[float] = []
         self.per_epoch: list[float | None] = []
@@ -32,7 +44,7 @@ class MetaStream:
         if self.ctx.meta_batches is None:
             raise UserError(
                 f"method '{self.method}' learns from a clean meta split, but the data set "
-                "provides none; give the data a meta split (data.meta_per_class)."
+                f"provides none; {self.hint}."
             )
 
     def next(self, device: torch.device) -> Batch:
@@ -55,3 +67,189 @@ class MetaStream:
         """Close the epoch: its mean meta loss, or None (JSON null) if it had no meta step."""
         self.per_epoch.append(sum(self._epoch) / len(self._epoch) if self._epoch else None)
         self._epoch = []
+
+
+# Settings every meta-learned method has (same names, same meaning in LPG and the reweighting
+# methods; the flat merge of a plug-in never sees both, since LPG does not compose with them).
+META_DEFAULTS: dict[str, Any] = {
+    "warmup_epochs": 0,
+    "meta_interval": 1,
+    "meta_batch_size": 100,
+    # auto: the exact forward-mode jvp backend for one SGD look-ahead step, else higher.
+    "backend": "auto",
+}
+META_SPACE: dict[str, Any] = {"warmup_epochs": ("int", 0, 5)}
+
+
+def require(ok: bool, params: dict[str, Any], key: str, rule: str) -> None:
+    """Raise a UserError naming ``method.key`` unless ``ok``."""
+    if not ok:
+        raise UserError(f"method.{key} must be {rule}, got {params[key]!r}.")
+
+
+class MetaLearnedMethod(Method):
+    """A method that learns from the clean meta split by one-step look-ahead (METHOD.md 3.2).
+
+    Owns what every such method shares: the meta-step schedule (``warmup_epochs``,
+    ``meta_interval``), the shared settings and their checks, the meta-batch stream, the
+    backend, the shared forward of the ``jvp`` backend, and the meta / real time split.
+    Subclasses say what they learn: ``meta_update`` (one look-ahead and the update it drives)
+    and ``real_loss`` (the loss the real step trains on).
+    """
+
+    kind = "meta"
+    needs_meta = True
+    # The end of the error raised when the data have no meta split.
+    no_meta_hint: ClassVar[str] = NO_META_HINT
+
+    def __init__(self, params: dict[str, Any], ctx: TrainContext) -> None:
+        super().__init__(params, ctx)
+        p = params
+        check_backend(p["backend"], "method.backend")
+        require(p["warmup_epochs"] >= 0, p, "warmup_epochs", "non-negative")
+        require(p["meta_interval"] >= 1, p, "meta_interval", "at least 1")
+        require(p["meta_batch_size"] >= 1, p, "meta_batch_size", "at least 1")
+        self.backend = p["backend"]  # "auto" is resolved against the optimizer in setup()
+        self.meta = MetaStream(ctx, p["meta_batch_size"], self.name, self.no_meta_hint)
+        self.time_meta_s = 0.0
+        self.time_real_s = 0.0
+        self.reuse_forward = False  # set by setup()
+        # (train inputs, their logits at theta): the meta step's forward, kept for the real step.
+        self._shared: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    @property
+    def lookahead_steps(self) -> int:
+        """Virtual steps per look-ahead (1 = METHOD.md's one-step look-ahead)."""
+        return 1
+
+    def setup(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> None:
+        super().setup(model, optimizer)
+        self.meta.require()
+        self.backend = resolve_backend(
+            self.params["backend"], optimizer, self.lookahead_steps, what="method.backend"
+        )
+        self.reuse_forward = self.backend == "jvp" and self.can_share_forward()
+
+    def can_share_forward(self) -> bool:
+        """Whether the real step is a plain one-forward step that can take the meta step's."""
+        return True
+
+    def warming_up(self, step: StepInfo) -> bool:
+        return step.epoch < self.params["warmup_epochs"]
+
+    def is_meta_step(self, step: StepInfo) -> bool:
+        return not self.warming_up(step) and step.step % self.params["meta_interval"] == 0
+
+    def meta_update(
+        self,
+        model: torch.nn.Module,
+        optimizer: torch.optim.Optimizer,
+        batch: Batch,
+        meta_batch: Batch,
+        loss_fn: LossFn | None,
+    ) -> float:
+        """One meta step (through ``look_ahead``) and the update it drives; the meta loss."""
+        raise NotImplementedError
+
+    def real_loss(self, step: StepInfo, loss_fn: LossFn | None) -> LossFn:
+        """The loss of this step's real update, with whatever was learned held fixed."""
+        raise NotImplementedError
+
+    def train_step(
+        self,
+        model: torch.nn.Module,
+        optimizer: torch.optim.Optimizer,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        step: StepInfo,
+        loss_fn: LossFn | None = None,
+    ) -> dict[str, float]:
+        if self.is_meta_step(step):
+            start = time.perf_counter()
+            meta_batch = self.meta.next(x.device)
+            self.meta.log(self.meta_update(model, optimizer, (x, y), meta_batch, loss_fn))
+            self.time_meta_s += time.perf_counter() - start
+        return self.real_step(model, optimizer, x, y, step, self.real_loss(step, loss_fn))
+
+    def look_ahead(
+        self,
+        model: torch.nn.Module,
+        optimizer: torch.optim.Optimizer,
+        batch: Batch,
+        meta_batch: Batch,
+        virtual_loss: TrainLoss,
+        meta_params: list[torch.Tensor],
+    ) -> tuple[list[torch.Tensor], float]:
+        """``lookahead_meta_grad`` with this method's backend.
+
+        Under a shared forward (``reuse_forward``) the forward at theta is the real step's: it
+        is kept for the ``real_step`` on the same batch that follows, so BatchNorm statistics
+        move once per step.
+        """
+        if not self.reuse_forward:
+            return lookahead_meta_grad(
+                model, optimizer, batch, meta_batch, virtual_loss, meta_params, self.backend,
+                self.lookahead_steps,
+            )
+        start = time.perf_counter()
+        rng = rng_state(model)  # the jvp replays this forward's dropout masks
+        logits = model(batch[0])
+        forward_s = time.perf_counter() - start
+        # Book the shared forward as real-step time; train_step times the whole meta block.
+        self.time_real_s += forward_s
+        self.time_meta_s -= forward_s
+        grads, value = jvp_meta_grad(
+            model, optimizer, batch, logits, rng, meta_batch, virtual_loss, meta_params, True
+        )
+        self._shared = (batch[0], logits)
+        return grads, value
+
+    def real_step(
+        self,
+        model: torch.nn.Module,
+        optimizer: torch.optim.Optimizer,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        step: StepInfo,
+        loss_fn: LossFn,
+    ) -> dict[str, float]:
+        """One optimizer step on ``loss_fn`` (on the shared forward if the meta step made one)."""
+        start = time.perf_counter()
+        shared, self._shared = self._shared, None
+        if shared is None:
+            out = self.plain_step(model, optimizer, x, y, step, loss_fn)
+        else:
+            optimizer.zero_grad(set_to_none=True)
+            loss = loss_fn(shared[1], y)
+            loss.backward()
+            self.before_update(model, step)
+            optimizer.step()
+            out = {"loss": loss.item()}
+        self.time_real_s += time.perf_counter() - start
+        return out
+
+    def plain_step(
+        self,
+        model: torch.nn.Module,
+        optimizer: torch.optim.Optimizer,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        step: StepInfo,
+        loss_fn: LossFn,
+    ) -> dict[str, float]:
+        """The real step with its own forward: ``Method``'s plain step."""
+        return Method.train_step(self, model, optimizer, x, y, step, loss_fn)
+
+    def on_epoch_end(self, epoch: int) -> None:
+        super().on_epoch_end(epoch)
+        self.meta.end_epoch()
+
+    def base_record(self) -> dict[str, Any]:
+        """What every meta-learned method stores: backend, meta losses and the time split."""
+        return {
+            "backend": self.backend,
+            "backend_requested": self.params["backend"],
+            "meta_loss": self.meta.per_epoch,
+            "time_meta_s": self.time_meta_s,
+            "time_real_s": self.time_real_s,
+        }

@@ -21,14 +21,14 @@ over the logits (columns): a C x C trajectory.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
+from lpg_meta.methods._meta_stream import Batch, require
 from lpg_meta.methods.base import LossFn, StepInfo, TrainContext
-from lpg_meta.methods.l2rw import Batch, mean_ce, require
+from lpg_meta.methods.l2rw import mean_ce
 from lpg_meta.methods.mwnet import MWNet
 from lpg_meta.perturb import perturb_logit_grad
 from lpg_meta.registry import METHODS
@@ -78,6 +78,7 @@ class GDW(MWNet):
         self._sums = torch.zeros(c, c, dtype=torch.float64)
         self._counts = torch.zeros(c, dtype=torch.float64)
         self.trajectory: list[list[list[float | None]]] = []
+        self._updated: torch.Tensor | None = None  # set by meta_update for the real step
 
     def first_stage(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """``V(l_i)`` on every class, then the zero-sum constraint (differentiable in V)."""
@@ -114,37 +115,34 @@ class GDW(MWNet):
         grads, value = self.look_ahead(model, optimizer, batch, meta_batch, virtual_loss, params)
         return grads, value, seen[0]
 
-    def train_step(
+    def meta_update(
         self,
         model: torch.nn.Module,
         optimizer: torch.optim.Optimizer,
-        x: torch.Tensor,
-        y: torch.Tensor,
-        step: StepInfo,
-        loss_fn: LossFn | None = None,
-    ) -> dict[str, float]:
-        if self.warming_up(step):
-            return self.real_step(model, optimizer, x, y, mean_ce)
-        updated: torch.Tensor | None = None
-        if self.is_meta_step(step):
-            start = time.perf_counter()
-            meta_batch = self.meta.next(x.device)
-            (grad, *vnet_grads), value, omega = self.meta_grads(
-                model, optimizer, (x, y), meta_batch
-            )
-            self.vnet_step(vnet_grads)
-            updated = gdw_update(omega, grad, self.params["outer_lr"], self.params["outer_clip"])
-            self.meta.log(value)
-            self.time_meta_s += time.perf_counter() - start
+        batch: Batch,
+        meta_batch: Batch,
+        loss_fn: LossFn | None,
+    ) -> float:
+        (grad, *vnet_grads), value, omega = self.meta_grads(model, optimizer, batch, meta_batch)
+        self.vnet_update.apply(vnet_grads)
+        self._updated = gdw_update(
+            omega, grad, self.params["outer_lr"], self.params["outer_clip"]
+        )
+        return value
 
-        def real_loss(logits: torch.Tensor, yy: torch.Tensor) -> torch.Tensor:
+    def real_loss(self, step: StepInfo, loss_fn: LossFn | None) -> LossFn:
+        if self.warming_up(step):
+            return mean_ce
+        updated, self._updated = self._updated, None  # omega of this step's meta step, if any
+
+        def loss(logits: torch.Tensor, yy: torch.Tensor) -> torch.Tensor:
             with torch.no_grad():
                 base = self.first_stage(logits, yy) if updated is None else updated
                 omega = zero_sum(base, logits, yy)
                 self._accumulate(omega, yy)
             return weighted_ce(logits, yy, omega)
 
-        return self.real_step(model, optimizer, x, y, real_loss)
+        return loss
 
     def _accumulate(self, omega: torch.Tensor, y: torch.Tensor) -> None:
         """Add the batch's omega rows to the per-label-class sums of the epoch."""

@@ -13,11 +13,15 @@ from typing import Any, ClassVar
 
 import torch
 
-from lpg_meta.errors import UserError
-from lpg_meta.lpg import BACKENDS, FORMS, BilevelStep, ClassRule, MatrixForm, Transform, build_form
-from lpg_meta.lpg.jvp import rng_state
+from lpg_meta.lpg import FORMS, BilevelStep, ClassRule, MatrixForm, Transform, build_form
 from lpg_meta.lpg.rule import RULE_DEFAULTS
-from lpg_meta.methods._meta_stream import MetaStream
+from lpg_meta.methods._meta_stream import (
+    META_DEFAULTS,
+    META_SPACE,
+    Batch,
+    MetaLearnedMethod,
+    require,
+)
 from lpg_meta.methods.base import LossFn, Method, StepInfo, TrainContext
 from lpg_meta.methods.ce import CrossEntropy
 from lpg_meta.perturb import perturb_logit_grad
@@ -35,28 +39,19 @@ _META_DEFAULTS: dict[str, Any] = {
     "meta_optimizer": "adam",
     "meta_lr": 0.01,
     "phi_decay": 0.0,
-    "warmup_epochs": 0,
-    "meta_interval": 1,
-    "meta_batch_size": 100,
+    **META_DEFAULTS,
     "lookahead_steps": 1,
-    # auto: the exact forward-mode jvp backend for one SGD look-ahead step, else higher.
-    "backend": "auto",
 }
 _META_SPACE: dict[str, Any] = {
     "meta_optimizer": ("categorical", ["adam", "sgd"]),
     "meta_lr": ("log", 1e-4, 1e-1),
     "phi_decay": ("float", 0.0, 0.05),
-    "warmup_epochs": ("int", 0, 5),
+    **META_SPACE,
 }
 # Log scale down to 1e-3: the search must reach LPG = its base method (eps near 0).
 _EPS_SPACE: dict[str, Any] = {"eps": ("log", 1e-3, 0.9)}
 _NORMALIZE_SPACE: dict[str, Any] = {"normalize": ("categorical", [True, False])}
 _FORM_KEYS = ("eps", "normalize", "zero_sum", "tau_max")
-
-
-def _require(ok: bool, params: dict[str, Any], key: str, rule: str) -> None:
-    if not ok:
-        raise UserError(f"method.{key} must be {rule}, got {params[key]!r}.")
 
 
 class _PlugIn(Method):
@@ -82,9 +77,14 @@ class _PlugIn(Method):
 
     def setup(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> None:
         self.base.setup(model, optimizer)
+        super().setup(model, optimizer)
+
+    def before_update(self, model: torch.nn.Module, step: StepInfo) -> None:
+        self.base.before_update(model, step)
 
     def on_epoch_end(self, epoch: int) -> None:
         self.base.on_epoch_end(epoch)
+        super().on_epoch_end(epoch)
 
     def eval_logits(self, logits: torch.Tensor) -> torch.Tensor:
         return self.base.eval_logits(logits)
@@ -114,7 +114,7 @@ class _PlugIn(Method):
 
 
 @METHODS.register("lpg")
-class LPG(_PlugIn):
+class LPG(_PlugIn, MetaLearnedMethod):
     """Meta-learned LPG (METHOD.md 3.2): phi learned by one-step look-ahead on the meta split.
 
     The virtual step is the real optimizer's plain step on the perturbed base loss; a step-based
@@ -127,9 +127,8 @@ class LPG(_PlugIn):
     """
 
     name = "lpg"
-    kind = "meta"
-    needs_meta = True
     form_name: ClassVar[str] = "matrix"
+    no_meta_hint = "give the data a meta split or use lpg_rule"
     defaults = {"eps": 0.5, "normalize": True, "zero_sum": True, **_META_DEFAULTS}
     search_space = {**_EPS_SPACE, **_NORMALIZE_SPACE, **_META_SPACE}
 
@@ -140,129 +139,80 @@ class LPG(_PlugIn):
         self._validate(params)
         settings = {k: params[k] for k in _FORM_KEYS if k in params}
         self.form = build_form(self.form_name, ctx.num_classes, **settings)
+        # phi's optimizer and decay; the look-ahead itself is MetaLearnedMethod.look_ahead.
         self.bilevel = BilevelStep(
             self.form,
             meta_optimizer=params["meta_optimizer"],
             meta_lr=params["meta_lr"],
             phi_decay=params["phi_decay"],
-            backend=params["backend"],
-            steps=params["lookahead_steps"],
         )
-        self.meta = MetaStream(ctx, params["meta_batch_size"], self.name)
-        self.time_meta_s = 0.0
-        self.reuse_forward = False  # set by setup()
 
     def _validate(self, p: dict[str, Any]) -> None:
         if self.form_name not in FORMS:
             raise ValueError(f"{type(self).__name__}: unknown form '{self.form_name}'")
         if "eps" in p:
-            _require(0.0 <= p["eps"] < 1.0, p, "eps", "in [0, 1) so the direction is kept")
+            require(0.0 <= p["eps"] < 1.0, p, "eps", "in [0, 1) so the direction is kept")
         if "tau_max" in p:
-            _require(p["tau_max"] > 0, p, "tau_max", "positive")
-        _require(p["meta_optimizer"] in ("adam", "sgd"), p, "meta_optimizer", "'adam' or 'sgd'")
-        _require(
-            p["backend"] == "auto" or p["backend"] in BACKENDS,
-            p,
-            "backend",
-            f"one of {['auto', *sorted(BACKENDS)]}",
-        )
-        _require(p["meta_lr"] >= 0, p, "meta_lr", "non-negative")
-        _require(0.0 <= p["phi_decay"] < 1.0, p, "phi_decay", "in [0, 1)")
-        _require(p["warmup_epochs"] >= 0, p, "warmup_epochs", "non-negative")
-        _require(p["meta_interval"] >= 1, p, "meta_interval", "at least 1")
-        _require(p["meta_batch_size"] >= 1, p, "meta_batch_size", "at least 1")
-        _require(p["lookahead_steps"] >= 1, p, "lookahead_steps", "at least 1")
+            require(p["tau_max"] > 0, p, "tau_max", "positive")
+        require(p["meta_optimizer"] in ("adam", "sgd"), p, "meta_optimizer", "'adam' or 'sgd'")
+        require(p["meta_lr"] >= 0, p, "meta_lr", "non-negative")
+        require(0.0 <= p["phi_decay"] < 1.0, p, "phi_decay", "in [0, 1)")
+        require(p["lookahead_steps"] >= 1, p, "lookahead_steps", "at least 1")
+
+    @property
+    def lookahead_steps(self) -> int:
+        return int(self.params["lookahead_steps"])
 
     def setup(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> None:
+        # Every LPG form perturbs the logit gradient, so the train loss depends on theta only
+        # through the logits: jvp is exact whenever the look-ahead is one SGD step.
         super().setup(model, optimizer)
         ref = next(model.parameters())
         # Module.to keeps the Parameter objects, so the meta optimizer built in __init__ stays valid.
         self.form.to(device=ref.device, dtype=ref.dtype)
-        if self.ctx.meta_batches is None:
-            raise UserError(
-                f"method '{self.name}' learns from a clean meta split, but the data set provides "
-                "none; give the data a meta split or use lpg_rule."
-            )
-        # Every LPG form perturbs the logit gradient, so the train loss depends on theta only
-        # through the logits: jvp is exact whenever the look-ahead is one SGD step.
-        self.bilevel.resolve(optimizer, what="method.backend")
-        # Forward reuse needs the base's step to be Method's plain one-forward step: not a
-        # two-pass step base (sam), nor a base with its own train_step (it would be skipped).
-        self.reuse_forward = (
-            self.bilevel.backend == "jvp"
-            and self.base.kind == "loss"
-            and type(self.base).train_step is Method.train_step
-        )
 
-    def train_step(
+    def can_share_forward(self) -> bool:
+        # Not a two-pass step base (sam), nor a base with its own train_step (it would be skipped).
+        return self.base.kind == "loss" and type(self.base).train_step is Method.train_step
+
+    def meta_update(
+        self,
+        model: torch.nn.Module,
+        optimizer: torch.optim.Optimizer,
+        batch: Batch,
+        meta_batch: Batch,
+        loss_fn: LossFn | None,
+    ) -> float:
+        live = self._perturbed(loss_fn or self.base.loss, self.form.transform)
+        grads, value = self.look_ahead(model, optimizer, batch, meta_batch, live, self.bilevel.params)
+        self.bilevel.apply(grads)
+        return value
+
+    def real_loss(self, step: StepInfo, loss_fn: LossFn | None) -> LossFn:
+        # phi as just updated (frozen() detaches it)
+        return self._perturbed(loss_fn or self.base.loss, self.form.frozen())
+
+    def plain_step(
         self,
         model: torch.nn.Module,
         optimizer: torch.optim.Optimizer,
         x: torch.Tensor,
         y: torch.Tensor,
         step: StepInfo,
-        loss_fn: LossFn | None = None,
+        loss_fn: LossFn,
     ) -> dict[str, float]:
-        base_loss = loss_fn or self.base.loss
-        p = self.params
-        meta_now = step.epoch >= p["warmup_epochs"] and step.step % p["meta_interval"] == 0
-        if meta_now and self.reuse_forward:
-            return self._shared_forward_step(model, optimizer, x, y, step, base_loss)
-        if meta_now:
-            start = time.perf_counter()
-            meta_batch = self.meta.next(x.device)
-            live = self._perturbed(base_loss, self.form.transform)
-            self.meta.log(self.bilevel.step(model, optimizer, (x, y), meta_batch, live))
-            self.time_meta_s += time.perf_counter() - start
-        return self._real_step(
-            model, optimizer, x, y, step, self._perturbed(base_loss, self.form.frozen())
-        )
-
-    def _shared_forward_step(
-        self,
-        model: torch.nn.Module,
-        optimizer: torch.optim.Optimizer,
-        x: torch.Tensor,
-        y: torch.Tensor,
-        step: StepInfo,
-        base_loss: LossFn,
-    ) -> dict[str, float]:
-        """Meta step (jvp) and real step from one forward; equals the two-forward path."""
-        start = time.perf_counter()
-        rng = rng_state(model)  # the jvp replays this forward's dropout masks
-        optimizer.zero_grad(set_to_none=True)
-        logits = model(x)
-        meta_start = time.perf_counter()
-        meta_batch = self.meta.next(x.device)
-        live = self._perturbed(base_loss, self.form.transform)
-        self.meta.log(
-            self.bilevel.step_on_logits(model, optimizer, (x, y), logits, rng, meta_batch, live)
-        )
-        real_start = time.perf_counter()
-        # As Method.train_step from here on, with phi as just updated (frozen() detaches it).
-        loss = self._perturbed(base_loss, self.form.frozen())(logits, y)
-        loss.backward()
-        self.base.before_update(model, step)
-        optimizer.step()
-        self.time_meta_s += real_start - meta_start
-        self.time_real_s += (meta_start - start) + (time.perf_counter() - real_start)
-        return {"loss": loss.item()}
+        return self.base.train_step(model, optimizer, x, y, step, loss_fn=loss_fn)
 
     def on_epoch_end(self, epoch: int) -> None:
         super().on_epoch_end(epoch)
         self.trajectory.append(self.form.class_perturbation().cpu().tolist())
-        self.meta.end_epoch()
 
     def record(self) -> dict[str, Any]:
         rec: dict[str, Any] = {
             "form": self.form_name,
-            "backend": self.bilevel.backend,  # as resolved by setup() (auto -> jvp or higher)
-            "backend_requested": self.params["backend"],
+            **self.base_record(),  # backend as resolved by setup() (auto -> jvp or higher)
             "quantity": "tau_c" if self.form_name == "clip" else "a_c",
             "trajectory": self.trajectory,
-            "meta_loss": self.meta.per_epoch,
-            "time_meta_s": self.time_meta_s,
-            "time_real_s": self.time_real_s,
         }
         if isinstance(self.form, MatrixForm):
             rec["A"] = self.form.perturbation_matrix().cpu().tolist()
@@ -320,12 +270,12 @@ class LPGRule(_PlugIn):
         self, params: dict[str, Any], ctx: TrainContext, base: Method | None = None
     ) -> None:
         super().__init__(params, ctx, base)
-        _require(params["eps"] >= 0, params, "eps", "non-negative")
-        _require(params["d_eps"] >= 0, params, "d_eps", "non-negative")
-        _require(
+        require(params["eps"] >= 0, params, "eps", "non-negative")
+        require(params["d_eps"] >= 0, params, "d_eps", "non-negative")
+        require(
             0.0 <= params["eps_max"] < 1.0, params, "eps_max", "in [0, 1) so the direction is kept"
         )
-        _require(0.0 <= params["ema"] < 1.0, params, "ema", "in [0, 1)")
+        require(0.0 <= params["ema"] < 1.0, params, "ema", "in [0, 1)")
         self.rule = ClassRule(ctx.num_classes, **params)
         self.q_trajectory: list[list[float]] = []
 

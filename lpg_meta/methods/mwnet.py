@@ -8,22 +8,22 @@ decay 1e-4) as in the reference. V reads the loss *detached* (the reference feed
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lpg_meta.methods.base import LossFn, StepInfo, TrainContext
-from lpg_meta.methods.l2rw import (
-    SHARED_DEFAULTS,
-    SHARED_SPACE,
+from lpg_meta.lpg import BilevelStep
+from lpg_meta.methods._meta_stream import (
+    META_DEFAULTS,
+    META_SPACE,
     Batch,
-    MetaReweighting,
-    mean_ce,
+    MetaLearnedMethod,
     require,
 )
+from lpg_meta.methods.base import LossFn, StepInfo, TrainContext
+from lpg_meta.methods.l2rw import mean_ce
 from lpg_meta.registry import METHODS
 
 # The weight-vs-loss curve stored in result.json (the reference plots V on [0, 10]).
@@ -48,7 +48,7 @@ class WeightNet(nn.Module):
 
 
 @METHODS.register("mwnet")
-class MWNet(MetaReweighting):
+class MWNet(MetaLearnedMethod):
     """MW-Net: per-sample weights ``V(l_i)`` from a meta-learned weight net.
 
     Every ``meta_interval`` steps V takes one Adam step on the look-ahead meta-gradient; every
@@ -56,8 +56,8 @@ class MWNet(MetaReweighting):
     """
 
     name = "mwnet"
-    defaults = {**SHARED_DEFAULTS, "vnet_lr": 1e-3, "vnet_weight_decay": 1e-4, "vnet_hidden": 100}
-    search_space = {**SHARED_SPACE, "vnet_lr": ("log", 1e-4, 1e-2)}
+    defaults = {**META_DEFAULTS, "vnet_lr": 1e-3, "vnet_weight_decay": 1e-4, "vnet_hidden": 100}
+    search_space = {**META_SPACE, "vnet_lr": ("log", 1e-4, 1e-2)}
 
     def __init__(self, params: dict[str, Any], ctx: TrainContext) -> None:
         super().__init__(params, ctx)
@@ -69,8 +69,9 @@ class MWNet(MetaReweighting):
         # trainer seeds once, and a CE run and this one then see the same random numbers.
         with torch.random.fork_rng(devices=[]):
             self.vnet = WeightNet(p["vnet_hidden"])
-        self.vnet_optimizer = torch.optim.Adam(
-            self.vnet.parameters(), lr=p["vnet_lr"], weight_decay=p["vnet_weight_decay"]
+        # V's Adam; its backend is unused (the look-ahead is MetaLearnedMethod.look_ahead).
+        self.vnet_update = BilevelStep(
+            self.vnet, "adam", p["vnet_lr"], weight_decay=p["vnet_weight_decay"]
         )
 
     def setup(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> None:
@@ -103,31 +104,20 @@ class MWNet(MetaReweighting):
             model, optimizer, batch, meta_batch, self.weighted_loss, list(self.vnet.parameters())
         )
 
-    def vnet_step(self, grads: list[torch.Tensor]) -> None:
-        """One Adam step of V on the given meta-gradients."""
-        for p, g in zip(self.vnet.parameters(), grads, strict=True):
-            p.grad = g.detach()
-        self.vnet_optimizer.step()
-        self.vnet_optimizer.zero_grad(set_to_none=True)
-
-    def train_step(
+    def meta_update(
         self,
         model: torch.nn.Module,
         optimizer: torch.optim.Optimizer,
-        x: torch.Tensor,
-        y: torch.Tensor,
-        step: StepInfo,
-        loss_fn: LossFn | None = None,
-    ) -> dict[str, float]:
-        if self.warming_up(step):
-            return self.real_step(model, optimizer, x, y, mean_ce)
-        if self.is_meta_step(step):
-            start = time.perf_counter()
-            grads, value = self.meta_grads(model, optimizer, (x, y), self.meta.next(x.device))
-            self.vnet_step(grads)
-            self.meta.log(value)
-            self.time_meta_s += time.perf_counter() - start
-        return self.real_step(model, optimizer, x, y, self.frozen_loss)
+        batch: Batch,
+        meta_batch: Batch,
+        loss_fn: LossFn | None,
+    ) -> float:
+        grads, value = self.meta_grads(model, optimizer, batch, meta_batch)
+        self.vnet_update.apply(grads)
+        return value
+
+    def real_loss(self, step: StepInfo, loss_fn: LossFn | None) -> LossFn:
+        return mean_ce if self.warming_up(step) else self.frozen_loss
 
     @torch.no_grad()
     def weight_curve(self) -> dict[str, list[float]]:

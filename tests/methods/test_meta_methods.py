@@ -15,6 +15,7 @@ from torch import nn
 from lpg_meta.errors import UserError
 from lpg_meta.lpg.meta import BACKENDS
 from lpg_meta.methods import METHODS, StepInfo, TrainContext, build_method, method_classes
+from lpg_meta.methods._meta_stream import META_DEFAULTS, MetaLearnedMethod
 from lpg_meta.methods.gdw import gdw_update, weighted_ce, zero_sum
 from lpg_meta.methods.l2rw import normalized_weights
 
@@ -328,6 +329,15 @@ def test_registration_settings_and_errors(name: str, monkeypatch) -> None:
     assert resolved.backend == "jvp"  # auto: exact forward mode for one SGD look-ahead step
     resolved.setup(model, torch.optim.Adam(model.parameters()))
     assert resolved.backend == "higher"
+
+
+@pytest.mark.parametrize("name", METHODS.names())
+def test_meta_learned_methods_share_one_base(name: str) -> None:
+    cls = METHODS.get(name)
+    learned = issubclass(cls, MetaLearnedMethod)
+    assert learned == (cls.kind == "meta") == cls.needs_meta
+    if learned:  # the shared settings, with the shared defaults, in every one of them
+        assert {k: cls.defaults[k] for k in META_DEFAULTS} == META_DEFAULTS
 
 
 def test_lpg_plus_mwnet_is_refused() -> None:
