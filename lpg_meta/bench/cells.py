@@ -94,8 +94,7 @@ def expand(suite: Suite, only: str | None = None) -> list[Cell]:
 
 
 def _cell(suite: Suite, dataset: str, method: str) -> Cell:
-    from lpg_meta.data import DATASETS, data_defaults
-    from lpg_meta.data.build import _check_common
+    from lpg_meta.data import DATASETS, check_data_settings, data_defaults
     from lpg_meta.methods import method_defaults, method_search_space
     from lpg_meta.models import model_defaults
 
@@ -111,7 +110,7 @@ def _cell(suite: Suite, dataset: str, method: str) -> Cell:
                            ("model_params", model_defaults(raw.get("model") or DATASETS.get(drow.source).default_model))):
             resolve_params(table, suite.defaults.get(key, {}), f"defaults.{key}")
         cfg = resolve_config({**raw, "seed": suite.seeds[0]})
-        _check_common(copy.deepcopy(cfg["data"]))  # the data checks build_data would run later
+        check_data_settings(copy.deepcopy(cfg["data"]))  # the data checks build_data would run later
     except UserError as err:
         raise UserError(f"{where}: {err}") from None
     if mrow.tune is None:

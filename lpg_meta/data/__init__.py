@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from lpg_meta.data.augment import augment_batch, normalize_batch
 from lpg_meta.data.base import DataBundle, Pool, Source, Split
-from lpg_meta.data.build import build_data, data_defaults
+from lpg_meta.data.build import build_data, check_data_settings, data_defaults
 from lpg_meta.registry import DATASETS
 from lpg_meta.registry_import import import_submodules
 
@@ -23,6 +23,7 @@ __all__ = [
     "Split",
     "augment_batch",
     "build_data",
+    "check_data_settings",
     "data_defaults",
     "dataset_names",
     "normalize_batch",

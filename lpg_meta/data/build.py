@@ -51,7 +51,7 @@ def _check_choice(params: dict[str, Any], key: str, choices: tuple[str, ...]) ->
         )
 
 
-def _check_common(params: dict[str, Any]) -> None:
+def check_data_settings(params: dict[str, Any]) -> None:
     """Reject user mistakes in the common settings, naming the key and the fix."""
     if params["imbalance"] < 1:
         raise UserError(f"data.imbalance must be >= 1 (1 = balanced), got {params['imbalance']}.")
@@ -113,7 +113,7 @@ def build_data(name: str, params: dict[str, Any], seed: int) -> DataBundle:
     """
     source: type[Source] = DATASETS.get(name)
     resolved = resolve_params(data_defaults(name), params, "data")
-    _check_common(resolved)
+    check_data_settings(resolved)
     if resolved["seed"] is None:
         resolved["seed"] = int(seed)
     if resolved["val_per_class"] is None:
