@@ -194,36 +194,8 @@ def check_data(plan: Any, prefix: str = "") -> None:
 def data_present(name: str, params: dict[str, Any], where: str = "data") -> None:
     """Raise ``UserError`` naming ``WHERE.root`` when data set ``name`` is not on disk.
 
-    Only the folder layout is checked (reading the data is the loader's job): CIFAR needs
-    ``ROOT/<its folder>`` unless ``download`` is set; an image folder needs ``ROOT/train`` and
-    ``ROOT/test``. Sources without a ``root`` setting (generated or bundled data) always pass.
+    Each source says what it needs (``Source.check_files``); generated or bundled data pass.
     """
     from lpg_meta.data import DATASETS
 
-    source = DATASETS.get(name)
-    if "root" not in params:
-        return
-    folder = getattr(source, "folder", "")
-    if folder:  # CIFAR-10 / CIFAR-100
-        from lpg_meta.data.cifar import CIFAR_URL, ROOT_ENV
-
-        root = params["root"] or os.environ.get(ROOT_ENV)
-        if params.get("download"):
-            return  # torchvision creates the folder and fetches the data
-        if not root:
-            raise UserError(f"{where}.root is not set and ${ROOT_ENV} is empty: set {where}.root to the folder "
-                            f"that holds '{folder}', pass --data-root FOLDER or export {ROOT_ENV}=FOLDER.")
-        root = Path(os.path.expanduser(os.fspath(root)))
-        if not (root / folder).is_dir():
-            found = "has no" if root.is_dir() else "does not exist, so it has no"
-            raise UserError(f"{where}.root: {root} {found} '{folder}' folder; extract it there (from {CIFAR_URL}), "
-                            f"or set {where}.download: true to fetch it when the network allows.")
-        return
-    root = params["root"]
-    layout = "ROOT/train/CLASS/*.png and ROOT/test/CLASS/*.png"
-    if not root:
-        raise UserError(f"{where}.root is not set; set it to the image folder ({layout}).")
-    root = Path(os.path.expanduser(os.fspath(root)))
-    for split in ("train", "test"):
-        if not (root / split).is_dir():
-            raise UserError(f"{where}.root: no folder {root / split}; set {where}.root to a folder laid out as {layout}.")
+    DATASETS.get(name).check_files(params, where)

@@ -77,6 +77,14 @@ class Source:
         """Load the pool described by resolved ``params`` (raise UserError on user mistakes)."""
         raise NotImplementedError
 
+    @classmethod
+    def check_files(cls, params: dict[str, Any], where: str = "data") -> None:
+        """Raise a UserError naming ``WHERE.root`` when the source's files are not on disk.
+
+        Only the folder layout is checked, in a moment and before anything runs (reading the
+        data is ``load``'s job). The default suits generated or bundled data: nothing to check.
+        """
+
 
 @dataclass
 class Split:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import pickle
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -58,6 +59,21 @@ class _Cifar(Source):
     @classmethod
     def asym_map(cls) -> dict[int, int]:
         raise NotImplementedError
+
+    @classmethod
+    def check_files(cls, params: dict[str, Any], where: str = "data") -> None:
+        """``ROOT/<its folder>`` must exist, unless ``download`` is set."""
+        if params.get("download"):
+            return  # torchvision creates the folder and fetches the data
+        root = params["root"] or os.environ.get(ROOT_ENV)
+        if not root:
+            raise UserError(f"{where}.root is not set and ${ROOT_ENV} is empty: set {where}.root to the folder "
+                            f"that holds '{cls.folder}', pass --data-root FOLDER or export {ROOT_ENV}=FOLDER.")
+        root = Path(os.path.expanduser(os.fspath(root)))
+        if not (root / cls.folder).is_dir():
+            found = "has no" if root.is_dir() else "does not exist, so it has no"
+            raise UserError(f"{where}.root: {root} {found} '{cls.folder}' folder; extract it there (from {CIFAR_URL}), "
+                            f"or set {where}.download: true to fetch it when the network allows.")
 
     @classmethod
     def load(cls, params: dict[str, Any]) -> Pool:

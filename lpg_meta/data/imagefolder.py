@@ -18,6 +18,7 @@ class but must not add one. Pooled indices: ``train/`` files in sorted order, th
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,7 +28,8 @@ from lpg_meta.data.base import Pool, Source
 from lpg_meta.errors import UserError
 from lpg_meta.registry import DATASETS
 
-LAYOUT_HINT = "expected ROOT/train/CLASS/*.png and ROOT/test/CLASS/*.png"
+LAYOUT = "ROOT/train/CLASS/*.png and ROOT/test/CLASS/*.png"
+LAYOUT_HINT = f"expected {LAYOUT}"
 
 
 def _read_images(samples: list[tuple[str, int]], size: int) -> tuple[torch.Tensor, np.ndarray]:
@@ -55,6 +57,17 @@ class ImageFolderSource(Source):
     name = "imagefolder"
     defaults = {"root": None, "image_size": 32}
     default_model = "resnet32"
+
+    @classmethod
+    def check_files(cls, params: dict[str, Any], where: str = "data") -> None:
+        """``ROOT/train`` and ``ROOT/test`` must exist."""
+        root, layout = params["root"], LAYOUT
+        if not root:
+            raise UserError(f"{where}.root is not set; set it to the image folder ({layout}).")
+        root = Path(os.path.expanduser(os.fspath(root)))
+        for split in ("train", "test"):
+            if not (root / split).is_dir():
+                raise UserError(f"{where}.root: no folder {root / split}; set {where}.root to a folder laid out as {layout}.")
 
     @classmethod
     def load(cls, params: dict[str, Any]) -> Pool:
