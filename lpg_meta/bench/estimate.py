@@ -35,18 +35,16 @@ REFERENCE_BATCH = 128
 # evaluating 1/5 as many images per epoch. wrn28_10 was not measured on CPU: ResNet-32's time
 # times the ratio of forward FLOPs (5.25 G / 0.069 G per 32x32 image, ~76x).
 MODEL_STEP_SECONDS: dict[str, float] = {"resnet32": 0.5, "wrn28_10": 38.0}
-COST_BY_KIND = {"meta": 5.0}
-COST_BY_NAME = {"sam": 2.0}
 
 
 def method_factor(name: str) -> float:
-    """Cost of a step relative to plain cross-entropy (a plug-in multiplies its base's)."""
+    """Cost of a step relative to plain cross-entropy: the product of the methods' ``step_cost``."""
     from lpg_meta.methods import method_classes
 
     factor = 1.0
     for cls in method_classes(name):
         if cls is not None:
-            factor *= COST_BY_NAME.get(cls.name, COST_BY_KIND.get(cls.kind, 1.0))
+            factor *= cls.step_cost
     return factor
 
 

@@ -51,6 +51,9 @@ class Method:
     search_space: ClassVar[dict[str, Any]] = {}
     needs_meta: ClassVar[bool] = False
     kind: ClassVar[str] = "loss"  # "loss", "step" (parameter-level) or "meta"
+    # Time of a training step relative to plain cross-entropy (what `lpg-meta run --dry-run`
+    # estimates with); a plug-in costs its own times its base's.
+    step_cost: ClassVar[float] = 1.0
 
     def __init__(self, params: dict[str, Any], ctx: TrainContext) -> None:
         self.params = params

@@ -24,6 +24,7 @@ class SAM(Method):
 
     name = "sam"
     kind = "step"
+    step_cost = 2.0  # two forward-backward passes per step
     defaults = {"rho": 0.05}
     search_space = {"rho": ("log", 0.01, 0.5)}
 
