@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import statistics
 import time
 from pathlib import Path
@@ -10,8 +9,8 @@ from typing import Any
 
 from tabulate import tabulate
 
-from lpg_meta.bench.cells import config_hash
 from lpg_meta.config import merge, parse_overrides, resolve_config
+from lpg_meta.results import RESULT_NAME, load_finished_file
 from lpg_meta.train.trainer import train
 
 METHODS = ("ce", "lpg")
@@ -19,16 +18,9 @@ SETTING = {"dataset": "mnist1d", "data": {"imbalance": 100.0}, "train": {"progre
 
 
 def run_or_load(cfg: dict[str, Any], out: Path) -> dict[str, Any]:
-    """Train ``cfg`` unless ``out/result.json`` already holds the same configuration."""
-    path = out / "result.json"
-    if path.exists():
-        try:
-            done = json.loads(path.read_text())
-            if config_hash(done["config"]) == config_hash(cfg):
-                return done
-        except (json.JSONDecodeError, KeyError):
-            pass  # unreadable or stale: train again and replace it atomically
-    return train(cfg, out)
+    """Train ``cfg`` unless ``out/result.json`` already holds a finished run of it."""
+    done = load_finished_file(out / RESULT_NAME, cfg)
+    return done if done is not None else train(cfg, out)
 
 
 def _mean_std(values: list[float]) -> str:

@@ -1,7 +1,14 @@
-"""Result files: atomic writes and provenance (versions, git commit)."""
+"""The result format: what ``result.json`` holds, how it is written, and what names a run.
+
+One module owns it, so a metric, a history column or an identity rule is added once: metric
+names and which way is better, the per-epoch history keys, the shot groups, the atomic write,
+provenance (versions, git commit), and ``config_hash`` (which settings make a run's identity).
+No torch here: the report and the command line read results without the training stack.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
@@ -41,6 +48,70 @@ def library_versions() -> dict[str, str | None]:
         except metadata.PackageNotFoundError:
             versions[name] = None
     return versions
+
+
+RESULT_NAME = "result.json"
+# A finished run: a diverged run is deterministic, so re-running it diverges again.
+DONE_STATUSES = ("ok", "diverged")
+
+# The metrics of an evaluated split (``classification_metrics``) and their better direction.
+METRIC_DIRECTIONS: dict[str, str] = {
+    "balanced_accuracy": "maximize",
+    "accuracy": "maximize",
+    "error": "minimize",
+    "nll": "minimize",
+    "ece": "minimize",
+    "many_shot": "maximize",
+    "medium_shot": "maximize",
+    "few_shot": "maximize",
+}
+LOWER_IS_BETTER = frozenset(m for m, d in METRIC_DIRECTIONS.items() if d == "minimize")
+SHOT_GROUPS = ("many_shot", "medium_shot", "few_shot")  # accuracy over classes by train count
+PER_EPOCH_METRICS = ("accuracy", "balanced_accuracy")  # what ``history`` records per split
+# Settings that do not change a run's outcome, so not its identity (``config_hash``).
+NOT_IDENTITY: dict[str, tuple[str, ...]] = {"train": ("progress",)}
+
+
+def history_key(split: str, metric: str) -> str:
+    """The key of ``metric`` on ``split`` in each ``history`` record, e.g. ``val_accuracy``."""
+    return f"{split}_{metric}"
+
+
+def shot_groups(
+    train_counts: list[int], many_threshold: int = 100, few_threshold: int = 20
+) -> dict[str, list[int]]:
+    """Split classes by training count: many (> many), few (< few), medium (the rest, inclusive)."""
+    if few_threshold > many_threshold:
+        raise ValueError(f"few_threshold {few_threshold} is above many_threshold {many_threshold}")
+    groups: dict[str, list[int]] = {group: [] for group in SHOT_GROUPS}
+    for c, count in enumerate(train_counts):
+        if count > many_threshold:
+            groups["many_shot"].append(c)
+        elif count < few_threshold:
+            groups["few_shot"].append(c)
+        else:
+            groups["medium_shot"].append(c)
+    return groups
+
+
+def config_hash(cfg: dict[str, Any]) -> str:
+    """A stable key of a resolved configuration, without the settings in ``NOT_IDENTITY``."""
+    keyed = {
+        **cfg,
+        **{s: {k: v for k, v in cfg[s].items() if k not in NOT_IDENTITY[s]} for s in NOT_IDENTITY},
+    }
+    return hashlib.sha256(json.dumps(keyed, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def load_finished_file(path: str | os.PathLike, cfg: dict[str, Any]) -> dict[str, Any] | None:
+    """The result JSON at ``path`` if it is a finished run of exactly ``cfg``; else None."""
+    try:
+        result = json.loads(Path(path).read_text())
+        if result.get("status") in DONE_STATUSES and config_hash(result["config"]) == config_hash(cfg):
+            return result
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        pass  # missing, partial or foreign: to be trained again and replaced atomically
+    return None
 
 
 def git_commit() -> dict[str, Any]:

@@ -21,12 +21,7 @@ from lpg_meta.bench.space import check_in_space, parse_space
 from lpg_meta.config import merge, resolve_config
 from lpg_meta.errors import UserError, closest
 from lpg_meta.params import resolve_params
-
-
-def config_hash(cfg: dict[str, Any]) -> str:
-    """A stable key of a resolved configuration (progress display excluded)."""
-    keyed = {**cfg, "train": {k: v for k, v in cfg["train"].items() if k != "progress"}}
-    return hashlib.sha256(json.dumps(keyed, sort_keys=True).encode()).hexdigest()[:16]
+from lpg_meta.results import RESULT_NAME, config_hash, load_finished_file
 
 
 def _hash(payload: Any) -> str:
@@ -140,20 +135,6 @@ def _cell(suite: Suite, dataset: str, method: str) -> Cell:
                 first_trial=first, tune_key=tune_key)
 
 
-DONE_STATUSES = ("ok", "diverged")  # a diverged run is deterministic: re-running it diverges again
-
-
 def load_finished(run_dir: Path, cfg: dict[str, Any]) -> dict[str, Any] | None:
     """The result in ``run_dir`` if it is a finished run of exactly ``cfg`` (same ``config_hash``)."""
-    return load_finished_file(Path(run_dir) / "result.json", cfg)
-
-
-def load_finished_file(path: Path, cfg: dict[str, Any]) -> dict[str, Any] | None:
-    """The result JSON at ``path`` if it is a finished run of exactly ``cfg``; else None."""
-    try:
-        result = json.loads(Path(path).read_text())
-        if result.get("status") in DONE_STATUSES and config_hash(result["config"]) == config_hash(cfg):
-            return result
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        pass  # missing, partial or foreign: to be trained again and replaced atomically
-    return None
+    return load_finished_file(Path(run_dir) / RESULT_NAME, cfg)

@@ -19,11 +19,11 @@ from typing import Any
 
 from lpg_meta.bench.storage import normalise_url
 from lpg_meta.errors import UserError
+from lpg_meta.results import RESULT_NAME
 
 DIALECTS = ("sqlite", "postgresql", "mysql")
 CONNECT_TIMEOUT_S = 5  # a database that does not answer within this is reported, not waited on
 STORAGE_FIX = "use sqlite:///FILE.db, postgresql://USER@HOST/DB or a journal file path"
-RESULT_NAME = "result.json"
 
 
 def preflight(plan: Any, storage_flag: str | None = None, dry_run: bool = False) -> None:

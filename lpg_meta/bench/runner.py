@@ -40,7 +40,7 @@ from lpg_meta.bench.preflight import preflight
 from lpg_meta.bench.progress import Overall, epoch_bar
 from lpg_meta.bench.schema import Suite, load_suite
 from lpg_meta.errors import TrainingDivergedError, UserError
-from lpg_meta.results import provenance, write_json_atomic
+from lpg_meta.results import RESULT_NAME, provenance, write_json_atomic
 
 Emit = Callable[[dict[str, Any]], None]
 # Each worker trains with one torch thread (a run's train.threads, if set, still wins): the
@@ -242,11 +242,11 @@ def write_result(run_dir: Path, result: dict[str, Any]) -> None:
 
         os.replace = slow_replace  # write_json_atomic's os.replace; nothing else runs meanwhile
         try:
-            write_json_atomic(run_dir / "result.json", result)
+            write_json_atomic(run_dir / RESULT_NAME, result)
         finally:
             os.replace = real_replace
     else:
-        write_json_atomic(run_dir / "result.json", result)
+        write_json_atomic(run_dir / RESULT_NAME, result)
     for stray in run_dir.glob(".result.json.*.tmp"):
         stray.unlink(missing_ok=True)
 
@@ -279,7 +279,7 @@ def finished_result(run_dir: Path, cfg: dict[str, Any], info: dict[str, Any]) ->
     result = load_finished(run_dir, cfg)
     if result is not None and result.get("suite") != info:
         result["suite"] = info  # same run under a new study name: no need to retrain
-        write_json_atomic(run_dir / "result.json", result)
+        write_json_atomic(run_dir / RESULT_NAME, result)
     return result
 
 
@@ -338,7 +338,7 @@ def _summary(plan: Plan, tracker: Overall, workers: int, seconds: float) -> dict
             run_dir = cell.run_dir(plan.output, seed)
             info = _suite_info(plan, cell, params, study.study_name if study else None)
             result = finished_result(run_dir, cell.config(seed, params), info)
-            runs.append({"seed": seed, "path": str(run_dir / "result.json"),
+            runs.append({"seed": seed, "path": str(run_dir / RESULT_NAME),
                          "status": result["status"] if result else "missing",
                          "trained": (cell.name, seed) in tracker.trained,
                          "test": (result or {}).get("metrics", {}).get("test")})

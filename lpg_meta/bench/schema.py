@@ -19,6 +19,7 @@ from lpg_meta.bench.space import parse_space
 from lpg_meta.config import OPTIM_DEFAULTS, TRAIN_DEFAULTS
 from lpg_meta.errors import UserError, closest
 from lpg_meta.params import resolve_params
+from lpg_meta.results import METRIC_DIRECTIONS
 
 TOP_KEYS = ("suite", "description", "defaults", "datasets", "methods", "matrix", "seeds",
             "tuning", "storage", "output")
@@ -29,9 +30,7 @@ METHOD_KEYS = ("method", "params", "tune")
 MATRIX_KEYS = ("datasets", "methods", "exclude")
 TUNING_KEYS = ("trials", "sampler_seed", "pruner", "metric", "direction")
 # Validation metrics a study can optimise (``classification_metrics``) and their natural direction.
-METRICS = {"balanced_accuracy": "maximize", "accuracy": "maximize", "many_shot": "maximize",
-           "medium_shot": "maximize", "few_shot": "maximize", "error": "minimize",
-           "nll": "minimize", "ece": "minimize"}
+METRICS = METRIC_DIRECTIONS
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")  # row names become folder names
 
 

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from lpg_meta.data.augment import augment_batch, normalize_batch
+from lpg_meta.results import shot_groups
 
 # Settings every dataset accepts; a source may override a default in its own ``defaults``.
 COMMON_DEFAULTS: dict[str, Any] = {
@@ -137,15 +138,7 @@ class DataBundle:
 
     def shot_groups(self) -> dict[str, list[int]]:
         """Classes in the many / medium / few-shot groups, by training count."""
-        groups: dict[str, list[int]] = {"many": [], "medium": [], "few": []}
-        for c, n in enumerate(self.train_counts):
-            if n > self.many_threshold:
-                groups["many"].append(c)
-            elif n < self.few_threshold:
-                groups["few"].append(c)
-            else:
-                groups["medium"].append(c)
-        return groups
+        return shot_groups(self.train_counts, self.many_threshold, self.few_threshold)
 
     def summary(self) -> dict:
         """JSON-serialisable description: sizes, per-class counts, noise, thresholds."""

@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from lpg_meta.errors import UserError
-
-RESULT_NAME = "result.json"
+from lpg_meta.results import RESULT_NAME
 
 
 @dataclass(frozen=True)

@@ -26,11 +26,16 @@ from lpg_meta.report.collect import (
     mean_std,
 )
 from lpg_meta.report.published import Published, lookup, protocol_of
+from lpg_meta.results import (
+    LOWER_IS_BETTER,
+    METRIC_DIRECTIONS,
+    PER_EPOCH_METRICS,
+    SHOT_GROUPS,
+)
 
-METRICS = ("balanced_accuracy", "accuracy", "error", "nll", "ece", "many_shot", "medium_shot", "few_shot")
-LOWER_IS_BETTER = frozenset({"error", "nll", "ece"})
-SHOTS = ("many_shot", "medium_shot", "few_shot")
-PER_EPOCH = ("accuracy", "balanced_accuracy")  # metrics the per-epoch history records
+METRICS = tuple(METRIC_DIRECTIONS)
+SHOTS = SHOT_GROUPS
+PER_EPOCH = PER_EPOCH_METRICS  # metrics the per-epoch history records
 FORMATS = ("md", "latex", "csv")
 
 

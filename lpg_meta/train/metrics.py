@@ -14,6 +14,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from lpg_meta.results import shot_groups
+
 
 def _num(value: float) -> float | None:
     """A plain float, or None where it is NaN or infinite (strict JSON has neither)."""
@@ -46,23 +48,6 @@ def expected_calibration_error(probs: torch.Tensor, y: torch.Tensor, bins: int =
             gap = (correct[mask].mean() - conf[mask].mean()).abs().item()
             total += gap * count / n
     return total
-
-
-def shot_groups(
-    train_counts: list[int], many_threshold: int = 100, few_threshold: int = 20
-) -> dict[str, list[int]]:
-    """Split classes by training count: many (> many), few (< few), medium (the rest, inclusive)."""
-    if few_threshold > many_threshold:
-        raise ValueError(f"few_threshold {few_threshold} is above many_threshold {many_threshold}")
-    groups: dict[str, list[int]] = {"many_shot": [], "medium_shot": [], "few_shot": []}
-    for c, count in enumerate(train_counts):
-        if count > many_threshold:
-            groups["many_shot"].append(c)
-        elif count < few_threshold:
-            groups["few_shot"].append(c)
-        else:
-            groups["medium_shot"].append(c)
-    return groups
 
 
 def classification_metrics(

@@ -18,7 +18,13 @@ from lpg_meta.data import DataBundle, Split, build_data
 from lpg_meta.errors import TrainingDivergedError, UserError
 from lpg_meta.methods import Method, StepInfo, TrainContext, build_method
 from lpg_meta.models import build_model
-from lpg_meta.results import provenance, write_json_atomic
+from lpg_meta.results import (
+    PER_EPOCH_METRICS,
+    RESULT_NAME,
+    history_key,
+    provenance,
+    write_json_atomic,
+)
 from lpg_meta.train.device import Accelerator, EpochBatches, WorkerBatches, resolve_device
 from lpg_meta.train.metrics import classification_metrics
 from lpg_meta.train.progress import Progress
@@ -158,12 +164,10 @@ def train(cfg: dict[str, Any], out_dir: str | Path | None = None, on_epoch: Epoc
                 "epoch": epoch + 1,
                 "train_loss": float(np.mean(losses)) if losses else float("nan"),
                 "lr": optimizer.param_groups[0]["lr"],
-                "val_accuracy": val.get("accuracy"),
-                "val_balanced_accuracy": val.get("balanced_accuracy"),
                 # Test accuracy per epoch is only a record (peak vs. last shows memorization);
                 # nothing is selected on it.
-                "test_accuracy": test.get("accuracy"),
-                "test_balanced_accuracy": test.get("balanced_accuracy"),
+                **{history_key(split, m): metrics.get(m)
+                   for split, metrics in (("val", val), ("test", test)) for m in PER_EPOCH_METRICS},
             }
             history.append(record)
             progress.epoch(epoch, epochs, {k: v for k, v in record.items() if k not in ("epoch", "lr")})
@@ -185,5 +189,5 @@ def train(cfg: dict[str, Any], out_dir: str | Path | None = None, on_epoch: Epoc
         **method.record(),
     }
     if out_dir is not None:
-        write_json_atomic(Path(out_dir) / "result.json", result)
+        write_json_atomic(Path(out_dir) / RESULT_NAME, result)
     return result
