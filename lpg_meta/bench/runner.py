@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import copy
 import multiprocessing
-import os
 import queue as queue_mod
 import time
 import traceback
@@ -230,23 +229,8 @@ def write_result(run_dir: Path, result: dict[str, Any]) -> None:
     """Write ``result.json`` atomically, then remove temp files of writers killed mid-write.
 
     Only this process owns the unit, so any other temp file in ``run_dir`` is a dead one's.
-    ``LPG_TEST_SLOW_S`` (tests only) holds the finished temp file that long before the rename,
-    so a test can kill a worker in the middle of the write.
     """
-    if os.environ.get(units.TEST_SLOW_ENV):
-        real_replace = os.replace
-
-        def slow_replace(src: Any, dst: Any) -> None:
-            units.test_pause()
-            real_replace(src, dst)
-
-        os.replace = slow_replace  # write_json_atomic's os.replace; nothing else runs meanwhile
-        try:
-            write_json_atomic(run_dir / RESULT_NAME, result)
-        finally:
-            os.replace = real_replace
-    else:
-        write_json_atomic(run_dir / RESULT_NAME, result)
+    write_json_atomic(run_dir / RESULT_NAME, result)
     for stray in run_dir.glob(".result.json.*.tmp"):
         stray.unlink(missing_ok=True)
 
@@ -261,12 +245,8 @@ def _train_logged(cfg: dict[str, Any], run_dir: Path, label: str, worker: int) -
     with epoch_bar(label, cfg["train"]["epochs"], worker) as bar, \
             open(run_dir / "train.log", "w") as log, redirect_stderr(log):
         print(f"# {label} config {config_hash(cfg)}", file=log, flush=True)
-        def on_epoch(epoch: int, val: dict[str, Any]) -> None:
-            bar(epoch, val)
-            units.test_pause()
-
         try:
-            return train(run_cfg, None, on_epoch)
+            return train(run_cfg, None, bar)
         except TrainingDivergedError as err:
             print(f"# diverged: {err}", file=log)
             return {"status": "diverged", "error": str(err), "config": run_cfg, "seed": cfg["seed"],

@@ -28,7 +28,6 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from lpg_meta.bench import storage as storage_mod
-from lpg_meta.bench import units
 from lpg_meta.bench.cells import Cell
 from lpg_meta.bench.schema import Tuning
 from lpg_meta.bench.space import suggest
@@ -135,7 +134,6 @@ def run_trial(study: optuna.Study, cell: Cell, tuning: Tuning, seed: int, log_di
         trial.report(value, epoch)
         if on_epoch is not None:
             on_epoch(epoch, val)
-        units.test_pause()
         if trial.should_prune():
             raise optuna.TrialPruned()
 

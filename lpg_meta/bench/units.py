@@ -12,8 +12,6 @@ its epoch, never retried. A dead worker's run is FAIL without a reason and enque
 
 from __future__ import annotations
 
-import os
-import time
 from typing import Any
 
 import optuna
@@ -24,19 +22,6 @@ from lpg_meta.bench.cells import Cell
 from lpg_meta.bench.schema import Tuning
 
 _STUDIES: dict[tuple[str, str], optuna.Study] = {}
-TEST_SLOW_ENV = "LPG_TEST_SLOW_S"
-
-
-def test_pause() -> None:
-    """Sleep ``$LPG_TEST_SLOW_S`` seconds (tests only): after each epoch and before a result's rename.
-
-    Tiny test runs take a fraction of a second; the pause lets a test SIGKILL a worker
-    in the middle of training, tuning or writing a result.
-    """
-    delay = float(os.environ.get(TEST_SLOW_ENV) or 0)
-    if delay > 0:
-        time.sleep(delay)
-
 
 def reset() -> None:
     _STUDIES.clear()

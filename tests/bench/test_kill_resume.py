@@ -28,6 +28,7 @@ PLANS = {
     2: ["write", "tune", "train", "write"],
 }
 SLOW_S = "0.2"  # the pause after each epoch and before each result's rename (test hook)
+SLOW_CHILDREN = Path(__file__).with_name("slow_children")
 
 
 def write_suite(folder):
@@ -54,7 +55,9 @@ def metrics(out):
 
 
 def start(path, log):
-    env = {**os.environ, "LPG_TEST_SLOW_S": SLOW_S}
+    # slow_children/sitecustomize.py pauses the children (and only them) at the kill points
+    paths = [str(SLOW_CHILDREN), *filter(None, [os.environ.get("PYTHONPATH")])]
+    env = {**os.environ, "LPG_TEST_SLOW_S": SLOW_S, "PYTHONPATH": os.pathsep.join(paths)}
     return subprocess.Popen([sys.executable, "-m", "lpg_meta.cli", "run", str(path)], env=env,
                             stdout=log, stderr=subprocess.STDOUT)
 
