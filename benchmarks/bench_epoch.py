@@ -78,7 +78,8 @@ def measure(method: str, args: argparse.Namespace, device: torch.device) -> dict
     return {
         "method": method, "model": "resnet32", "batch_size": BATCH, "input": list(SHAPE),
         "device": str(device),
-        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine(),
+        "device_name": (torch.cuda.get_device_name(device) if device.type == "cuda"
+                        else platform.processor() or platform.machine()),
         "dtype": "bfloat16 autocast" if args.amp == "bf16" else "float32",
         "channels_last": acc.channels_last, "threads": torch.get_num_threads(),
         "torch": torch.__version__, "commit": git_commit(), "steps_timed": args.steps, "warmup_steps": args.warmup,
@@ -114,7 +115,8 @@ def main() -> None:
             r["ratio_to_ce"] = by_name["ce"]["step_seconds"] and r["step_seconds"] / by_name["ce"]["step_seconds"]
     if "ce" in by_name and "lpg" in by_name:
         # images/s of lpg over images/s of ce: the fraction of CE's throughput LPG keeps.
-        by_name["lpg"]["throughput_ratio_lpg_ce"] = by_name["lpg"]["images_per_second"] / by_name["ce"]["images_per_second"]
+        lpg, ce = by_name["lpg"], by_name["ce"]
+        lpg["throughput_ratio_lpg_ce"] = lpg["images_per_second"] / ce["images_per_second"]
     old = [] if args.replace or not args.out.exists() else json.loads(args.out.read_text())
     write_json_atomic(args.out, old + records)
     for r in records:

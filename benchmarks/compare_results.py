@@ -1,11 +1,11 @@
 """Check that two result folders hold the same results: every ``result.json`` and every table.
 
 For a refactoring that must not change behaviour: run the same suite (or runs) before and after
-into two folders, then ``python benchmarks/compare_results.py BEFORE AFTER``. Each
-run's JSON (``result.json``, tuning trials' ``trialNNN.json``) is compared exactly (floats bit for bit) except for what describes the run rather
-than its outcome: ``provenance`` and ``timing``, and wall-clock fields (``time_*_s``,
-``seconds*``). Tables (``leaderboard.{md,csv,tex}``) are compared byte for byte. Exits 1 and
-lists the differences if there are any.
+into two folders, then ``python benchmarks/compare_results.py BEFORE AFTER``. Each run's JSON
+(``result.json``, tuning trials' ``trialNNN.json``) is compared exactly (floats bit for bit)
+except for what describes the run rather than its outcome: ``provenance`` and ``timing``, and
+wall-clock fields (``time_*_s``, ``seconds*``). Tables (``leaderboard.{md,csv,tex}``) are
+compared byte for byte. Exits 1 and lists the differences if there are any.
 """
 
 from __future__ import annotations

@@ -107,7 +107,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     result = train(cfg, out)
     test = result["metrics"]["test"]
     print(f"{cfg['dataset']} {cfg['method']} seed {cfg['seed']}: test accuracy {100 * test['accuracy']:.2f}%, "
-          f"balanced {100 * test['balanced_accuracy']:.2f}%, {result['timing']['seconds_total']:.1f}s -> {out / 'result.json'}")
+          f"balanced {100 * test['balanced_accuracy']:.2f}%, {result['timing']['seconds_total']:.1f}s "
+          f"-> {out / 'result.json'}")
     return 0
 
 

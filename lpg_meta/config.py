@@ -68,7 +68,8 @@ def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
         if "." not in key:
             if key not in TOP_LEVEL:
                 known = ", ".join(TOP_LEVEL)
-                raise UserError(f"unknown setting '{key}'.{closest(key, TOP_LEVEL)} Top-level keys: {known}; others are section.name.")
+                raise UserError(f"unknown setting '{key}'.{closest(key, TOP_LEVEL)} Top-level keys: {known}; "
+                                "others are section.name.")
             out[key] = value
             continue
         section, _, name = key.partition(".")

@@ -102,7 +102,8 @@ def _cell(suite: Suite, dataset: str, method: str) -> Cell:
     try:
         # Defaults apply to every cell; check them per cell so the message names defaults.*.
         for key, table in (("data", data_defaults(drow.source)), ("method_params", method_defaults(mrow.method)),
-                           ("model_params", model_defaults(raw.get("model") or DATASETS.get(drow.source).default_model))):
+                           ("model_params",
+                            model_defaults(raw.get("model") or DATASETS.get(drow.source).default_model))):
             resolve_params(table, suite.defaults.get(key, {}), f"defaults.{key}")
         cfg = resolve_config({**raw, "seed": suite.seeds[0]})
         check_data_settings(copy.deepcopy(cfg["data"]))  # the data checks build_data would run later

@@ -20,7 +20,8 @@ def add_run_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
     parser.add_argument("--storage", default=None,
                         help="Optuna storage URL (sqlite:///x.db) or journal file (default OUTPUT/optuna.journal)")
-    parser.add_argument("--only", default=None, metavar="GLOB", help="run only cells matching DATASET/METHOD, e.g. 'lt/*'")
+    parser.add_argument("--only", default=None, metavar="GLOB",
+                        help="run only cells matching DATASET/METHOD, e.g. 'lt/*'")
     parser.add_argument("--dry-run", action="store_true", help="list the cells and their estimated cost; run nothing")
     add_data_root(parser)
     return parser

@@ -219,8 +219,9 @@ def _reused_trial(plan: Plan, cell: Cell, cfg: dict[str, Any], run_dir: Path) ->
         result = load_finished_file(path, cfg)
         if result is not None and result.get("status") == "ok":
             run_dir.mkdir(parents=True, exist_ok=True)
-            (run_dir / "train.log").write_text(f"# {cell.name}: the run of tuning trial {path.stem}, "
-                                               f"re-used (same config {config_hash(cfg)}); its log is {path.stem}.log\n")
+            (run_dir / "train.log").write_text(
+                f"# {cell.name}: the run of tuning trial {path.stem}, "
+                f"re-used (same config {config_hash(cfg)}); its log is {path.stem}.log\n")
             return result
     return None
 
@@ -326,5 +327,6 @@ def _summary(plan: Plan, tracker: Overall, workers: int, seconds: float) -> dict
                       "trials_finished": tuning.counts(study)[0], "best_trial": number, "best_value": value,
                       "tuned_params": params, "runs": runs})
     return {"suite": plan.suite.name, "output": str(plan.output), "storage": plan.storage, "workers": workers,
-            "dry_run": False, "metric": plan.suite.tuning.metric, "cells": cells, "trained": tracker.runs, "trials_run": tracker.trials,
+            "dry_run": False, "metric": plan.suite.tuning.metric, "cells": cells, "trained": tracker.runs,
+            "trials_run": tracker.trials,
             "skipped": sum(1 for c in cells for r in c["runs"] if not r["trained"]), "seconds": seconds}

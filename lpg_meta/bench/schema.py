@@ -231,8 +231,9 @@ def _dataset_row(name: str, row: Any) -> DatasetRow:
     if not 0.0 <= resolved["noise_rate"] < 1.0:
         raise UserError(f"{where}.noise_rate must be in [0, 1), got {resolved['noise_rate']}.")
     if resolved["noise"] == "none" and resolved["noise_rate"] > 0:
-        raise UserError(f"{where}.noise_rate is {resolved['noise_rate']} but {where}.noise is 'none'; set {where}.noise "
-                        f"to one of {', '.join(k for k in NOISE_KINDS if k != 'none')}, or the rate to 0.")
+        kinds = ", ".join(k for k in NOISE_KINDS if k != "none")
+        raise UserError(f"{where}.noise_rate is {resolved['noise_rate']} but {where}.noise is 'none'; "
+                        f"set {where}.noise to one of {kinds}, or the rate to 0.")
     _integer(resolved["meta_per_class"], f"{where}.meta_per_class", 0)
     if resolved["val_per_class"] is not None:
         _integer(resolved["val_per_class"], f"{where}.val_per_class", 0)
@@ -291,7 +292,8 @@ def _matrix(value: Any, datasets: dict[str, DatasetRow], methods: dict[str, Meth
         if isinstance(item, list) and len(item) == 2 and all(isinstance(x, str) for x in item):
             item = f"{item[0]}/{item[1]}"
         if not isinstance(item, str) or item.count("/") != 1:
-            raise UserError(f"matrix.exclude[{i}]: write 'dataset/method' (globs allowed) or [dataset, method], got {item!r}.")
+            raise UserError(f"matrix.exclude[{i}]: write 'dataset/method' (globs allowed) or [dataset, method], "
+                            f"got {item!r}.")
         names = [f"{d}/{m}" for d, m in cells]
         hit = [n for n in names if fnmatch.fnmatchcase(n, item)]
         if not hit:

@@ -67,7 +67,8 @@ class ImageFolderSource(Source):
         root = Path(os.path.expanduser(os.fspath(root)))
         for split in ("train", "test"):
             if not (root / split).is_dir():
-                raise UserError(f"{where}.root: no folder {root / split}; set {where}.root to a folder laid out as {layout}.")
+                raise UserError(f"{where}.root: no folder {root / split}; "
+                                f"set {where}.root to a folder laid out as {layout}.")
 
     @classmethod
     def load(cls, params: dict[str, Any]) -> Pool:

@@ -97,7 +97,9 @@ def evaluate(model: torch.nn.Module, method: Method, split: Split, bundle: DataB
     )
 
 
-def train(cfg: dict[str, Any], out_dir: str | Path | None = None, on_epoch: EpochCallback | None = None) -> dict[str, Any]:
+def train(
+    cfg: dict[str, Any], out_dir: str | Path | None = None, on_epoch: EpochCallback | None = None
+) -> dict[str, Any]:
     """Train one resolved configuration and return (and optionally write) its result.
 
     Args:

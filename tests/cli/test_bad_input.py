@@ -145,7 +145,8 @@ CASES = [
          text="suite: t\ndatasets:\n  lt: {imbalance: 10}\n  lt: {imbalance: 5}\nmethods: {ce: {}}\noutput: {out}\n"),
     Case("bad row name", RUN, ("methods.a/b", "not a valid name"), setting("methods", {"a/b": {"method": "ce"}})),
     # Plug-ins that cannot compose.
-    Case("base is not a plug-in", RUN, ("methods.x.method", "not a plug-in"), setting("methods.x", {"method": "ce+la"})),
+    Case("base is not a plug-in", RUN, ("methods.x.method", "not a plug-in"),
+         setting("methods.x", {"method": "ce+la"})),
     Case("plug-in into a meta method", RUN, ("methods.x.method", "cannot compose", "loss"),
          setting("methods.x", {"method": "lpg+mwnet"})),
     # Data that is not there.
@@ -166,8 +167,8 @@ CASES = [
          ("--storage", "127.0.0.1", "sqlite:///")),
     Case("journal under a file", (*RUN, "--storage", "{tmp}/afile/x.journal"), ("--storage", "afile", "not a folder"),
          setup=a_file("afile")),
-    Case("sqlite under a file", (*RUN, "--storage", "sqlite:///{tmp}/afile/x.db"), ("--storage", "afile", "not a folder"),
-         setup=a_file("afile")),
+    Case("sqlite under a file", (*RUN, "--storage", "sqlite:///{tmp}/afile/x.db"),
+         ("--storage", "afile", "not a folder"), setup=a_file("afile")),
     Case("postgres scheme", (*RUN, "--storage", "postgres://nobody@127.0.0.1:1/x"), ("--storage", "postgresql://")),
     Case("database without a driver", (*RUN, "--storage", "mysql://nobody@127.0.0.1:1/x"),
          ("--storage", "127.0.0.1", "sqlite:///")),  # no mysql driver ships: "install it"; else refused
@@ -300,7 +301,8 @@ def test_unwritable_output_is_reported_also_as_root(tmp_path, monkeypatch, capsy
     argv = prepare(Case(case.id, case.argv, case.expect, case.edit, setup=a_folder("ro")), tmp_path, monkeypatch)
     real_access = os.access
     denied = str(tmp_path / "ro")
-    monkeypatch.setattr(os, "access", lambda path, mode: False if os.fspath(path) == denied else real_access(path, mode))
+    monkeypatch.setattr(os, "access",
+                        lambda path, mode: False if os.fspath(path) == denied else real_access(path, mode))
     before = snapshot(tmp_path)
     assert main(argv) == 2
     captured = capsys.readouterr()

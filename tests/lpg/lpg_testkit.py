@@ -1,4 +1,7 @@
-"""Shared helpers (not a test file): small float64 problems for the LPG tests: a BatchNorm MLP, Nesterov SGD with weight decay."""
+"""Shared helpers (not a test file): small float64 problems for the LPG tests.
+
+A BatchNorm MLP, Nesterov SGD with weight decay.
+"""
 
 from __future__ import annotations
 

@@ -45,7 +45,8 @@ def make_result(*, dataset: str = "mnist1d", method: str = "ce", seed: int = 0, 
     else:
         result["failure"] = failure or {"reason": "training diverged", "epoch": 2}
     if trajectory is not None:
-        result["lpg"] = {"form": "scale", "quantity": "a_c", "trajectory": trajectory, "meta_loss": [0.5] * len(trajectory)}
+        result["lpg"] = {"form": "scale", "quantity": "a_c", "trajectory": trajectory,
+                         "meta_loss": [0.5] * len(trajectory)}
     if suite is not None:
         result["suite"] = suite
     result.update(extra)
