@@ -18,6 +18,7 @@ test: install
 
 lint: install
 	$(VENV)/bin/ruff check lpg_meta tests benchmarks
+	$(VENV)/bin/mypy
 
 # The default suite (benchmarks/cpu.yaml): tuned, 3 seeds, about 45 minutes on 2 cores.
 # Finished runs are skipped, so a second call only rewrites the tables.

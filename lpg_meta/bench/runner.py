@@ -136,7 +136,8 @@ def _work(plan: Plan, worker: int, emit: Emit) -> None:
 def _step_cell(plan: Plan, cell: Cell, worker: int, emit: Emit, reported: set[tuple[str, int]]) -> str:
     """Run one unit of ``cell`` if one is free: ``worked``, ``busy`` (running elsewhere) or ``done``."""
     torch.set_num_threads(THREADS_PER_WORKER)  # again: a run's own train.threads may have changed it
-    params, study_name = {}, None
+    params: dict[str, Any] = {}
+    study_name: str | None = None
     if plan.tuned(cell):
         study = tuning.get_study(cell, plan.suite.tuning, plan.storage, create=True)
         tuning.fail_stale(study)
@@ -310,7 +311,7 @@ def _worker_main(plan: Plan, index: int, events: Any, threads: int) -> None:
 
 
 def _summary(plan: Plan, tracker: Overall, workers: int, seconds: float) -> dict[str, Any]:
-    cells = []
+    cells: list[dict[str, Any]] = []
     for cell in plan.cells:
         study = tuning.get_study(cell, plan.suite.tuning, plan.storage) if plan.tuned(cell) else None
         params, value, number = tuning.best(study, cell)

@@ -22,7 +22,7 @@ import hashlib
 import time
 from contextlib import redirect_stderr
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast, overload
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
@@ -63,6 +63,13 @@ def _sampler(tuning: Tuning, slot: int) -> optuna.samplers.BaseSampler:
     return optuna.samplers.TPESampler(seed=int.from_bytes(digest[:4], "little"))
 
 
+Direction = Literal["minimize", "maximize"]
+
+
+@overload
+def get_study(cell: Cell, tuning: Tuning, spec: str, create: Literal[True]) -> optuna.Study: ...
+@overload
+def get_study(cell: Cell, tuning: Tuning, spec: str, create: bool = False) -> optuna.Study | None: ...
 def get_study(cell: Cell, tuning: Tuning, spec: str, create: bool = False) -> optuna.Study | None:
     """The cell's study, or None if it does not exist and ``create`` is False.
 
@@ -81,7 +88,7 @@ def get_study(cell: Cell, tuning: Tuning, spec: str, create: bool = False) -> op
         if not create:
             return None
         study = optuna.create_study(study_name=cell.study_name, storage=storage, sampler=_sampler(tuning, 0),
-                                    pruner=pruner, direction=tuning.direction, load_if_exists=True)
+                                    pruner=pruner, direction=cast(Direction, tuning.direction), load_if_exists=True)
         if not study.get_trials(deepcopy=False):
             study.set_user_attr("cell", cell.name)
             study.enqueue_trial(cell.first_trial, skip_if_exists=True)
@@ -177,10 +184,10 @@ def trial_result_path(log_dir: Path, number: int) -> Path:
 def best(study: optuna.Study | None, cell: Cell) -> tuple[dict[str, Any], float | None, int | None]:
     """``(params, value, trial number)`` of the best complete trial; the untuned values if none."""
     complete = [] if study is None else study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    if not complete:
+    if study is None or not complete:
         return dict(cell.first_trial), None, None
     sign = -1 if study.direction == optuna.study.StudyDirection.MAXIMIZE else 1
     # Ties go to the earliest first attempt, not the lowest number: a retried trial has a
     # higher number than it would have had, and the pick must not depend on who was killed.
-    trial = min(complete, key=lambda t: (sign * t.value, origin(t)))
+    trial = min(complete, key=lambda t: (sign * cast(float, t.value), origin(t)))
     return dict(trial.params), trial.value, trial.number

@@ -12,7 +12,7 @@ its epoch, never retried. A dead worker's run is FAIL without a reason and enque
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
@@ -20,6 +20,7 @@ from optuna.trial import FrozenTrial, TrialState
 from lpg_meta.bench import storage as storage_mod
 from lpg_meta.bench.cells import Cell
 from lpg_meta.bench.schema import Tuning
+from lpg_meta.bench.tuning import Direction
 
 _STUDIES: dict[tuple[str, str], optuna.Study] = {}
 
@@ -32,7 +33,7 @@ def get_runs_study(cell: Cell, params: dict[str, Any], tuning: Tuning, spec: str
     name = cell.runs_study_name(params)
     if (spec, name) not in _STUDIES:
         study = optuna.create_study(study_name=name, storage=storage_mod.open_storage(spec),
-                                    direction=tuning.direction, load_if_exists=True)
+                                    direction=cast(Direction, tuning.direction), load_if_exists=True)
         _STUDIES[spec, name] = study
     return _STUDIES[spec, name]
 

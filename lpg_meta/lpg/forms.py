@@ -169,7 +169,8 @@ class MatrixForm(Form):
         return torch.diagonal(self.perturbation_matrix()).clone()
 
 
-FORMS: dict[str, type[Form]] = {
+# Form constructors (num_classes, **settings); typed as callables since Form's own differs.
+FORMS: dict[str, Callable[..., Form]] = {
     cls.name: cls for cls in (ScaleForm, ShiftForm, ClipForm, MatrixForm)
 }
 

@@ -149,4 +149,8 @@ def jvp_backend(
     require_one_sgd_step(optimizer, steps, "meta backend")
     rng = rng_state(model)
     logits = model(batch[0])  # moves BN statistics: restored by lookahead_meta_grad
-    return jvp_meta_grad(model, optimizer, batch, logits, rng, meta_batch, train_loss, meta_params)
+    grads, value = jvp_meta_grad(
+        model, optimizer, batch, logits, rng, meta_batch, train_loss, meta_params
+    )
+    out: list[torch.Tensor | None] = list(grads)
+    return out, value

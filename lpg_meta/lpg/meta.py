@@ -143,7 +143,7 @@ class BilevelStep:
         steps: int = 1,
         weight_decay: float = 0.0,
     ) -> None:
-        self.params = [p for p in module.parameters() if p.requires_grad]
+        self.params: list[torch.Tensor] = [p for p in module.parameters() if p.requires_grad]
         if meta_optimizer == "adam":
             self.optimizer: torch.optim.Optimizer = torch.optim.Adam(
                 self.params, lr=meta_lr, weight_decay=weight_decay

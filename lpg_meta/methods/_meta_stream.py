@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
 import torch
@@ -39,19 +39,19 @@ class MetaStream:
         self._epoch: list[float] = []
         self.per_epoch: list[float | None] = []
 
-    def require(self) -> None:
-        """Raise a UserError unless the data provide a meta split."""
+    def require(self) -> Callable[[int], Iterator[Batch]]:
+        """The data's meta-batch factory; a UserError if the data provide no meta split."""
         if self.ctx.meta_batches is None:
             raise UserError(
                 f"method '{self.method}' learns from a clean meta split, but the data set "
                 f"provides none; {self.hint}."
             )
+        return self.ctx.meta_batches
 
     def next(self, device: torch.device) -> Batch:
         """The next meta batch on ``device``; the stream starts at the first call (after warm-up)."""
         if self._batches is None:
-            self.require()
-            self._batches = self.ctx.meta_batches(self.batch_size)
+            self._batches = self.require()(self.batch_size)
         x_m, y_m = next(self._batches)
         return x_m.to(device, non_blocking=True), y_m.to(device, non_blocking=True)
 

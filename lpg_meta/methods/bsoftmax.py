@@ -22,8 +22,8 @@ class BalancedSoftmax(Method):
     """
 
     name = "bsoftmax"
-    defaults: dict[str, Any] = {}
-    search_space: dict[str, Any] = {}  # no settings: the adjustment is fixed by the counts
+    defaults = {}
+    search_space = {}  # no settings: the adjustment is fixed by the counts
 
     def __init__(self, params: dict[str, Any], ctx: TrainContext) -> None:
         super().__init__(params, ctx)

@@ -16,8 +16,8 @@ class GeneralizedCE(Method):
     """``L_q = (1 - p_y ** q) / q``: CE as q -> 0, MAE (up to a factor) at q = 1."""
 
     name = "gce"
-    defaults: dict[str, Any] = {"q": 0.7}
-    search_space: dict[str, Any] = {"q": ("float", 0.1, 0.9)}
+    defaults = {"q": 0.7}
+    search_space = {"q": ("float", 0.1, 0.9)}
 
     def __init__(self, params: dict[str, Any], ctx: TrainContext) -> None:
         super().__init__(params, ctx)

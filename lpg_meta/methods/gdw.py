@@ -85,7 +85,7 @@ class GDW(MWNet):
         v = self.vnet(F.cross_entropy(logits, y, reduction="none"))
         return zero_sum(v.unsqueeze(1).expand_as(logits), logits, y)
 
-    def meta_grads(
+    def omega_meta_grads(
         self,
         model: torch.nn.Module,
         optimizer: torch.optim.Optimizer,
@@ -123,7 +123,7 @@ class GDW(MWNet):
         meta_batch: Batch,
         loss_fn: LossFn | None,
     ) -> float:
-        (grad, *vnet_grads), value, omega = self.meta_grads(model, optimizer, batch, meta_batch)
+        (grad, *vnet_grads), value, omega = self.omega_meta_grads(model, optimizer, batch, meta_batch)
         self.vnet_update.apply(vnet_grads)
         self._updated = gdw_update(
             omega, grad, self.params["outer_lr"], self.params["outer_clip"]

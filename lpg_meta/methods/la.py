@@ -22,8 +22,8 @@ def log_prior(ctx: TrainContext) -> torch.Tensor:
 class _LogitAdjusted(Method):
     """Shared setting ``tau`` and the training class prior."""
 
-    defaults: dict[str, Any] = {"tau": 1.0}
-    search_space: dict[str, Any] = {"tau": ("float", 0.25, 2.0)}
+    defaults = {"tau": 1.0}
+    search_space = {"tau": ("float", 0.25, 2.0)}
 
     def __init__(self, params: dict[str, Any], ctx: TrainContext) -> None:
         super().__init__(params, ctx)

@@ -37,8 +37,8 @@ class LDAM(Method):
     # [-1, 1]). The zoo's models have plain linear heads whose logits are already O(10), where
     # s = 30 trained to chance in the sanity suite (12.8% balanced accuracy on long-tail
     # MNIST-1D); s = 1 keeps LDAM's margins on the logits' own scale.
-    defaults: dict[str, Any] = {"max_margin": 0.5, "s": 1.0}
-    search_space: dict[str, Any] = {"max_margin": ("float", 0.1, 1.0), "s": ("log", 1.0, 30.0)}
+    defaults = {"max_margin": 0.5, "s": 1.0}
+    search_space = {"max_margin": ("float", 0.1, 1.0), "s": ("log", 1.0, 30.0)}
 
     def __init__(self, params: dict[str, Any], ctx: TrainContext) -> None:
         super().__init__(params, ctx)
@@ -64,8 +64,8 @@ class LDAMDRW(LDAM):
     """
 
     name = "ldam_drw"
-    defaults: dict[str, Any] = {**LDAM.defaults, "beta": 0.9999, "drw_start": 0.8}
-    search_space: dict[str, Any] = {
+    defaults = {**LDAM.defaults, "beta": 0.9999, "drw_start": 0.8}
+    search_space = {
         **LDAM.search_space,
         "beta": ("categorical", [0.999, 0.9999]),
         "drw_start": ("float", 0.5, 0.9),

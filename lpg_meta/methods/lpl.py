@@ -106,13 +106,13 @@ class LogitPerturbation(Method):
 
     name = "lpl"
     # lpl_eps / lpl_alpha = 0.4 / 0.01 = 40 steps: the reference's balanced and CIFAR-100-LT runs.
-    defaults: dict[str, Any] = {
+    defaults = {
         "rule": "balanced",
         "lpl_eps": 0.4,
         "lpl_alpha": 0.01,
         "lpl_head": 0.4,
     }
-    search_space: dict[str, Any] = {
+    search_space = {
         "rule": ("categorical", list(RULES)),
         "lpl_eps": ("log", 0.1, 2.0),
         "lpl_alpha": ("log", 0.01, 0.2),

@@ -20,8 +20,8 @@ class LabelSmoothing(Method):
     """
 
     name = "ls"
-    defaults: dict[str, Any] = {"alpha": 0.1}
-    search_space: dict[str, Any] = {"alpha": ("float", 0.05, 0.3)}
+    defaults = {"alpha": 0.1}
+    search_space = {"alpha": ("float", 0.05, 0.3)}
 
     def __init__(self, params: dict[str, Any], ctx: TrainContext) -> None:
         super().__init__(params, ctx)

@@ -25,8 +25,8 @@ class SymmetricCE(Method):
     """
 
     name = "sce"
-    defaults: dict[str, Any] = {"alpha": 0.1, "beta": 1.0}
-    search_space: dict[str, Any] = {"alpha": ("log", 0.05, 10.0), "beta": ("log", 0.05, 10.0)}
+    defaults = {"alpha": 0.1, "beta": 1.0}
+    search_space = {"alpha": ("log", 0.05, 10.0), "beta": ("log", 0.05, 10.0)}
 
     def __init__(self, params: dict[str, Any], ctx: TrainContext) -> None:
         super().__init__(params, ctx)

@@ -168,7 +168,7 @@ def test_gdw_meta_grad_matches_finite_difference() -> None:
     fd_vnet = central_difference(vnet_loss, nn.utils.parameters_to_vector(vnet.parameters()), dirs)
     for backend in BACKEND_NAMES:
         method = build("gdw", meta, backend=backend)
-        (g_omega, *g_vnet), _, omega = method.meta_grads(model, opt, batch, meta)
+        (g_omega, *g_vnet), _, omega = method.omega_meta_grads(model, opt, batch, meta)
         torch.testing.assert_close(omega, reference_omega(vnet, logits, batch[1], zero))
         assert rel(g_omega.flatten(), fd_omega) < 1e-6
         assert rel(dirs @ torch.cat([g.flatten() for g in g_vnet]), fd_vnet) < 1e-6
@@ -269,7 +269,7 @@ def test_mwnet_step_is_adam_then_reweighted_step() -> None:
 def test_gdw_step_uses_the_updated_class_weights() -> None:
     model, opt, batch, meta = problem()
     method = build("gdw", meta, outer_lr=5.0)  # 5 / 24 entries: some clipped, some not
-    (g_omega, *_), _, _ = method.meta_grads(model, opt, batch, meta)
+    (g_omega, *_), _, _ = method.omega_meta_grads(model, opt, batch, meta)
     vnet0, zero = copy.deepcopy(method.vnet), torch.zeros(B, C, dtype=torch.float64)
     ref, ref_opt = copy.deepcopy((model, opt))
     method.setup(model, opt)
