@@ -104,8 +104,8 @@ def resolve_config(raw: Mapping[str, Any]) -> dict[str, Any]:
     """
     # Imported here: the registries import torch-heavy modules.
     from lpg_meta.data import data_defaults
-    from lpg_meta.methods import method_defaults
-    from lpg_meta.models import model_defaults
+    from lpg_meta.methods import method_classes, method_defaults
+    from lpg_meta.models import MODELS, model_defaults
 
     unknown = set(raw) - set(TOP_LEVEL) - set(SECTIONS)
     if unknown:
@@ -133,10 +133,29 @@ def resolve_config(raw: Mapping[str, Any]) -> dict[str, Any]:
         "train": resolve_params(TRAIN_DEFAULTS, raw.get("train", {}), "train"),
     }
     _check_ranges(cfg)
-    for key, default in OPTIONAL_TRAIN_DEFAULTS.items():
-        if cfg["train"][key] == default and type(cfg["train"][key]) is type(default):
-            del cfg["train"][key]
+    drop_optional_defaults(cfg["train"], OPTIONAL_TRAIN_DEFAULTS)
+    drop_optional_defaults(cfg["method_params"], _optional_of(method_classes(method)))
+    drop_optional_defaults(cfg["model_params"], _optional_of([MODELS.get(model)]))
     return cfg
+
+
+def _optional_of(classes: Any) -> dict[str, Any]:
+    """The ``optional_defaults`` of registered classes (None entries skipped), merged."""
+    out: dict[str, Any] = {}
+    for cls in classes:
+        out.update(getattr(cls, "optional_defaults", {}) if cls is not None else {})
+    return out
+
+
+def drop_optional_defaults(section: dict[str, Any], optional: Mapping[str, Any]) -> None:
+    """Leave out of ``section`` the options added after runs were recorded, while at their default.
+
+    A method or model lists such options in ``optional_defaults`` (also part of its
+    ``defaults``): a config that does not set them keeps exactly its earlier form and hash.
+    """
+    for key, default in optional.items():
+        if key in section and section[key] == default and type(section[key]) is type(default):
+            del section[key]
 
 
 def train_setting(train: Mapping[str, Any], key: str) -> Any:
