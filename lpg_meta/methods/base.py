@@ -58,6 +58,14 @@ class Method:
     def __init__(self, params: dict[str, Any], ctx: TrainContext) -> None:
         self.params = params
         self.ctx = ctx
+        self.batch_flipped: torch.Tensor | None = None
+
+    def observe_batch(self, flipped: torch.Tensor | None) -> None:
+        """Which samples of the coming batch have a flipped label (None: unknown or no noise).
+
+        Only a diagnostic may read it (a weight's share on flipped samples); training never does.
+        """
+        self.batch_flipped = flipped
 
     def setup(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> None:
         """Called once before training."""

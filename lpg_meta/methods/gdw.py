@@ -16,7 +16,8 @@ weights ``omega_i`` in R^C, one per logit, applied elementwise to its CE logit g
 
 omega is not kept across batches; only V is. Steps between meta steps use step 1-2 with the
 current V. ``record()`` stores, per epoch, the batch-mean omega of each label class (rows)
-over the logits (columns): a C x C trajectory.
+over the logits (columns): a C x C trajectory; on noisy rows, the weight log (``_weight_log``)
+of each sample's true-label weight ``omega_iy``.
 """
 
 from __future__ import annotations
@@ -67,7 +68,13 @@ class GDW(MWNet):
 
     name = "gdw"
     # outer_lr 100 and clip 0.2: the reference's CIFAR-10 settings (it uses 1000 on CIFAR-100).
-    defaults = {**MWNet.defaults, "outer_lr": 100.0, "outer_clip": 0.2}
+    # MW-Net's batch normalisation has no counterpart here (omega is refined per batch).
+    optional_defaults: dict[str, Any] = {}
+    defaults = {
+        **{k: v for k, v in MWNet.defaults.items() if k != "normalize"},
+        "outer_lr": 100.0,
+        "outer_clip": 0.2,
+    }
     search_space = {**MWNet.search_space, "outer_lr": ("log", 10.0, 1000.0)}
 
     def __init__(self, params: dict[str, Any], ctx: TrainContext) -> None:
@@ -140,6 +147,8 @@ class GDW(MWNet):
                 base = self.first_stage(logits, yy) if updated is None else updated
                 omega = zero_sum(base, logits, yy)
                 self._accumulate(omega, yy)
+                # A sample's weight on its own label: what scales the pull towards that label.
+                self.weight_log.add(omega.gather(1, yy.unsqueeze(1)).squeeze(1), self.batch_flipped)
             return weighted_ce(logits, yy, omega)
 
         return loss
@@ -166,4 +175,5 @@ class GDW(MWNet):
 
     def record(self) -> dict[str, Any]:
         rec = {"quantity": "mean omega, label class x logit", "trajectory": self.trajectory}
-        return {"gdw": {**self.base_record(), **rec, **self.weight_curve()}}
+        rec = {**rec, **self.weight_curve(), **self.weight_log.record()}
+        return {"gdw": {**self.base_record(), **rec}}

@@ -20,6 +20,7 @@ from lpg_meta.methods._meta_stream import (
     Batch,
     MetaLearnedMethod,
 )
+from lpg_meta.methods._weight_log import WeightLog
 from lpg_meta.methods.base import LossFn, StepInfo, TrainContext
 from lpg_meta.registry import METHODS
 
@@ -57,6 +58,7 @@ class L2RW(MetaLearnedMethod):
         self._epoch_zero: list[float] = []
         self._weights: torch.Tensor | None = None  # this step's, from meta_update
         self.zero_fraction: list[float | None] = []
+        self.weight_log = WeightLog()  # meta steps' weights only (the others are plain CE)
 
     def example_weights(
         self,
@@ -93,6 +95,8 @@ class L2RW(MetaLearnedMethod):
         if w is None:  # not a meta step: plain CE
             return mean_ce
 
+        self.weight_log.add(w, self.batch_flipped)
+
         def weighted(logits: torch.Tensor, yy: torch.Tensor) -> torch.Tensor:
             return (w * F.cross_entropy(logits, yy, reduction="none")).sum()
 
@@ -103,6 +107,8 @@ class L2RW(MetaLearnedMethod):
         zeros = self._epoch_zero
         self.zero_fraction.append(sum(zeros) / len(zeros) if zeros else None)
         self._epoch_zero = []
+        self.weight_log.end_epoch()
 
     def record(self) -> dict[str, Any]:
-        return {"l2rw": {**self.base_record(), "zero_fraction": self.zero_fraction}}
+        rec = {"zero_fraction": self.zero_fraction, **self.weight_log.record()}
+        return {"l2rw": {**self.base_record(), **rec}}

@@ -2,8 +2,13 @@
 
 A small net V maps each sample's CE loss to a weight in (0, 1). V is learned by the one-step
 look-ahead of METHOD.md 3.2 on the virtual loss ``mean_i V(l_i) l_i``, with Adam (1e-3, weight
-decay 1e-4) as in the reference. V reads the loss *detached* (the reference feeds
-``cost_v.data``), so the weighted loss has logit gradient ``V(l_i) dl_i/du`` with no dV/dl term.
+decay 1e-4) as in the reference's ``MW-Net.py``. With ``normalize: true`` both the virtual and
+the real loss use ``V(l_i) / sum_j V(l_j)`` over the batch instead, summed, as the reference's
+``train_WRN-28-10_Meta_PGC.py`` (a batch sum of 0 leaves the weights as they are, as there).
+Unnormalised, V's level acts as a learning-rate multiplier, and a one-step look-ahead always
+prefers a larger step: on noisy MNIST-1D V saturates near 1 and the method equals CE.
+V reads the loss *detached* (the reference feeds ``cost_v.data``), so the weighted loss has
+logit gradient ``V(l_i) dl_i/du`` (or ``w_i dl_i/du``) with no dV/dl term.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from lpg_meta.methods._meta_stream import (
     MetaLearnedMethod,
     require,
 )
+from lpg_meta.methods._weight_log import WeightLog
 from lpg_meta.methods.base import LossFn, StepInfo, TrainContext
 from lpg_meta.methods.l2rw import mean_ce
 from lpg_meta.registry import METHODS
@@ -56,7 +62,12 @@ class MWNet(MetaLearnedMethod):
     """
 
     name = "mwnet"
-    defaults = {**META_DEFAULTS, "vnet_lr": 1e-3, "vnet_weight_decay": 1e-4, "vnet_hidden": 100}
+    # normalize came after runs were recorded: left out of a config while false (same hash).
+    optional_defaults = {"normalize": False}
+    defaults = {
+        **META_DEFAULTS, "vnet_lr": 1e-3, "vnet_weight_decay": 1e-4, "vnet_hidden": 100,
+        **optional_defaults,
+    }
     search_space = {**META_SPACE, "vnet_lr": ("log", 1e-4, 1e-2)}
 
     def __init__(self, params: dict[str, Any], ctx: TrainContext) -> None:
@@ -65,6 +76,7 @@ class MWNet(MetaLearnedMethod):
         require(p["vnet_lr"] >= 0, p, "vnet_lr", "non-negative")
         require(p["vnet_weight_decay"] >= 0, p, "vnet_weight_decay", "non-negative")
         require(p["vnet_hidden"] >= 1, p, "vnet_hidden", "at least 1")
+        self.weight_log = WeightLog()
         # Its random initialisation must not shift the run's RNG stream (dropout, noise): the
         # trainer seeds once, and a CE run and this one then see the same random numbers.
         with torch.random.fork_rng(devices=[]):
@@ -80,17 +92,27 @@ class MWNet(MetaLearnedMethod):
         # Module.to keeps the Parameter objects, so the Adam built in __init__ stays valid.
         self.vnet.to(device=ref.device, dtype=ref.dtype)
 
+    def combine(self, v: torch.Tensor, losses: torch.Tensor) -> torch.Tensor:
+        """The batch loss from V's outputs: ``mean_i v_i l_i``, or normalised, ``sum_i w_i l_i``."""
+        if not self.params["normalize"]:
+            return (v * losses).mean()
+        total = v.sum()
+        # The reference divides only if the sum is not 0; torch.where avoids a host sync.
+        return (v / torch.where(total != 0, total, torch.ones_like(total)) * losses).sum()
+
     def weighted_loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """The virtual loss ``mean_i V(l_i) l_i``, differentiable in V's parameters."""
+        """The virtual loss, differentiable in V's parameters."""
         losses = F.cross_entropy(logits, y, reduction="none")
-        return (self.vnet(losses) * losses).mean()
+        return self.combine(self.vnet(losses), losses)
 
     def frozen_loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """The real step's loss: the current V's weights, detached."""
         losses = F.cross_entropy(logits, y, reduction="none")
         with torch.no_grad():
-            w = self.vnet(losses)
-        return (w * losses).mean()
+            v = self.vnet(losses)
+        # Normalising by the batch sum does not change a sample's share of the batch's weight.
+        self.weight_log.add(v, self.batch_flipped)
+        return self.combine(v, losses)
 
     def meta_grads(
         self,
@@ -126,5 +148,9 @@ class MWNet(MetaLearnedMethod):
         grid = torch.linspace(*LOSS_GRID, dtype=ref.dtype, device=ref.device)
         return {"loss_grid": grid.cpu().tolist(), "weights": self.vnet(grid).cpu().tolist()}
 
+    def on_epoch_end(self, epoch: int) -> None:
+        super().on_epoch_end(epoch)
+        self.weight_log.end_epoch()
+
     def record(self) -> dict[str, Any]:
-        return {"mwnet": {**self.base_record(), **self.weight_curve()}}
+        return {"mwnet": {**self.base_record(), **self.weight_curve(), **self.weight_log.record()}}

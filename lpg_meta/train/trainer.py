@@ -40,17 +40,33 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def iterate_batches(
-    split: Split, batch_size: int, generator: torch.Generator, shuffle: bool = True
-) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """Yield ``(x, y)`` mini-batches; a last batch smaller than half a batch is dropped when shuffling."""
-    n = len(split.y)
+def batch_indices(
+    n: int, batch_size: int, generator: torch.Generator, shuffle: bool = True
+) -> Iterator[torch.Tensor]:
+    """Yield mini-batch indices; a last batch smaller than half a batch is dropped when shuffling."""
     order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
     for start in range(0, n, batch_size):
         idx = order[start : start + batch_size]
         if shuffle and len(idx) < max(2, batch_size // 2) and start > 0:
             break  # a tiny last batch gives BatchNorm and the meta step noisy statistics
+        yield idx
+
+
+def iterate_batches(
+    split: Split, batch_size: int, generator: torch.Generator, shuffle: bool = True
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Yield ``(x, y)`` mini-batches of ``batch_indices``."""
+    for idx in batch_indices(len(split.y), batch_size, generator, shuffle):
         yield split.x[idx], split.y[idx]
+
+
+def flipped_batches(
+    split: Split, batch_size: int, generator: torch.Generator
+) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """``iterate_batches`` (same random stream) with each batch's flipped-label mask."""
+    flipped = split.y != split.clean_y
+    for idx in batch_indices(len(split.y), batch_size, generator):
+        yield split.x[idx], split.y[idx], flipped[idx]
 
 
 def steps_in_epoch(n: int, batch_size: int) -> int:
@@ -135,6 +151,7 @@ def train(
     scheduler = build_scheduler(optimizer, steps_per_epoch, epochs, ocfg)
     method.setup(model, optimizer)
 
+    noisy = bundle.noise.get("kind", "none") != "none"
     workers = None
     if acc.num_workers > 0:  # else today's in-process batches from ``data_gen``
         dataset = EpochBatches(bundle.train, bundle, batch_size, steps_per_epoch, seed)
@@ -146,8 +163,12 @@ def train(
         for epoch in range(epochs):
             model.train()
             losses = []
-            batches = iterate_batches(bundle.train, batch_size, data_gen) if workers is None else workers.epoch(epoch)
-            for x, y in itertools.islice(batches, steps_per_epoch):  # fewer with max_steps_per_epoch
+            # In-process batches carry their flipped-label masks (the weight diagnostic); the
+            # workers' do not, and a method then sees None.
+            batches = (flipped_batches(bundle.train, batch_size, data_gen) if workers is None
+                       else ((x, y, None) for x, y in workers.epoch(epoch)))
+            for x, y, flipped in itertools.islice(batches, steps_per_epoch):  # fewer with max_steps_per_epoch
+                method.observe_batch(flipped if noisy else None)
                 x = _prepare(x, bundle, True, data_gen, acc) if workers is None else acc.to_device(x)
                 y = y.to(device, non_blocking=True)
                 info = StepInfo(epoch=epoch, step=step, steps_per_epoch=steps_per_epoch, epochs=epochs)

@@ -232,6 +232,73 @@ def test_mwnet_loss_input_is_detached() -> None:
     assert (undetached - expected).abs().max() > 1e-4  # a dV/dl term would be visible
 
 
+class HandWeights(nn.Module):
+    """A weight net with outputs set by hand (its input, the losses, is ignored)."""
+
+    def __init__(self, weights: list[float]) -> None:
+        super().__init__()
+        self.w = torch.tensor(weights, dtype=torch.float64)
+
+    def forward(self, losses: torch.Tensor) -> torch.Tensor:
+        return self.w
+
+
+def test_mwnet_normalized_loss_divides_by_the_batch_sum() -> None:
+    """``train_WRN-28-10_Meta_PGC.py``: sum_i V_i l_i / sum_j V_j, in the virtual and real loss."""
+    gen = torch.Generator().manual_seed(4)
+    logits = torch.randn(4, C, generator=gen, dtype=torch.float64)
+    y = torch.tensor([0, 1, 2, 0])
+    l0, l1, l2, l3 = F.cross_entropy(logits, y, reduction="none").tolist()
+    method = build("mwnet", normalize=True)
+    method.vnet = HandWeights([1.0, 3.0, 0.0, 4.0])
+    expected = (1 * l0 + 3 * l1 + 4 * l3) / 8
+    for loss in (method.weighted_loss, method.frozen_loss):
+        assert loss(logits, y).item() == pytest.approx(expected, rel=1e-14)
+    plain = build("mwnet")  # MW-Net.py: the mean of V_i l_i
+    plain.vnet = method.vnet
+    assert plain.weighted_loss(logits, y).item() == pytest.approx(expected * 8 / 4, rel=1e-14)
+    method.vnet = HandWeights([0.0] * 4)  # the reference leaves a zero sum undivided: loss 0
+    assert method.weighted_loss(logits, y).item() == 0.0
+
+
+def test_mwnet_normalized_meta_gradient_goes_through_the_sum() -> None:
+    model, opt, batch, meta = problem()
+    method = build("mwnet", meta, normalize=True)
+    vnet = method.vnet
+    grads, _ = method.meta_grads(model, opt, batch, meta)
+    flat = torch.nn.utils.parameters_to_vector(vnet.parameters()).detach()
+    d = directions(flat.numel())
+
+    def meta_loss(v_flat: torch.Tensor) -> float:
+        net = vnet_with(vnet, v_flat)
+
+        def backward(u, yy):
+            losses = F.cross_entropy(u, yy, reduction="none")
+            w = net(losses).detach()
+            (w / w.sum() * losses).sum().backward()
+
+        return lookahead(model, opt, batch, meta, backward)
+
+    numeric = central_difference(meta_loss, flat, d)
+    analytic = d @ torch.cat([g.reshape(-1) for g in grads])
+    assert rel(analytic, numeric) < 1e-6
+
+
+def test_mwnet_normalize_is_left_out_of_configs_while_false() -> None:
+    from lpg_meta.config import resolve_config
+    from lpg_meta.results import config_hash
+
+    plain = resolve_config({"method": "mwnet"})
+    assert "normalize" not in plain["method_params"]  # earlier mwnet cells keep their hash
+    assert config_hash(resolve_config({"method": "mwnet", "method_params": {"normalize": False}})) == (
+        config_hash(plain)
+    )
+    assert resolve_config({"method": "mwnet", "method_params": {"normalize": True}})[
+        "method_params"]["normalize"] is True  # fmt: skip
+    with pytest.raises(UserError, match="method.normalize"):
+        resolve_config({"method": "gdw", "method_params": {"normalize": True}})
+
+
 def test_l2rw_step_trains_on_the_normalised_weights() -> None:
     model, opt, batch, meta = problem()
     method = build("l2rw", meta)
