@@ -99,6 +99,8 @@ def _cell(suite: Suite, dataset: str, method: str) -> Cell:
     if drow.model is not None:
         raw["model"] = drow.model
     raw = merge(raw, {"method": mrow.method, "method_params": mrow.params})
+    if mrow.model_params:
+        raw = merge(raw, {"model_params": mrow.model_params})
     try:
         # Defaults apply to every cell; check them per cell so the message names defaults.*.
         for key, table in (("data", data_defaults(drow.source)), ("method_params", method_defaults(mrow.method)),

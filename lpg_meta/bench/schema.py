@@ -26,7 +26,7 @@ TOP_KEYS = ("suite", "description", "defaults", "datasets", "methods", "matrix",
 DEFAULT_KEYS = ("data", "model", "model_params", "method_params", "optim", "train")
 DATASET_SHORTCUTS = ("imbalance", "noise", "noise_rate", "meta_per_class", "val_per_class")
 DATASET_KEYS = ("source", "model", *DATASET_SHORTCUTS, "data", "model_params", "optim", "train")
-METHOD_KEYS = ("method", "params", "tune")
+METHOD_KEYS = ("method", "params", "tune", "model_params")
 MATRIX_KEYS = ("datasets", "methods", "exclude")
 TUNING_KEYS = ("trials", "sampler_seed", "pruner", "metric", "direction")
 # Validation metrics a study can optimise (``classification_metrics``) and their natural direction.
@@ -52,6 +52,8 @@ class MethodRow:
     method: str
     params: dict[str, Any]
     tune: dict[str, tuple] | None
+    # Model settings the method needs on every row (ldam's cosine head); checked per cell.
+    model_params: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -269,7 +271,8 @@ def _method_row(name: str, row: Any) -> MethodRow:
     else:
         space = parse_space(_mapping(tune, f"{where}.tune", "{eps: [float, 0.0, 0.9]}"),
                             f"{where}.tune", defaults)
-    return MethodRow(name=name, method=method, params=params, tune=space)
+    model_params = _section(row.get("model_params"), f"{where}.model_params")
+    return MethodRow(name=name, method=method, params=params, tune=space, model_params=model_params)
 
 
 def _matrix(value: Any, datasets: dict[str, DatasetRow], methods: dict[str, MethodRow]) -> list[tuple[str, str]]:

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from lpg_meta.errors import UserError
-from lpg_meta.models._common import at_least, image_shape
+from lpg_meta.models._common import HEAD_OPTION, at_least, image_shape, make_head
 from lpg_meta.registry import MODELS
 
 
@@ -25,11 +25,13 @@ class CNN1d(nn.Module):
     BatchNorm after each convolution, before its ReLU.
     """
 
-    defaults: ClassVar[dict[str, Any]] = {"width": 32, "batchnorm": True}
+    defaults: ClassVar[dict[str, Any]] = {"width": 32, "batchnorm": True, **HEAD_OPTION}
+    optional_defaults: ClassVar[dict[str, Any]] = HEAD_OPTION
     _SPECS = ((5, 2, 1), (3, 2, 1), (3, 2, 1))  # (kernel, stride, padding) of the three convs
 
     def __init__(
-        self, num_classes: int, input_shape: tuple[int, ...], *, width: int, batchnorm: bool
+        self, num_classes: int, input_shape: tuple[int, ...], *, width: int, batchnorm: bool,
+        head: str = "linear",
     ) -> None:
         super().__init__()
         at_least("cnn1d", "width", width, 1)
@@ -57,7 +59,7 @@ class CNN1d(nn.Module):
                 "for three strided convolutions."
             )
         self.features = nn.Sequential(*layers)
-        self.linear = nn.Linear(width * length, num_classes)
+        self.linear = make_head("cnn1d", head, width * length, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.features(x.reshape(x.shape[0], 1, x.shape[-1]))
@@ -72,10 +74,12 @@ class CNN2d(nn.Module):
     makes the head independent of the image size.
     """
 
-    defaults: ClassVar[dict[str, Any]] = {"width": 32, "batchnorm": True}
+    defaults: ClassVar[dict[str, Any]] = {"width": 32, "batchnorm": True, **HEAD_OPTION}
+    optional_defaults: ClassVar[dict[str, Any]] = HEAD_OPTION
 
     def __init__(
-        self, num_classes: int, input_shape: tuple[int, ...], *, width: int, batchnorm: bool
+        self, num_classes: int, input_shape: tuple[int, ...], *, width: int, batchnorm: bool,
+        head: str = "linear",
     ) -> None:
         super().__init__()
         at_least("cnn2d", "width", width, 1)
@@ -88,7 +92,7 @@ class CNN2d(nn.Module):
             layers.append(nn.ReLU())
             channels = out
         self.features = nn.Sequential(*layers)
-        self.linear = nn.Linear(channels, num_classes)
+        self.linear = make_head("cnn2d", head, channels, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.linear(self.features(x).mean(dim=(2, 3)))

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lpg_meta.models._common import image_shape
+from lpg_meta.models._common import HEAD_OPTION, image_shape, make_head
 from lpg_meta.registry import MODELS
 
 
@@ -61,7 +61,9 @@ class BasicBlock(nn.Module):
 class CifarResNet(nn.Module):
     """ResNet for 32x32 images with ``6n + 2`` layers (n blocks per stage)."""
 
-    def __init__(self, num_classes: int, in_channels: int, blocks_per_stage: int) -> None:
+    def __init__(
+        self, num_classes: int, in_channels: int, blocks_per_stage: int, head: str = "linear"
+    ) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(in_channels, 16, 3, 1, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(16)
@@ -75,9 +77,10 @@ class CifarResNet(nn.Module):
                 in_planes = planes
             stages.append(nn.Sequential(*blocks))
         self.layer1, self.layer2, self.layer3 = stages
-        self.linear = nn.Linear(64, num_classes)
+        self.linear = make_head("resnet32", head, 64, num_classes)
         for m in self.modules():
-            # LDAM-DRW's ``_weights_init``: Kaiming-normal (fan_in) weights, default biases.
+            # LDAM-DRW's ``_weights_init``: Kaiming-normal (fan_in) weights, default biases;
+            # it leaves the cosine head (not an nn.Linear) with its own initialisation.
             if isinstance(m, (nn.Conv2d, nn.Linear)):
                 nn.init.kaiming_normal_(m.weight)
 
@@ -92,8 +95,10 @@ class CifarResNet(nn.Module):
 class ResNet32(CifarResNet):
     """ResNet-32 (5 blocks per stage), the backbone of the long-tailed CIFAR protocols."""
 
-    defaults: ClassVar[dict[str, Any]] = {}
+    # head: "cosine" is LDAM-DRW's ``use_norm`` (its NormedLinear), for ldam with s = 30.
+    defaults: ClassVar[dict[str, Any]] = dict(HEAD_OPTION)
+    optional_defaults: ClassVar[dict[str, Any]] = HEAD_OPTION
 
-    def __init__(self, num_classes: int, input_shape: tuple[int, ...]) -> None:
+    def __init__(self, num_classes: int, input_shape: tuple[int, ...], *, head: str = "linear") -> None:
         channels, _, _ = image_shape("resnet32", input_shape)
-        super().__init__(num_classes, channels, blocks_per_stage=5)
+        super().__init__(num_classes, channels, blocks_per_stage=5, head=head)

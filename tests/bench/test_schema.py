@@ -131,6 +131,17 @@ def test_defaults_and_precedence():
     assert lpg.first_trial == {"eps": method_defaults("lpg_scale")["eps"]}  # the default goes first
 
 
+def test_method_row_model_params_reach_its_cells_only():
+    """A method row may set model settings (ldam's cosine head); other rows keep theirs."""
+    suite, cells = build(setting("methods.ldam_cos", {"method": "ldam", "params": {"s": 30.0},
+                                                      "model_params": {"head": "cosine"}}))
+    by_method = {c.method: c.config(0, {}) for c in cells}
+    assert by_method["ldam_cos"]["model_params"]["head"] == "cosine"
+    assert "head" not in by_method["ce"]["model_params"]
+    with pytest.raises(UserError, match=r"cell lt/x .*model.haed"):
+        build(setting("methods.x", {"method": "ce", "model_params": {"haed": "cosine"}}))
+
+
 @pytest.mark.parametrize("tune", [False, {}])
 def test_tune_false_or_empty_means_no_tuning(tune):
     _, cells = build(setting("methods.lpg_scale.tune", tune))

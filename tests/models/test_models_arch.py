@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 from torch import nn
@@ -100,3 +102,54 @@ def _jvp_vs_reverse(name: str, shape: tuple[int, ...], train: bool) -> None:
 @pytest.mark.parametrize("name, shape", [("cnn1d", (1, 40)), ("resnet32", (3, 16, 16))])
 def test_jvp_over_parameters(name: str, shape: tuple[int, ...], train: bool) -> None:
     _jvp_vs_reverse(name, shape, train)
+
+
+def test_cosine_head_logits_are_cosines_and_ldam_scales_them_by_s() -> None:
+    """LDAM-DRW's NormedLinear: u_c = cos(feature, w_c); ldam's loss is CE(s * (u - m_y e_y))."""
+    import torch.nn.functional as F
+
+    from lpg_meta.methods.ldam import ldam_per_sample
+    from lpg_meta.models._common import NormedLinear
+
+    head = NormedLinear(2, 2).double()
+    with torch.no_grad():
+        head.weight.copy_(torch.tensor([[1.0, 0.0], [0.0, 2.0]]))  # columns: class weights
+    # Feature (3, 4): cosine 3/5 with (1, 0) and 4/5 with (0, 2), whatever their lengths.
+    u = head(torch.tensor([[3.0, 4.0], [-6.0, 0.0]], dtype=torch.float64))
+    expected = torch.tensor([[0.6, 0.8], [-1.0, 0.0]], dtype=torch.float64)
+    torch.testing.assert_close(u, expected, rtol=0, atol=1e-15)
+    y = torch.tensor([1, 0])
+    loss = ldam_per_sample(u, y, torch.zeros(2), s=30.0)  # no margin: plain CE of s * cos
+    # -log(e^24 / (e^18 + e^24)) = log(1 + e^-6); -log(e^-30 / (e^-30 + e^0)) = 30 + log(1 + e^-30).
+    by_hand = torch.tensor([math.log1p(math.exp(-6)), 30 + math.log1p(math.exp(-30))], dtype=torch.float64)
+    torch.testing.assert_close(loss, by_hand, rtol=1e-12, atol=0)  # float64: 1e-16 a step
+    torch.testing.assert_close(loss, F.cross_entropy(30 * u, y, reduction="none"))
+
+
+@pytest.mark.parametrize("name, shape", [("cnn1d", (1, 40)), ("cnn2d", (1, 8, 8)), ("resnet32", (3, 32, 32))])
+def test_cosine_head_option(name: str, shape: tuple) -> None:
+    from lpg_meta.config import resolve_config
+    from lpg_meta.models._common import NormedLinear
+
+    torch.manual_seed(0)
+    model = build_model(name, 5, shape, {"head": "cosine"})
+    assert isinstance(model.linear, NormedLinear)
+    torch.testing.assert_close(model.linear.weight.norm(dim=0), torch.ones(5))  # unit columns
+    model.eval()
+    features = {}
+    model.linear.register_forward_hook(lambda m, i, o: features.update(x=i[0]))  # returns None
+    out = model(torch.randn(3, *shape))
+    cos = cosines(features["x"], model.linear.weight)
+    torch.testing.assert_close(out, cos, rtol=1e-5, atol=1e-6)
+    assert out.abs().max() <= 1 + 1e-6
+    # Left at "linear", the option stays out of the resolved config (earlier hashes hold).
+    dataset = "digits" if name == "cnn2d" else "mnist1d"
+    assert "head" not in resolve_config({"dataset": dataset, "model": name})["model_params"]
+
+
+def cosines(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """Cosine of each row of ``x`` with each column of ``w``, one pair at a time."""
+    return torch.stack([
+        torch.stack([torch.nn.functional.cosine_similarity(xi, w[:, c], dim=0) for c in range(w.shape[1])])
+        for xi in x
+    ])
