@@ -116,6 +116,12 @@ def noise_record(
         "rate": float(rate),
         "realised_rate": float(np.mean(clean != noisy)) if len(clean) else 0.0,
         "expected_rate": expected,
+        # Per true class: the share of its training samples whose label was flipped (null for
+        # a class without samples); LPG's per-class perturbation is read against it.
+        "per_class_rate": [
+            float(np.mean(noisy[clean == c] != c)) if np.any(clean == c) else None
+            for c in range(len(transition))
+        ],
         "transition": transition.tolist(),
     }
     if kind == "asym":

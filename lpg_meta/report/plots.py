@@ -3,6 +3,7 @@
 1. ``trajectory_*``: the learned per-class perturbation of each LPG cell over epochs (mean over seeds).
 2. ``per_class_*``: per-class test accuracy by method on long-tail dataset rows, classes by train count.
 3. ``noise_*``: test accuracy against noise rate where rows differ only in their noise rate.
+4. ``weight_share_*``: on noisy rows, the reweighting methods' weight share on flipped samples.
 
 Each function returns :class:`Plot` records holding exactly the arrays it drew, so tests
 (and notebooks) can check a figure against the result files without reading pixels.
@@ -181,12 +182,58 @@ def plot_noise(runs: list[Run], out: Path) -> list[Plot]:
     return plots
 
 
+WEIGHTED = ("mwnet", "l2rw", "gdw")  # result keys of the per-sample reweighting methods
+
+
+def plot_weight_share(runs: list[Run], out: Path) -> list[Plot]:
+    """Per noisy dataset row: the share of the reweighting methods' weight on flipped samples.
+
+    One line per method row (mean over seeds) against the epoch, and the row's realised noise
+    rate dashed: a method that tells flipped samples apart stays below it. The right panel is
+    the clean-vs-flipped weight AUC (0.5 = no separation).
+    """
+    plots = []
+    groups = group_runs(runs)
+    for ds in sorted({r.dataset_row for r in runs}):
+        series: dict[str, np.ndarray] = {}
+        aucs: dict[str, np.ndarray] = {}
+        for (row, m), cell in groups.items():
+            recs = [rec for r in cell if row == ds and r.ok for key in WEIGHTED
+                    if (rec := r.result.get(key) or {}).get("flipped_weight_share")]
+            if not recs:
+                continue
+            length = min(len(rec["flipped_weight_share"]) for rec in recs)
+            series[m] = np.nanmean(_floats([rec["flipped_weight_share"][:length] for rec in recs]), axis=0)
+            aucs[m] = np.nanmean(_floats([rec["weight_auc_clean_vs_flipped"][:length] for rec in recs]), axis=0)
+        if not series:
+            continue
+        rate = next((r.result.get("data", {}).get("noise", {}).get("realised_rate")
+                     for r in runs if r.dataset_row == ds and r.ok), None)
+        fig = Figure(figsize=(10.0, 4.0), layout="constrained")
+        FigureCanvasAgg(fig)
+        left, right = fig.subplots(1, 2)
+        epochs = np.arange(1, max(len(v) for v in series.values()) + 1)
+        for m in sorted(series):
+            left.plot(epochs[: len(series[m])], series[m], label=m)
+            right.plot(epochs[: len(aucs[m])], aucs[m], label=m)
+        if rate is not None:
+            left.axhline(rate, color="grey", ls="--", lw=0.8, label="noise rate")
+        right.axhline(0.5, color="grey", ls="--", lw=0.8)
+        left.set(xlabel="epoch", ylabel="share of weight on flipped samples", title=f"{ds}: weight share")
+        right.set(xlabel="epoch", ylabel="AUC clean vs flipped", title=f"{ds}: weight AUC (mean over seeds)")
+        left.legend(fontsize=7)
+        path = _save(fig, out / f"weight_share_{_safe(ds)}.png")
+        plots.append(Plot(path, "weight_share", epochs, series, {}))
+    return plots
+
+
 def make_plots(root: str | Path) -> list[Plot]:
     """Every plot that applies to the results under ``root``, written to ``<root>/plots/``."""
     root = Path(root)
     runs = load_runs(root)
     out = root / PLOTS_DIR
-    return plot_trajectories(runs, out) + plot_per_class(runs, out) + plot_noise(runs, out)
+    return (plot_trajectories(runs, out) + plot_per_class(runs, out) + plot_noise(runs, out)
+            + plot_weight_share(runs, out))
 
 
 def write_plots(root: str | Path) -> list[Path]:

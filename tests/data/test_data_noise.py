@@ -88,3 +88,13 @@ def test_no_noise() -> None:
     assert b.noise["kind"] == "none" and b.noise["realised_rate"] == 0.0
     assert torch.equal(b.train.y, b.train.clean_y)
     assert np.allclose(b.noise["transition"], np.eye(10))
+
+
+def test_per_class_rate_on_a_hand_case() -> None:
+    from lpg_meta.data.noise import noise_record
+
+    clean = np.array([0, 0, 0, 0, 1, 1, 2])
+    noisy = np.array([0, 1, 1, 0, 1, 0, 2])  # class 0: 2 of 4 flipped, class 1: 1 of 2, class 2: 0
+    rec = noise_record("sym_excl", 0.4, clean, noisy, np.eye(4))
+    assert rec["per_class_rate"] == [0.5, 0.5, 0.0, None]  # class 3 has no samples
+    assert rec["realised_rate"] == pytest.approx(3 / 7)

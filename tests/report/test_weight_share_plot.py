@@ -1,0 +1,26 @@
+"""The weight-share figure of noisy rows: exactly the seed means of the recorded series."""
+
+from __future__ import annotations
+
+import numpy as np
+from test_collect import write_result
+from test_plots import assert_png
+
+from lpg_meta.report import load_runs
+from lpg_meta.report.plots import plot_weight_share
+
+
+def test_weight_share_plot_draws_the_seed_mean(tmp_path):
+    shares = {0: [0.40, 0.20, None], 1: [0.42, 0.10, 0.30]}
+    for seed, share in shares.items():
+        record = {"flipped_weight_share": share, "weight_auc_clean_vs_flipped": [0.5, 0.9, 0.7]}
+        write_result(tmp_path, "sym40", "mwnet_norm", seed, method="mwnet", noise="sym_excl",
+                     noise_rate=0.4, mwnet=record, data={"noise": {"realised_rate": 0.4}})
+    write_result(tmp_path, "sym40", "ce", 0, noise="sym_excl", noise_rate=0.4)  # no record: no line
+    write_result(tmp_path, "bal", "l2rw", 0, method="l2rw", l2rw={"zero_fraction": [0.5]})  # clean row
+    (plot,) = plot_weight_share(load_runs(tmp_path), tmp_path / "plots")
+    assert plot.path == tmp_path / "plots" / "weight_share_sym40.png"
+    assert_png(plot.path)
+    assert list(plot.series) == ["mwnet_norm"]
+    # Epoch 3: seed 0 logged nothing (null), so the mean is seed 1's alone.
+    np.testing.assert_allclose(plot.series["mwnet_norm"], [0.41, 0.15, 0.30], rtol=1e-12)
