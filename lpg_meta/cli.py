@@ -129,7 +129,8 @@ def cmd_data(args: argparse.Namespace) -> int:
     from lpg_meta.data import build_data
 
     cfg = _resolved(args.dataset, "ce", args.seed, args.overrides)
-    summary = build_data(cfg["dataset"], cfg["data"], cfg["seed"]).summary()
+    bundle = build_data(cfg["dataset"], cfg["data"], cfg["seed"])
+    summary = bundle.summary()
     if args.json:
         print(json.dumps(summary, indent=2))
         return 0
@@ -138,6 +139,10 @@ def cmd_data(args: argparse.Namespace) -> int:
     print(tabulate(rows, headers=["class", "train", "meta", "val", "test"]))
     noise = summary["noise"]
     print(f"noise: {noise['kind']} asked {noise['rate']:.3f}, realised {noise['realised_rate']:.4f}")
+    clean = bundle.train.counts(bundle.num_classes, clean=True)
+    short = [f"{c}: {n} of {t}" for c, (t, n) in enumerate(zip(bundle.target_counts, clean)) if n != t]
+    if short:  # the pool lost meta + val samples first, so these classes cannot reach their count
+        print(f"long tail: {len(short)} class(es) below the asked count (class: kept of asked): {', '.join(short)}")
     return 0
 
 

@@ -55,7 +55,14 @@ def weighted_per_sample(
 
 @METHODS.register("cb")
 class ClassBalanced(Method):
-    """Class-balanced CE or focal loss: each sample weighted by the weight of its class."""
+    """Class-balanced CE or focal loss: each sample weighted by the weight of its class.
+
+    With ``base_loss: focal`` this is Cui et al.'s form, ``sum_i w_i (1 - p_i)^gamma CE_i /
+    sum_i w_i``: the modulating factor comes from the model's own ``p_i``. kaidic/LDAM-DRW's
+    ``FocalLoss(weight=w)`` differs: it takes the factor from the *weighted* CE and averages
+    plainly, ``mean_i (1 - exp(-w_i CE_i))^gamma w_i CE_i`` (a different loss whenever
+    ``w_i != 1``). We keep Cui et al.'s, the paper that defines CB-focal.
+    """
 
     name = "cb"
     defaults = {"beta": 0.9999, "base_loss": "ce", "gamma": 1.0}

@@ -56,6 +56,8 @@ class L2RW(MetaLearnedMethod):
     def __init__(self, params: dict[str, Any], ctx: TrainContext) -> None:
         super().__init__(params, ctx)
         self._epoch_zero: list[float] = []
+        self._epoch_ess: list[float] = []
+        self.effective_fraction: list[float | None] = []
         self._weights: torch.Tensor | None = None  # this step's, from meta_update
         self.zero_fraction: list[float | None] = []
         self.weight_log = WeightLog()  # meta steps' weights only (the others are plain CE)
@@ -87,7 +89,12 @@ class L2RW(MetaLearnedMethod):
         loss_fn: LossFn | None,
     ) -> float:
         self._weights, _, value = self.example_weights(model, optimizer, batch, meta_batch)
-        self._epoch_zero.append((self._weights == 0).double().mean().item())
+        w = self._weights.double()
+        self._epoch_zero.append((w == 0).mean().item())
+        # Kish's effective sample size over the batch size, (sum w)^2 / (B sum w^2): 1 for equal
+        # weights, 1/B when one sample holds all the weight (0 for an all-zero batch).
+        sq = (w * w).sum().item()
+        self._epoch_ess.append(w.sum().item() ** 2 / (len(w) * sq) if sq > 0 else 0.0)
         return value
 
     def real_loss(self, step: StepInfo, loss_fn: LossFn | None) -> LossFn:
@@ -107,8 +114,12 @@ class L2RW(MetaLearnedMethod):
         zeros = self._epoch_zero
         self.zero_fraction.append(sum(zeros) / len(zeros) if zeros else None)
         self._epoch_zero = []
+        ess = self._epoch_ess
+        self.effective_fraction.append(sum(ess) / len(ess) if ess else None)
+        self._epoch_ess = []
         self.weight_log.end_epoch()
 
     def record(self) -> dict[str, Any]:
-        rec = {"zero_fraction": self.zero_fraction, **self.weight_log.record()}
+        rec = {"zero_fraction": self.zero_fraction, "effective_fraction": self.effective_fraction,
+               **self.weight_log.record()}
         return {"l2rw": {**self.base_record(), **rec}}

@@ -52,6 +52,16 @@ def test_data_prints_split_counts_as_json(capsys):
     assert summary["per_class"]["train"][0] > summary["per_class"]["train"][9]
 
 
+def test_data_names_the_classes_below_their_long_tail_count(capsys):
+    # digits keeps 104 and 107 training samples of classes 0 and 1 once 20 a class left for the
+    # meta and validation splits: below n_max 160 and its exp-profile count 160 * 0.1^(1/9) = 123.
+    assert main(["data", "--dataset", "digits", "--set", "data.imbalance=10", "--set", "data.n_max=160"]) == 0
+    out = capsys.readouterr().out
+    assert "long tail: 2 class(es) below the asked count" in out and "0: 104 of 160, 1: 107 of 123" in out
+    assert main(["data", "--dataset", "digits", "--set", "data.imbalance=10"]) == 0  # n_max fits the pool
+    assert "long tail:" not in capsys.readouterr().out
+
+
 @pytest.mark.parametrize(
     "argv",
     [

@@ -76,7 +76,12 @@ def test_cb_with_focal():
     l2 = (1 - 1 / (E + 2)) * math.log(E + 2)
     method = build_method("cb", {"beta": 0.5, "base_loss": "focal", "gamma": 1.0}, ctx([1, 2, 3]))
     loss = method.loss(t([[0, 0, 0], [1, 0, 0]]), torch.tensor([0, 2])).item()
-    assert loss == pytest.approx((w[0] * l0 + w[2] * l2) / (w[0] + w[2]))
+    assert loss == pytest.approx((w[0] * l0 + w[2] * l2) / (w[0] + w[2]))  # Cui et al.'s form
+    # Not LDAM-DRW's FocalLoss(weight=w): mean_i (1 - exp(-w_i CE_i)) w_i CE_i = 0.9806 here,
+    # against 0.9107 above.
+    ce0, ce2 = w[0] * math.log(3), w[2] * math.log(E + 2)
+    ldam_drw_form = ((1 - math.exp(-ce0)) * ce0 + (1 - math.exp(-ce2)) * ce2) / 2
+    assert abs(loss - ldam_drw_form) > 0.05
 
 
 def test_ldam_margins_follow_n_to_the_minus_quarter():

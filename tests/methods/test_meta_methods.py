@@ -313,6 +313,8 @@ def test_l2rw_step_trains_on_the_normalised_weights() -> None:
     method.on_epoch_end(0)
     rec = method.record()["l2rw"]
     assert rec["zero_fraction"] == [(w == 0).double().mean().item()] and rec["meta_loss"][0] > 0
+    kept = w[w > 0]  # (sum w)^2 / (B sum w^2); w sums to 1: 1 / (B sum w^2)
+    assert rec["effective_fraction"] == [pytest.approx(1 / (B * (kept**2).sum().item()), rel=1e-12)]
 
 
 def test_mwnet_step_is_adam_then_reweighted_step() -> None:
