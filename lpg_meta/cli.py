@@ -140,7 +140,9 @@ def cmd_data(args: argparse.Namespace) -> int:
     noise = summary["noise"]
     print(f"noise: {noise['kind']} asked {noise['rate']:.3f}, realised {noise['realised_rate']:.4f}")
     clean = bundle.train.counts(bundle.num_classes, clean=True)
-    short = [f"{c}: {n} of {t}" for c, (t, n) in enumerate(zip(bundle.target_counts, clean)) if n != t]
+    # target_counts is empty where the data set asked for none.
+    pairs = zip(bundle.target_counts, clean, strict=False)
+    short = [f"{c}: {n} of {t}" for c, (t, n) in enumerate(pairs) if n != t]
     if short:  # the pool lost meta + val samples first, so these classes cannot reach their count
         print(f"long tail: {len(short)} class(es) below the asked count (class: kept of asked): {', '.join(short)}")
     return 0

@@ -90,7 +90,7 @@ class L2RW(MetaLearnedMethod):
     ) -> float:
         self._weights, _, value = self.example_weights(model, optimizer, batch, meta_batch)
         w = self._weights.double()
-        self._epoch_zero.append((w == 0).mean().item())
+        self._epoch_zero.append((w == 0).double().mean().item())
         # Kish's effective sample size over the batch size, (sum w)^2 / (B sum w^2): 1 for equal
         # weights, 1/B when one sample holds all the weight (0 for an all-zero batch).
         sq = (w * w).sum().item()
