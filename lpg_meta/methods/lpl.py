@@ -22,7 +22,11 @@ Simplifications of the reference code (hand cases: tests/methods/test_loss_formu
 of the balanced rule is taken once from the unperturbed logits (the code re-takes it every step);
 the balanced code's up to 10% extra steps for the most extreme classes and the long-tail code's
 0.6 (CIFAR-10) / 0.2 (CIFAR-100) factor on head steps are dropped; ``d_c`` is normalised by its
-own norm (the code divides row c by the norm of column c).
+own norm (the code divides row c by the norm of column c). And one departure: the balanced
+code (``lpl-balanced/train_lpl.py``) adds each step twice (``logit = logit + adv_logit;
+logit_steps[i] = logit; logit = logit + adv_logit``), so the logits it keeps after k steps have
+moved by 2k - 1 steps of ``lpl_alpha``, up to about twice the paper's bound ``eps_c``; here each
+step is added once, so ``||delta_c|| <= eps_c`` holds as the paper states.
 """
 
 from __future__ import annotations
