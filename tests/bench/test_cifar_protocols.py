@@ -120,6 +120,18 @@ def test_methods_per_protocol(cells) -> None:
     assert {"lpg+sam", "sam"} <= bal and not {"mwnet", "la", "gce"} & bal
 
 
+def test_reference_variants(cells) -> None:
+    """LDAM on LDAM-DRW's cosine head with s = 30; MW-Net's normalised variant on noisy rows only."""
+    for name in ("ldam", "ldam_drw", "lpg+ldam_drw"):
+        cfg = cells[f"ldam_c100_lt10/{name}"].config(0)
+        assert cfg["model_params"]["head"] == "cosine" and cfg["method_params"]["s"] == 30.0
+    assert "head" not in cells["ldam_c100_lt10/ce"].config(0)["model_params"]
+    norm = {c.split("/")[0] for c in cells if c.endswith("/mwnet_norm")}
+    assert norm == {c.split("/")[0] for c in cells if c.startswith("mwnet_") and c.endswith("/mwnet")}
+    assert cells["mwnet_c10_symincl40_r32/mwnet_norm"].config(0)["method_params"]["normalize"] is True
+    assert "normalize" not in cells["mwnet_c10_symincl40_r32/mwnet"].config(0)["method_params"]
+
+
 def test_dry_run_sizes_every_cell_without_data(cells, tmp_path, monkeypatch) -> None:
     monkeypatch.delenv("LPG_DATA", raising=False)  # nothing on disk: sizes come from the pools
     cache: dict = {}
