@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +24,7 @@ from lpg_meta.report.collect import (
     mean_std,
 )
 from lpg_meta.report.published import Published, lookup, protocol_of
+from lpg_meta.results import write_text_atomic
 
 METRICS = ("balanced_accuracy", "accuracy", "error", "nll", "ece", "many_shot", "medium_shot", "few_shot")
 LOWER_IS_BETTER = frozenset({"error", "nll", "ece"})
@@ -294,14 +293,6 @@ def leaderboard(root: str | Path, fmt: str = "md", metric: str = "balanced_accur
     return RENDERERS[fmt](build_table(load_runs(root), metric, split, title))
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    # A reader (or a crash) never sees half a leaderboard.
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
-
-
 def write_leaderboards(root: str | Path, metric: str = "balanced_accuracy", split: str = "test") -> list[Path]:
     """Write ``<root>/leaderboard.md``, ``.tex`` and ``.csv``; return their paths."""
     root = Path(root)
@@ -310,6 +301,6 @@ def write_leaderboards(root: str | Path, metric: str = "balanced_accuracy", spli
     paths = []
     for fmt, render in RENDERERS.items():
         path = root / f"leaderboard{SUFFIXES[fmt]}"
-        _write_atomic(path, render(table))
+        write_text_atomic(path, render(table))  # a reader never sees half a leaderboard
         paths.append(path)
     return paths
