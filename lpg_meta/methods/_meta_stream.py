@@ -6,7 +6,6 @@ from collections.abc import Iterator
 
 import torch
 
-from lpg_meta.errors import UserError
 from lpg_meta.methods.base import TrainContext
 
 Batch = tuple[torch.Tensor, torch.Tensor]
@@ -18,7 +17,7 @@ class MetaStream:
     Args:
         ctx: the training context (its ``meta_batches`` factory).
         batch_size: the meta batch size.
-        method: the method's name, for the error when there is no meta split.
+        method: the method's name.
     """
 
     def __init__(self, ctx: TrainContext, batch_size: int, method: str) -> None:
@@ -27,18 +26,10 @@ class MetaStream:
         self._epoch: list[float] = []
         self.per_epoch: list[float | None] = []
 
-    def require(self) -> None:
-        """Raise a UserError unless the data provide a meta split."""
-        if self.ctx.meta_batches is None:
-            raise UserError(
-                f"method '{self.method}' learns from a clean meta split, but the data set "
-                "provides none; give the data a meta split (data.meta_per_class)."
-            )
-
     def next(self, device: torch.device) -> Batch:
         """The next meta batch on ``device``; the stream starts at the first call (after warm-up)."""
         if self._batches is None:
-            self.require()
+            assert self.ctx.meta_batches is not None, "the trainer passes a meta-batch factory"
             self._batches = self.ctx.meta_batches(self.batch_size)
         x_m, y_m = next(self._batches)
         return x_m.to(device, non_blocking=True), y_m.to(device, non_blocking=True)

@@ -76,7 +76,6 @@ class MetaReweighting(Method):
         self._shared: tuple[torch.Tensor, torch.Tensor] | None = None
 
     def setup(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> None:
-        self.meta.require()
         self.backend = resolve_backend(self.params["backend"], optimizer, what="method.backend")
         self.reuse_forward = self.backend == "jvp"
 

@@ -178,11 +178,6 @@ class LPG(_PlugIn):
         ref = next(model.parameters())
         # Module.to keeps the Parameter objects, so the meta optimizer built in __init__ stays valid.
         self.form.to(device=ref.device, dtype=ref.dtype)
-        if self.ctx.meta_batches is None:
-            raise UserError(
-                f"method '{self.name}' learns from a clean meta split, but the data set provides "
-                "none; give the data a meta split or use lpg_rule."
-            )
         # Every LPG form perturbs the logit gradient, so the train loss depends on theta only
         # through the logits: jvp is exact whenever the look-ahead is one SGD step.
         self.bilevel.resolve(optimizer, what="method.backend")
