@@ -27,14 +27,16 @@ def edit_distance(a: str, b: str) -> int:
 def closest(name: str, choices: Iterable[str]) -> str:
     """Return a "did you mean" hint for ``name`` among ``choices``, or an empty string.
 
-    Similar names are found by difflib; among them the fewest edits wins, a swap of two
-    letters counting as one (difflib alone ranks 'lpl' and 'lpg' equally close to 'lgp').
+    Similar names are found by difflib; a tie between its best ones goes to the fewest edits, a
+    swap of two letters counting as one (difflib alone ranks 'lpl' and 'lpg' equally close to 'lgp').
     """
     name = str(name)
     matches = difflib.get_close_matches(name, list(choices), n=5, cutoff=0.5)
     if not matches:
         return ""
-    best = min(matches, key=lambda m: edit_distance(name, m))  # min keeps difflib's order on ties
+    ratio = {m: difflib.SequenceMatcher(None, name, m).ratio() for m in matches}
+    tied = [m for m in matches if ratio[m] == ratio[matches[0]]]
+    best = min(tied, key=lambda m: edit_distance(name, m))  # min keeps difflib's order on ties
     return f" Did you mean '{best}'?"
 
 
