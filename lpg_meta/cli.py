@@ -60,6 +60,8 @@ def build_parser() -> Parser:
     train.add_argument("--method", default="ce", help="registered method, or a plug-in such as lpg+la")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--out", default=None, help="output folder (default runs/DATASET/METHOD/seedN)")
+    train.add_argument("--force", action="store_true",
+                       help="replace a result.json of another config in the output folder")
 
     sub.add_parser("list", help="list methods, data sets and models")
 
@@ -78,6 +80,22 @@ def build_parser() -> Parser:
     reproduce.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     add_data_root(reproduce)
     return parser
+
+
+def _keep_other_result(out: Path, cfg: dict[str, Any], force: bool) -> None:
+    """Refuse to replace ``out/result.json`` when it holds another config's result."""
+    from lpg_meta.results import config_hash
+
+    previous = out / "result.json"
+    if force or not previous.exists():
+        return
+    try:
+        same = config_hash(json.loads(previous.read_text())["config"]) == config_hash(cfg)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        same = False  # unreadable: it may still be someone's result
+    if not same:
+        raise UserError(f"{previous} holds the result of another config; keep it with --out DIR "
+                        "(another folder), or replace it with --force.")
 
 
 def _resolved(dataset: str, method: str, seed: int, overrides: list[str]) -> dict[str, Any]:
@@ -104,6 +122,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     cfg = _resolved(args.dataset, args.method, args.seed, args.overrides)
     out = Path(args.out or f"runs/{cfg['dataset']}/{cfg['method']}/seed{cfg['seed']}")
     writable_folder(out, "--out")  # before training, not when the result is written
+    _keep_other_result(out, cfg, args.force)  # the same config is trained again and replaced
     result = train(cfg, out)
     test = result["metrics"]["test"]
     print(f"{cfg['dataset']} {cfg['method']} seed {cfg['seed']}: test accuracy {100 * test['accuracy']:.2f}%, "
@@ -175,7 +194,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"lpg-meta: error: {err}; lower optim.lr or the method's step sizes.", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("lpg-meta: interrupted", file=sys.stderr)
+        hint = {"run": " finished units are kept; run the same command again to resume.",
+                "reproduce": " finished runs are kept; run the same command again to resume."}
+        print(f"lpg-meta: interrupted.{hint.get(args.command, '')}", file=sys.stderr)
         return 130
 
 

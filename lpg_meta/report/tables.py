@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +29,7 @@ from lpg_meta.results import (
     METRIC_DIRECTIONS,
     PER_EPOCH_METRICS,
     SHOT_GROUPS,
+    write_text_atomic,
 )
 
 METRICS = tuple(METRIC_DIRECTIONS)
@@ -299,14 +298,6 @@ def leaderboard(root: str | Path, fmt: str = "md", metric: str = "balanced_accur
     return RENDERERS[fmt](build_table(load_runs(root), metric, split, title))
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    # A reader (or a crash) never sees half a leaderboard.
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
-
-
 def write_leaderboards(root: str | Path, metric: str = "balanced_accuracy", split: str = "test") -> list[Path]:
     """Write ``<root>/leaderboard.md``, ``.tex`` and ``.csv``; return their paths."""
     root = Path(root)
@@ -315,6 +306,6 @@ def write_leaderboards(root: str | Path, metric: str = "balanced_accuracy", spli
     paths = []
     for fmt, render in RENDERERS.items():
         path = root / f"leaderboard{SUFFIXES[fmt]}"
-        _write_atomic(path, render(table))
+        write_text_atomic(path, render(table))  # a reader never sees half a leaderboard
         paths.append(path)
     return paths
