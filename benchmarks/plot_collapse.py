@@ -1,6 +1,6 @@
 """Plot the records of ``diag_collapse.py`` side by side (issue 19): accuracy, loss, gradient norm, A.
 
-Usage: ``python benchmarks/plot_collapse.py OUT.png LABEL=diag.json [LABEL=diag.json ...]``
+Usage: ``python benchmarks/plot_collapse.py OUT.png LABEL=diag.json [LABEL=diag.json ...]`` (split at the last =)
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 
 def main() -> None:
     out, *pairs = sys.argv[1:]
-    runs = [(label, json.loads(Path(path).read_text())) for label, _, path in (p.partition("=") for p in pairs)]
+    runs = [(label, json.loads(Path(path).read_text())) for label, _, path in (p.rpartition("=") for p in pairs)]
     fig = Figure(figsize=(12, 8))
     FigureCanvasAgg(fig)
     axes = fig.subplots(2, 2).ravel()
