@@ -6,6 +6,7 @@ The public API, in the order data flows: ``resolve_config`` -> ``build_data`` ->
 """
 
 from lpg_meta.bench import run_suite
+from lpg_meta.collapse import detect_collapse, history_collapse
 from lpg_meta.config import parse_overrides, resolve_config
 from lpg_meta.data import build_data
 from lpg_meta.errors import TrainingDivergedError, UserError
@@ -28,6 +29,8 @@ __all__ = [
     "build_data",
     "build_method",
     "build_model",
+    "detect_collapse",
+    "history_collapse",
     "parse_overrides",
     "perturb_logit_grad",
     "resolve_config",
