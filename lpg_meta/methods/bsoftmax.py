@@ -22,6 +22,7 @@ class BalancedSoftmax(Method):
     """
 
     name = "bsoftmax"
+    display_name = "Balanced Softmax"
     defaults: dict[str, Any] = {}
     search_space: dict[str, Any] = {}  # no settings: the adjustment is fixed by the counts
 

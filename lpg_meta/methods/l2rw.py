@@ -169,6 +169,7 @@ class L2RW(MetaReweighting):
     """
 
     name = "l2rw"
+    display_name = "L2RW"
     defaults = dict(SHARED_DEFAULTS)
     search_space = dict(SHARED_SPACE)
 

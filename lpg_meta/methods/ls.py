@@ -20,6 +20,7 @@ class LabelSmoothing(Method):
     """
 
     name = "ls"
+    display_name = "LS"
     defaults: dict[str, Any] = {"alpha": 0.1}
     search_space: dict[str, Any] = {"alpha": ("float", 0.05, 0.3)}
 

@@ -23,6 +23,7 @@ class SAM(Method):
     """
 
     name = "sam"
+    display_name = "SAM"
     kind = "step"
     defaults = {"rho": 0.05}
     search_space = {"rho": ("log", 0.01, 0.5)}

@@ -25,6 +25,7 @@ class SymmetricCE(Method):
     """
 
     name = "sce"
+    display_name = "SCE"
     defaults: dict[str, Any] = {"alpha": 0.1, "beta": 1.0}
     search_space: dict[str, Any] = {"alpha": ("log", 0.05, 10.0), "beta": ("log", 0.05, 10.0)}
 
