@@ -24,7 +24,6 @@ OVERFULL_TOLERANCE_PT = 1.0
 # A two-column paper (ICML / CVPR-like): text width 6.75 in; the tables are table* floats.
 DOCUMENT = r"""\documentclass[twocolumn,10pt]{article}
 \usepackage{booktabs}
-\usepackage{longtable}
 \setlength{\textwidth}{6.75in}\setlength{\oddsidemargin}{-0.125in}\setlength{\evensidemargin}{-0.125in}
 \setlength{\columnsep}{0.25in}
 \begin{document}

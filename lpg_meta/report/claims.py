@@ -176,26 +176,44 @@ def render_claims_md(results: Results, claims: list[Claim], metric: str, split: 
     return "\n".join(out)
 
 
+def _matrix_cell(c: Claim | None) -> str:
+    if c is None:
+        return "--"
+    r = c.result
+    text = _points(r.mean_diff, c.metric)
+    if r.ci_low is not None:
+        text += f" [{_points(r.ci_low, c.metric)}, {_points(r.ci_high, c.metric)}]"
+    text = latex_escape(text)
+    return {"supported": f"\\lpgsupported{{{text}}}", "contradicted": f"\\lpgcontradicted{{{text}}}"}.get(c.verdict, text)
+
+
 def render_claims_tex(results: Results, claims: list[Claim], metric: str, split: str) -> str:
-    """A ``longtable`` (it runs over pages) with booktabs; needs both packages."""
-    lines = ["% lpg-meta claims: needs \\usepackage{booktabs} and \\usepackage{longtable}.",
-             "\\begingroup\\footnotesize\\setlength{\\tabcolsep}{3pt}",
-             "\\begin{longtable}{@{}lllrrlrl@{}}",
-             f"\\caption{{{latex_escape(_definition(metric, split))}}}\\\\",
-             "\\toprule", " & ".join(latex_escape(h) for h in HEADERS) + " \\\\", "\\midrule", "\\endhead",
-             "\\bottomrule", "\\endfoot"]
+    """One booktabs ``table*`` per protocol: a row per comparison, a column per data set row."""
+    layout = results.layout
+    lines = ["% lpg-meta claims: table* floats sized for a two-column paper; needs \\usepackage{booktabs}.",
+             "\\providecommand{\\lpgsupported}[1]{\\textbf{#1}}", "\\providecommand{\\lpgcontradicted}[1]{\\textit{#1}}"]
+    summary = dict(_summary(results, claims))
     for kind in PROTOCOLS:
-        mine = [c for c in claims if results.layout.protocol(c.dataset) == kind]
+        mine = [c for c in claims if layout.protocol(c.dataset) == kind]
         if not mine:
             continue
-        lines.append(f"\\multicolumn{{8}}{{@{{}}l}}{{\\textit{{{kind}}}}} \\\\")
-        lines += [" & ".join(latex_escape(x) for x in row) + " \\\\" for row in _rows(results, mine)]
-        lines.append("\\midrule")
-    if lines[-1] == "\\midrule":
-        lines.pop()
-    lines += ["\\end{longtable}", "\\endgroup", ""]
-    lines += [f"\\noindent\\textbf{{{latex_escape(kind)}}}: {latex_escape(line)}\\par"
-              for kind, line in _summary(results, claims)]
+        datasets = list(dict.fromkeys(c.dataset for c in mine))
+        pairs = list(dict.fromkeys((c.method, c.baseline) for c in mine))
+        cell = {(c.method, c.baseline, c.dataset): c for c in mine}
+        caption = (f"Claims on the {kind} data sets ({layout.suite or 'results'}): Δ [95 % CI] of the row's "
+                   f"method minus its baseline. Bold: supported; italic: contradicted.")
+        lines += ["\\begin{table*}[t]", "\\centering", "\\footnotesize", "\\setlength{\\tabcolsep}{4pt}",
+                  f"\\caption{{{latex_escape(caption)}}}", f"\\label{{tab:{layout.suite or 'results'}-claims-{kind}}}",
+                  f"\\begin{{tabular}}{{@{{}}l{'r' * len(datasets)}@{{}}}}", "\\toprule",
+                  " & ".join(["Comparison", *(latex_escape(layout.dataset_name(d)) for d in datasets)]) + " \\\\",
+                  "\\midrule"]
+        for m, b in pairs:
+            label = f"{layout.method_name(m)} vs {layout.method_name(b)}"
+            lines.append(" & ".join([latex_escape(label), *(_matrix_cell(cell.get((m, b, d))) for d in datasets)])
+                         + " \\\\")
+        lines += ["\\bottomrule", "\\end{tabular}", "", "\\smallskip", "\\begin{minipage}{\\linewidth}\\scriptsize",
+                  latex_escape(_definition(metric, split)) + "\\par", latex_escape(summary[kind]) + "\\par",
+                  "\\end{minipage}", "\\end{table*}", ""]
     lines.append(latex_escape(_friedman_line(results, suite_friedman(results, metric, split))) + "\\par")
     return "\n".join(lines) + "\n"
 

@@ -5,6 +5,7 @@
 2. ``curves_<row>``: per-epoch test balanced accuracy, mean ± std band over seeds.
 3. ``trajectory_<row>_<method>``: the learned per-class perturbation of LPG runs over epochs.
 4. ``cd_diagram``: average ranks over every data set row with Nemenyi's critical difference.
+5. ``noise_*``: test accuracy against noise rate where rows differ only in their noise rate.
 
 Plots 1 and 2 show the reference (CE), LPG and the best three other rows of the data set by
 mean, so the figure stays readable with 20 methods. Each function returns :class:`Plot`
@@ -13,6 +14,7 @@ records holding exactly the arrays it drew, so tests can check a figure against 
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -208,50 +210,90 @@ def plot_cd_diagram(results: Results, out: Path, metric: str = "balanced_accurac
         return []
     datasets, methods, f = found
     ranks = f.average_ranks
-    order = np.argsort(ranks, kind="stable")
+    order = np.argsort(ranks, kind="stable")  # best (lowest rank) first
     k = len(methods)
-    fig, ax = _figure(7.5, 1.6 + 0.22 * k)
-    ax.set_xlim(k + 0.5, 0.5)  # rank 1 (best) on the right, as Demšar draws it
-    ax.set_ylim(0, 1)
-    ax.axis("off")
-    axis_y = 0.92
-    ax.plot([1, k], [axis_y, axis_y], color="black", lw=1)
-    for r in range(1, k + 1):
-        ax.plot([r, r], [axis_y, axis_y + 0.02], color="black", lw=1)
-        ax.text(r, axis_y + 0.035, str(r), ha="center", va="bottom", fontsize=7)
-    ax.plot([1, 1 + f.critical_difference], [axis_y + 0.08] * 2, color="black", lw=2)
-    ax.text(1 + f.critical_difference / 2, axis_y + 0.095, f"CD = {f.critical_difference:.2f}",
-            ha="center", va="bottom", fontsize=7)
-    half = (k + 1) // 2
-    step = 0.8 / max(1, half)
-    for i, j in enumerate(order):  # worst half labelled on the left, best half on the right
-        right = i < half
-        y = axis_y - 0.1 - step * (i if right else k - 1 - i)
-        x_end = 0.6 if right else k + 0.4
-        ax.plot([ranks[j], ranks[j], x_end], [axis_y, y, y], color="black", lw=0.7)
-        ax.text(x_end + (-0.05 if right else 0.05), y, f"{results.layout.method_name(methods[j])} ({ranks[j]:.2f})",
-                ha="left" if right else "right", va="center", fontsize=7)
-    # Cliques: maximal runs of methods whose rank spread is below CD, drawn as thick bars.
     sorted_ranks = ranks[order]
-    cliques = []
+    # Cliques: maximal runs of methods whose rank spread is below CD (not significantly different).
+    cliques: list[tuple[int, int]] = []
     for a in range(k):
         b = max(i for i in range(a, k) if sorted_ranks[i] - sorted_ranks[a] < f.critical_difference)
         if b > a and not any(a >= s and b <= e for s, e in cliques):
             cliques.append((a, b))
+    half = (k + 1) // 2
+    first_label = -0.9 - 0.3 * len(cliques)  # labels start below the clique bars
+    fig, ax = _figure(7.5, 1.2 + 0.28 * (half + 0.3 * len(cliques) + 2))
+    ax.set_xlim(k + 0.5, 0.5)  # rank 1 (best) on the right, as Demšar draws it
+    ax.set_ylim(first_label - half, 1.6)
+    ax.axis("off")
+    ax.plot([1, k], [0, 0], color="black", lw=1)
+    for r in range(1, k + 1):
+        ax.plot([r, r], [0, 0.15], color="black", lw=1)
+        ax.text(r, 0.25, str(r), ha="center", va="bottom", fontsize=7)
+    ax.plot([1, 1 + f.critical_difference], [1.05, 1.05], color="black", lw=2)
+    for end in (1, 1 + f.critical_difference):
+        ax.plot([end, end], [0.95, 1.15], color="black", lw=1)
+    ax.text(1 + f.critical_difference / 2, 1.2, f"CD = {f.critical_difference:.2f}", ha="center", va="bottom", fontsize=7)
+    for i, j in enumerate(order):  # the best half labelled on the right, the worst half on the left
+        right = i < half
+        y = first_label - (i if right else k - 1 - i)
+        x_end = 0.5 if right else k + 0.5
+        ax.plot([ranks[j], ranks[j], x_end], [0, y, y], color="black", lw=0.7)
+        ax.text(x_end - 0.05 if right else x_end + 0.05, y,
+                f"{results.layout.method_name(methods[j])} ({ranks[j]:.2f})",
+                ha="left" if right else "right", va="center", fontsize=7)
     for n, (a, b) in enumerate(cliques):
-        y = axis_y - 0.04 - 0.025 * n
-        ax.plot([sorted_ranks[a] - 0.03, sorted_ranks[b] + 0.03], [y, y], color="black", lw=2.5)
-    ax.set_title(f"Average ranks ({metric.replace('_', ' ')}) over {f.n_datasets} data sets; Friedman "
-                 f"p = {f.p_f:.2g} (F_F), Nemenyi α = {f.alpha}", fontsize=8)
+        y = -0.45 - 0.3 * n
+        ax.plot([sorted_ranks[a] - 0.05, sorted_ranks[b] + 0.05], [y, y], color="black", lw=2.5)
+    ax.set_title(f"Average ranks by {metric.replace('_', ' ')} over {f.n_datasets} data sets "
+                 f"(Friedman F_F p = {f.p_f:.2g}); bars join methods within the Nemenyi CD (α = {f.alpha})",
+                 fontsize=8)
     return [Plot(_save(fig, out / "cd_diagram.png"), "cd", np.arange(1, k + 1),
                  {results.layout.method_name(m): np.array([r]) for m, r in zip(methods, ranks, strict=True)})]
+
+
+def _noise_family(config: dict) -> str:
+    # Rows whose whole setting but the noise rate agrees form one curve.
+    data = {k: v for k, v in (config.get("data") or {}).items() if k not in ("noise_rate", "noise_map")}
+    return json.dumps([config.get("dataset"), config.get("model"), data], sort_keys=True, default=str)
+
+
+def plot_noise(results: Results, out: Path) -> list[Plot]:
+    """Test accuracy (%) against noise rate, one line per method, per family of noisy rows."""
+    families: dict[str, dict[float, str]] = {}
+    for ds, info in results.layout.datasets.items():
+        data = (info.get("config") or {}).get("data") or {}
+        if results.layout.protocol(ds) == "noisy":
+            families.setdefault(_noise_family(info["config"]), {}).setdefault(float(data["noise_rate"]), ds)
+    plots = []
+    for family, rows in sorted(families.items()):
+        if len(rows) < 2:
+            continue
+        rates = np.array(sorted(rows))
+        dataset, _, data = json.loads(family)
+        fig, ax = _figure()
+        series, errors = {}, {}
+        for m in results.layout.methods:
+            cells = [list(results.get(rows[rate], m, "accuracy").values()) for rate in rates]
+            if not any(cells):
+                continue
+            name = results.layout.method_name(m)
+            series[name] = np.array([100.0 * np.mean(v) if v else np.nan for v in cells])
+            errors[name] = np.array([100.0 * np.std(v, ddof=1) if len(v) > 1 else 0.0 for v in cells])
+            ax.errorbar(100.0 * rates, series[name], yerr=errors[name], marker="o", capsize=3, label=name)
+        ax.set_xticks(100.0 * rates)  # only the rates that were run
+        ax.set(xlabel=f"{data.get('noise')} noise rate (%)", ylabel="test accuracy (%)",
+               title=f"{dataset}: accuracy against {data.get('noise')} noise, mean ± std over seeds")
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+        name = f"noise_{_safe(str(dataset))}_{_safe(str(data.get('noise')))}_{_safe('-'.join(rows.values()))}"
+        plots.append(Plot(_save(fig, out / f"{name[:150]}.png"), "noise", rates, series, errors))
+    return plots
 
 
 def make_plots(results: Results, out: str | Path) -> list[Plot]:
     """Every plot that applies, written to ``<out>/plots/``."""
     folder = Path(out) / PLOTS_DIR
     return (plot_per_class(results, folder) + plot_curves(results, folder) + plot_trajectories(results, folder)
-            + plot_cd_diagram(results, folder))
+            + plot_noise(results, folder) + plot_cd_diagram(results, folder))
 
 
 def write_plots(results: Results, out: str | Path) -> list[Path]:

@@ -23,7 +23,8 @@ from lpg_meta.report.tidy import Results, load_results
 _LATEX_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
                   "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
                   "<": "$<$", ">": "$>$", "±": "$\\pm$", "†": "$^\\dagger$", "–": "--", "§": "\\S{}",
-                  "ρ": "$\\rho$", "α": "$\\alpha$", "χ": "$\\chi$", "²": "$^2$", "≥": "$\\geq$", "≤": "$\\leq$"}
+                  "ρ": "$\\rho$", "Δ": "$\\Delta$", "α": "$\\alpha$", "χ": "$\\chi$", "²": "$^2$", "≥": "$\\geq$",
+                  "≤": "$\\leq$"}
 MACROS = ("\\providecommand{\\lpgbest}[1]{\\textbf{#1}}",
           "\\providecommand{\\lpgnsw}[1]{\\underline{#1}}",
           "\\providecommand{\\lpgstd}[1]{{\\scriptsize$\\pm$#1}}")
