@@ -116,9 +116,14 @@ def column_marks(values: dict[str, dict[int, float]], higher_is_better: bool = T
 
 def win_tie_loss(comparisons: list[Paired], higher_is_better: bool = True,
                  alpha: float = ALPHA) -> tuple[int, int, int]:
-    """Count data sets where A is significantly better (win), worse (loss), or neither (tie)."""
+    """Count data sets where A is significantly better (win), worse (loss), or neither (tie).
+
+    A data set where the two share no seed is not counted; one shared seed is a tie (no test).
+    """
     win = tie = loss = 0
     for c in comparisons:
+        if c.n == 0:
+            continue
         if c.p_value is None or c.p_value >= alpha or not c.mean_diff:
             tie += 1
         elif (c.mean_diff > 0) == higher_is_better:

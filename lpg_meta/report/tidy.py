@@ -8,8 +8,8 @@ retraining (``write_tidy``):
   ``peak_balanced_accuracy`` (best per-epoch value) on noisy rows. Values are Python's
   ``repr`` of the float, so they read back bit-identical.
 - ``curves.csv``: per-epoch and per-class series for the plots, ``dataset, method, seed,
-  series, epoch, class, value`` (6 significant digits): ``test_accuracy`` and
-  ``test_balanced_accuracy`` per epoch; on long-tail rows ``per_class_accuracy`` and
+  series, epoch, class, value`` (6 significant digits): ``test_balanced_accuracy`` per
+  epoch; on long-tail rows ``per_class_accuracy`` and
   ``train_count`` per class; for LPG runs ``lpg_<quantity>`` per epoch and class.
 - ``runs.json``: the layout (row order, display names, tables, each data set row's config)
   and the failed runs with their reason.
@@ -85,7 +85,7 @@ def _run_values(run: Run, noisy: bool) -> list[tuple[str, str, float]]:
 def _run_curves(run: Run, long_tail: bool) -> dict[str, list[tuple[int | None, int | None, float]]]:
     series: dict[str, list[tuple[int | None, int | None, float]]] = {}
     for h in run.result.get("history") or []:
-        for key in ("test_accuracy", "test_balanced_accuracy"):
+        for key in ("test_balanced_accuracy",):  # the plots' series; accuracy would double the file
             if isinstance(h.get(key), (int, float)) and math.isfinite(h[key]):
                 series.setdefault(key, []).append((int(h["epoch"]), None, _round(h[key])))
     if long_tail:

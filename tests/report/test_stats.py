@@ -76,6 +76,7 @@ def test_verdicts_and_win_tie_loss_follow_sign_and_significance():
     assert [verdict(c) for c in (better, worse, unclear)] == ["supported", "contradicted", "not supported"]
     assert verdict(better, higher_is_better=False) == "contradicted"  # e.g. error: higher is worse
     assert win_tie_loss([better, worse, unclear, better]) == (2, 1, 1)
+    assert win_tie_loss([better, paired({0: 0.5}, {1: 0.4}), paired({0: 0.5}, {0: 0.4})]) == (1, 1, 0)  # n = 0, 1
 
 
 # Demšar (2006), Table 6: AUC of C4.5, C4.5+m, C4.5+cf and C4.5+m+cf on 14 UCI data sets, and the
