@@ -31,7 +31,7 @@ from lpg_meta.report.tidy import Results
 PLOTS_DIR = "plots"
 SHOWN = 3  # best other rows drawn beside the reference and LPG
 LEGEND_CLASSES = 10  # up to this many classes: a qualitative palette and a legend; beyond: a colour bar
-QUANTITIES = {"a_c": "learned perturbation $a_c$ (scale / shift form)", "tau_c": "learned clip threshold $\\tau_c$"}
+QUANTITIES = {"a_c": "learned per-class perturbation $a_c$", "tau_c": "learned clip threshold $\\tau_c$"}
 
 
 @dataclass(frozen=True)
