@@ -170,9 +170,18 @@ def leaderboard(source: str | Path, fmt: str = "md", metric: str | None = None, 
     return render(build_tables(load_results(source, spec), metric, split), fmt)
 
 
-def write_leaderboards(results: Results, out: str | Path, metric: str | None = None,
+def write_leaderboards(results: Results | str | Path, out: str | Path | None = None, metric: str | None = None,
                        split: str = "test") -> list[Path]:
-    """Write ``leaderboard.md``, ``.csv``, ``.tex`` (all tables) and ``leaderboard_<table>.tex`` each."""
+    """Write ``leaderboard.md``, ``.csv``, ``.tex`` (all tables) and ``leaderboard_<table>.tex`` each.
+
+    ``results`` may be a results folder (then ``out`` defaults to it) or a ``runs.csv``.
+    """
+    if not isinstance(results, Results):
+        source = Path(results)
+        out = out if out is not None else (source.parent if source.is_file() else source)
+        results = load_results(source)
+    if out is None:
+        raise ValueError("write_leaderboards needs 'out' when given loaded results")
     out = Path(out)
     tables = build_tables(results, metric, split)
     written = {out / "leaderboard.md": render(tables, "md"), out / "leaderboard.csv": render(tables, "csv"),
