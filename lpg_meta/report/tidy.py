@@ -166,10 +166,13 @@ def read_tidy(path: str | Path, spec: dict[str, Any] | None = None) -> Results:
     meta_path = path.with_name(RUNS_JSON)
     try:
         meta = json.loads(meta_path.read_text())
-        rows = list(csv.DictReader(path.open()))
-    except (OSError, json.JSONDecodeError) as err:
+        reader = csv.DictReader(path.open())
+        rows = list(reader)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, csv.Error) as err:
         raise UserError(f"cannot read {path} with {meta_path.name} beside it ({err}); write both with "
                         "'lpg-meta table RESULTS --write'.") from None
+    if tuple(reader.fieldnames or ()) != RUN_FIELDS:
+        raise UserError(f"{path} is not a runs.csv: its header must be {','.join(RUN_FIELDS)}.")
     layout = layout_from_dict({**meta, **{k: v for k, v in (spec or {}).items() if k != "datasets"}})
     if spec:  # display names from the spec, configs from the file
         for ds, info in (spec.get("datasets") or {}).items():
@@ -177,8 +180,6 @@ def read_tidy(path: str | Path, spec: dict[str, Any] | None = None) -> Results:
     results = Results(layout, {}, {tuple(k[:2]): list(k[2]) for k in meta.get("seeds", [])},
                       [Failure(*f) for f in meta.get("failures", [])])
     for row in rows:
-        if tuple(row) != RUN_FIELDS and set(row) != set(RUN_FIELDS):
-            raise UserError(f"{path} is not a runs.csv: its columns must be {', '.join(RUN_FIELDS)}.")
         key = (row["dataset"], row["method"], row["split"], row["metric"])
         results.values.setdefault(key, {})[int(row["seed"])] = float(row["value"])
     curves = path.with_name(CURVES_CSV)

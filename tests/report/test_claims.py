@@ -11,6 +11,7 @@ from scipy import stats
 from test_collect import write_result
 from test_tables import SPEC, noisy_history, three_protocols
 
+from lpg_meta.errors import UserError
 from lpg_meta.report import leaderboard, load_results, write_claims, write_tidy
 from lpg_meta.report.claims import CLAIMS_FIELDS, check_claims
 from lpg_meta.report.tidy import RUN_FIELDS
@@ -87,3 +88,14 @@ def test_claims_summary_counts_verdicts_per_protocol(folder, latex):
             "comparisons on 2 data sets; the claim is not supported.") in text
     assert "**long-tail**: LPG+X against X: 1 supported" in text
     latex((folder / "claims.tex").read_text(), folder / "tex")
+
+
+def test_a_runs_csv_needs_its_header_and_runs_json(folder, tmp_path):
+    out = tmp_path / "tidy"
+    write_tidy(load_results(folder, SPEC), out)
+    (out / "other.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(UserError, match="is not a runs.csv: its header must be suite,dataset,method"):
+        load_results(out / "other.csv")
+    (out / "runs.json").unlink()
+    with pytest.raises(UserError, match="runs.json beside it"):
+        load_results(out / "runs.csv")
