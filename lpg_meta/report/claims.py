@@ -146,7 +146,9 @@ def _definition(metric: str, split: str) -> str:
     return (f"Δ: mean over paired seeds of method minus baseline, last-epoch {split} {METRIC_INFO[metric].name}"
             f"{unit}; 95 % CI: t interval of that mean; p: two-sided paired t-test. Verdict (METHOD.md 8): "
             f"supported when Δ favours the method and p < {ALPHA}, contradicted when it favours the baseline "
-            "and p < 0.05, else not supported. Uncorrected: each row is one claim as a paper would state it.")
+            "and p < 0.05, else not supported. Uncorrected: each row is one claim as a paper would state it. "
+            "A protocol's claim (LPG 'consistently outperforms'; it works as a plug-in) is supported when every "
+            "comparison is, contradicted when more are contradicted than supported, else not supported.")
 
 
 def _friedman_line(results: Results, found: tuple[list[str], list[str], Friedman] | None) -> str:
