@@ -109,8 +109,9 @@ def _summary(results: Results, claims: list[Claim]) -> list[tuple[str, str]]:
             if not these:
                 continue
             counts = {v: sum(c.verdict == v for c in these) for v in VERDICTS}
+            # "Consistently outperforms": every comparison must hold; one significant loss contradicts it.
             overall = "supported" if counts["supported"] == len(these) else (
-                "contradicted" if counts["contradicted"] > counts["supported"] else "not supported")
+                "contradicted" if counts["contradicted"] else "not supported")
             parts.append(f"{label}: {counts['supported']} supported, {counts['not supported']} not supported, "
                          f"{counts['contradicted']} contradicted of {len(these)} comparisons "
                          f"on {len({c.dataset for c in these})} data sets; the claim is {overall}")
@@ -148,7 +149,7 @@ def _definition(metric: str, split: str) -> str:
             f"supported when Δ favours the method and p < {ALPHA}, contradicted when it favours the baseline "
             "and p < 0.05, else not supported. Uncorrected: each row is one claim as a paper would state it. "
             "A protocol's claim (LPG 'consistently outperforms'; it works as a plug-in) is supported when every "
-            "comparison is, contradicted when more are contradicted than supported, else not supported.")
+            "comparison is, contradicted when any is, else not supported.")
 
 
 def _friedman_line(results: Results, found: tuple[list[str], list[str], Friedman] | None) -> str:
