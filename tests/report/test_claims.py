@@ -99,3 +99,14 @@ def test_a_runs_csv_needs_its_header_and_runs_json(folder, tmp_path):
     (out / "runs.json").unlink()
     with pytest.raises(UserError, match="runs.json beside it"):
         load_results(out / "runs.csv")
+
+
+def test_one_significant_loss_contradicts_consistently_outperforms(tmp_path):
+    for s in (0, 1, 2):
+        write_result(tmp_path, "bal", "ce", s, balanced=0.80 + 0.01 * s)
+        write_result(tmp_path, "bal", "gce", s, method="gce", balanced=0.50 + 0.02 * s)
+        write_result(tmp_path, "bal", "lpg", s, method="lpg", balanced=0.70 + 0.011 * s)  # -10 vs ce, +20 vs gce
+    results = load_results(tmp_path)
+    assert [c.verdict for c in check_claims(results)] == ["contradicted", "supported"]
+    text = write_claims(results, tmp_path)[0].read_text()
+    assert "1 supported, 0 not supported, 1 contradicted of 2 comparisons on 1 data sets; the claim is contradicted" in text
