@@ -3,7 +3,7 @@
 1. ``per_class_<row>``: per-class test accuracy on long-tail rows, classes ordered by training
    count, mean ± std over seeds (error bars, no lines across categorical classes).
 2. ``curves_<row>``: per-epoch test balanced accuracy, mean ± std band over seeds.
-3. ``trajectory_<row>_<method>``: the learned per-class perturbation of LPG runs over epochs.
+3. ``trajectory_<row>``: the learned per-class perturbation of LPG runs over epochs, a panel per LPG row.
 4. ``cd_diagram``: average ranks over every data set row with Nemenyi's critical difference.
 5. ``noise_*``: test accuracy against noise rate where rows differ only in their noise rate.
 
@@ -43,6 +43,7 @@ class Plot:
     x: np.ndarray
     series: dict[str, np.ndarray] = field(default_factory=dict)
     errors: dict[str, np.ndarray] = field(default_factory=dict)
+    panel: str = ""  # the method row of one panel, where a figure has several
 
 
 def _safe(name: str) -> str:
@@ -59,7 +60,7 @@ def _figure(width: float = 7.0, height: float = 4.0) -> tuple[Figure, object]:
 def _save(fig: Figure, path: Path) -> Path:
     """Write ``path`` (.png) and the same figure as .pdf; no dates or versions, so same data, same bytes."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=130, metadata={"Software": None})
+    fig.savefig(path, dpi=110, metadata={"Software": None})
     fig.savefig(path.with_suffix(".pdf"), metadata={"CreationDate": None, "Producer": None, "Creator": None})
     return path
 
@@ -150,41 +151,62 @@ def plot_curves(results: Results, out: Path, series_name: str = "test_balanced_a
 
 
 def plot_trajectories(results: Results, out: Path) -> list[Plot]:
-    """One figure per (data set row, LPG row): the seed-mean learned value of each class over epochs."""
+    """One figure per data set row, a panel per LPG row: the seed-mean learned value of each class.
+
+    Returns one :class:`Plot` per panel (``panel`` names the method row), all with the figure's path.
+    """
     plots = []
-    keys = sorted({(ds, m, s) for ds, m, _, s in results.curves if s.startswith("lpg_")},
-                  key=lambda k: (list(results.layout.datasets).index(k[0]), list(results.layout.methods).index(k[1])))
-    for ds, m, name in keys:
-        by_seed = _series_grid(results, ds, m, name)
-        length = min(g.shape[0] for g in by_seed)
-        mean = np.nanmean(np.stack([g[:length] for g in by_seed]), axis=0)
-        epochs = np.arange(1, length + 1)
-        classes = mean.shape[1]
-        fig, ax = _figure(7.5, 4.0)
-        # Up to 10 classes: tab10, one distinct colour and a legend entry each; beyond: viridis by class
-        # index with a colour bar (100 legend entries would hide the plot).
-        cmap = colormaps["tab10"] if classes <= LEGEND_CLASSES else colormaps["viridis"]
-        series = {}
-        for c in range(classes):
-            series[f"class {c}"] = mean[:, c]
-            color = cmap(c) if classes <= LEGEND_CLASSES else cmap(c / (classes - 1))
-            ax.plot(epochs, mean[:, c], color=color, lw=1.2 if classes <= LEGEND_CLASSES else 0.6, label=f"class {c}")
-        ax.axhline(0.0, color="grey", lw=0.8, ls="--")
-        quantity = name.removeprefix("lpg_")
-        ax.set(xlabel="epoch", ylabel=QUANTITIES.get(quantity, quantity),
-               title=f"{results.layout.dataset_name(ds)} / {results.layout.method_name(m)}: learned "
-                     f"per-class perturbation, mean of {len(by_seed)} seed{'s' if len(by_seed) != 1 else ''}")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    order = {m: i for i, m in enumerate(results.layout.methods)}
+    for ds in results.layout.datasets:
+        panels = sorted({(m, s) for d, m, _, s in results.curves if d == ds and s.startswith("lpg_")},
+                        key=lambda k: order.get(k[0], len(order)))
+        if not panels:
+            continue
+        columns = min(4, len(panels))
+        rows = -(-len(panels) // columns)
+        fig = Figure(figsize=(3.1 * columns + 1.3, 2.5 * rows + 0.7), layout="constrained")
+        FigureCanvasAgg(fig)
+        axes = fig.subplots(rows, columns, squeeze=False)
+        path = out / f"trajectory_{_safe(ds)}.png"
+        classes = 0
+        for ax, (m, name) in zip(axes.flat, panels, strict=False):
+            by_seed = _series_grid(results, ds, m, name)
+            length = min(g.shape[0] for g in by_seed)
+            mean = np.nanmean(np.stack([g[:length] for g in by_seed]), axis=0)
+            epochs = np.arange(1, length + 1)
+            classes = mean.shape[1]
+            # Up to 10 classes: tab10, a distinct colour and a legend entry each; beyond: viridis by
+            # class index with a colour bar (100 legend entries would hide the plot).
+            cmap = colormaps["tab10"] if classes <= LEGEND_CLASSES else colormaps["viridis"]
+            series = {}
+            for c in range(classes):
+                series[f"class {c}"] = mean[:, c]
+                color = cmap(c) if classes <= LEGEND_CLASSES else cmap(c / (classes - 1))
+                ax.plot(epochs, mean[:, c], color=color, lw=1.1 if classes <= LEGEND_CLASSES else 0.5,
+                        label=f"class {c}")
+            ax.axhline(0.0, color="grey", lw=0.7, ls="--")
+            quantity = name.removeprefix("lpg_")
+            ax.set_title(f"{results.layout.method_name(m)} ({len(by_seed)} seed{'s' if len(by_seed) != 1 else ''})",
+                         fontsize=9)
+            ax.set_xlabel("epoch", fontsize=8)
+            ax.set_ylabel(QUANTITIES.get(quantity, quantity), fontsize=8)
+            ax.tick_params(labelsize=7)
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            plots.append(Plot(path, "trajectory", epochs, series, panel=m))
+        for ax in list(axes.flat)[len(panels):]:
+            ax.axis("off")
         if classes <= LEGEND_CLASSES:
-            ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, title="class")
+            handles, labels = axes.flat[0].get_legend_handles_labels()
+            fig.legend(handles, labels, loc="outside right upper", fontsize=7, frameon=False, title="class")
         else:
             from matplotlib.cm import ScalarMappable
             from matplotlib.colors import Normalize
 
-            bar = fig.colorbar(ScalarMappable(Normalize(0, classes - 1), cmap), ax=ax)
-            bar.set_label("class index")
-        path = out / f"trajectory_{_safe(ds)}_{_safe(m)}.png"
-        plots.append(Plot(_save(fig, path), "trajectory", epochs, series))
+            fig.colorbar(ScalarMappable(Normalize(0, classes - 1), colormaps["viridis"]), ax=axes,
+                         label="class index")
+        fig.suptitle(f"{results.layout.dataset_name(ds)}: learned per-class perturbation over training, "
+                     "mean over seeds", fontsize=10)
+        _save(fig, path)
     return plots
 
 
@@ -298,4 +320,5 @@ def make_plots(results: Results, out: str | Path) -> list[Plot]:
 
 def write_plots(results: Results, out: str | Path) -> list[Path]:
     """Write the plots and return their paths (PNG and PDF)."""
-    return [p for plot in make_plots(results, out) for p in (plot.path, plot.path.with_suffix(".pdf"))]
+    paths = dict.fromkeys(plot.path for plot in make_plots(results, out))  # panels share a figure
+    return [p for path in paths for p in (path, path.with_suffix(".pdf"))]

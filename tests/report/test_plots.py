@@ -29,7 +29,7 @@ def test_trajectory_plot_draws_the_seed_mean_of_the_files(tmp_path):
     write_result(tmp_path, "lt", "lpg", 2, method="lpg", status="failed")  # no trajectory: ignored
     write_result(tmp_path, "lt", "ce", 0)  # not an LPG run: no plot
     (plot,) = plot_trajectories(load_results(tmp_path), tmp_path / "plots")
-    assert plot.path == tmp_path / "plots" / "trajectory_lt_lpg.png"
+    assert plot.path == tmp_path / "plots" / "trajectory_lt.png" and plot.panel == "lpg"
     assert_png(plot.path)
     np.testing.assert_array_equal(plot.x, [1, 2, 3])  # cut to the shortest seed
     expected = (np.array(seed0) + np.array(seed1[:3])) / 2
@@ -90,7 +90,7 @@ def test_cli_writes_pngs_and_pdfs_the_same_bytes_when_redrawn(tmp_path, capsys):
     write_result(tmp_path, "lt", "lpg", 0, method="lpg", imbalance=10.0, trajectory=[[0.1, 0.2, 0.3]])
     first = write_plots(load_results(tmp_path), tmp_path)
     assert sorted(p.name for p in first) == ["curves_lt.pdf", "curves_lt.png", "per_class_lt.pdf", "per_class_lt.png",
-                                             "trajectory_lt_lpg.pdf", "trajectory_lt_lpg.png"]
+                                             "trajectory_lt.pdf", "trajectory_lt.png"]
     before = [p.read_bytes() for p in first]
     assert write_plots(load_results(tmp_path), tmp_path) == first and [p.read_bytes() for p in first] == before
     parser = argparse.ArgumentParser()
