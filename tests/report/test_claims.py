@@ -39,7 +39,7 @@ def test_runs_csv_is_tidy_with_peaks_only_on_noisy_rows(folder, tmp_path):
     assert json.loads((out / "runs.json").read_text())["failures"] == [["noisy2", "ce", 2, "loss is NaN", 1]]
 
 
-def test_tables_and_claims_are_identical_from_result_files_and_runs_csv(folder, tmp_path):
+def test_tables_and_claims_are_identical_from_result_files_and_runs_csv(folder, tmp_path, latex):
     out = tmp_path / "tidy"
     write_tidy(load_results(folder, SPEC), out)
     for fmt in ("md", "latex", "csv"):
@@ -48,6 +48,7 @@ def test_tables_and_claims_are_identical_from_result_files_and_runs_csv(folder, 
     a = write_claims(load_results(folder, SPEC), tmp_path / "from_files")
     b = write_claims(load_results(out / "runs.csv"), tmp_path / "from_csv")
     assert [p.read_bytes() for p in a] == [p.read_bytes() for p in b]
+    latex(leaderboard(out / "runs.csv", "latex"), tmp_path / "tex")  # three tables, one with a failed run
 
 
 def test_claims_csv_p_values_equal_scipy_on_runs_csv(folder, tmp_path):

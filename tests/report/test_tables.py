@@ -105,8 +105,9 @@ def test_declared_tables_keep_groups_overrides_and_reference(tmp_path, latex):
     latex(tex, tmp_path / "tex")
 
 
-def test_tables_csv_and_markdown_agree(tmp_path):
+def test_tables_csv_and_markdown_agree(tmp_path, latex):
     rows = list(csv.DictReader(io.StringIO(leaderboard(three_protocols(tmp_path), "csv", spec=SPEC))))
+    latex(leaderboard(tmp_path, "latex", spec=SPEC), tmp_path / "tex")
     lpg = next(r for r in rows if r["method"] == "lpg" and r["dataset"] == "bal_a" and r["column"] == "main")
     assert float(lpg["mean"]) == pytest.approx(76.1666667, abs=1e-6) and lpg["mark"] == "best" and lpg["n"] == "3"
     assert lpg["method_display"] == "LPG" and lpg["table"] == "balanced" and lpg["unit"] == "%"
@@ -198,11 +199,12 @@ def test_widest_default_tables_fit_a_two_column_page(tmp_path, latex):
     latex(tex, tmp_path / "tex")
 
 
-def test_cli_prints_writes_and_rejects_unknown_metric(suite, capsys):
+def test_cli_prints_writes_and_rejects_unknown_metric(suite, capsys, latex):
     parser = argparse.ArgumentParser()
     add_table_parser(parser.add_subparsers(dest="command"))
     assert cmd_table(parser.parse_args(["table", str(suite), "--format", "csv", "--write"])) == 0
     out = capsys.readouterr().out
     assert out.startswith("table,method,") and "leaderboard_balanced.tex" in out and "runs.csv" in out
+    latex((suite / "leaderboard_balanced.tex").read_text(), suite / "tex")
     with pytest.raises(UserError, match="unknown metric 'acuracy'.*Did you mean 'accuracy'"):
         cmd_table(parser.parse_args(["table", str(suite), "--metric", "acuracy"]))
