@@ -217,7 +217,9 @@ def render_claims_tex(results: Results, claims: list[Claim], metric: str, split:
         lines += ["\\bottomrule", "\\end{tabular}", "", "\\smallskip", "\\begin{minipage}{\\linewidth}\\scriptsize",
                   latex_escape(_definition(metric, split)) + "\\par", latex_escape(summary[kind]) + "\\par",
                   "\\end{minipage}", "\\end{table*}", ""]
-    lines.append(latex_escape(_friedman_line(results, suite_friedman(results, metric, split))) + "\\par")
+    friedman_text = latex_escape(_friedman_line(results, suite_friedman(results, metric, split)))
+    friedman_text = friedman_text.replace("$\\chi$$^2$\\_F", "$\\chi^2_F$").replace("F\\_F", "$F_F$")
+    lines.append(f"\\noindent {friedman_text}\\par")
     return "\n".join(lines) + "\n"
 
 
