@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from lpg_meta.report.tables import FORMATS, METRICS
+from lpg_meta.report.layout import FORMATS, METRICS
 
 
 def _source(parser: argparse.ArgumentParser) -> None:

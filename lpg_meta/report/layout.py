@@ -42,6 +42,8 @@ METRIC_INFO: dict[str, MetricInfo] = {
     "medium_shot": _info("medium_shot", "medium-shot accuracy", "Med.", "%"),
     "few_shot": _info("few_shot", "few-shot accuracy", "Few", "%"),
 }
+METRICS = tuple(METRIC_INFO)
+FORMATS = ("md", "latex", "csv")  # what `lpg-meta table --format` writes
 _NOISE_NAMES = {"sym_excl": "sym.", "sym_incl": "sym.", "sym": "sym.", "pair": "pair", "asym": "asym."}
 
 

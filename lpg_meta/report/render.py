@@ -17,7 +17,8 @@ from typing import Any
 from tabulate import tabulate
 
 from lpg_meta.errors import UserError
-from lpg_meta.report.tables import FORMATS, Table, build_tables, decimals
+from lpg_meta.report.layout import FORMATS
+from lpg_meta.report.tables import Table, build_tables, decimals
 from lpg_meta.report.tidy import Results, load_results
 from lpg_meta.results import write_text_atomic
 

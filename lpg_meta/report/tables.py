@@ -15,16 +15,14 @@ import numpy as np
 from lpg_meta.collapse import COLLAPSE_DROP
 from lpg_meta.errors import UserError, closest
 from lpg_meta.report.collect import mean_std
-from lpg_meta.report.layout import METRIC_INFO, PROTOCOL_TITLES, TableSpec
+from lpg_meta.report.layout import METRIC_INFO, METRICS, PROTOCOL_TITLES, TableSpec
 from lpg_meta.report.published import Published, lookup, protocol_of
 from lpg_meta.report.stats import column_marks, paired, rank_rows, win_tie_loss
 from lpg_meta.report.tidy import COLLAPSED, Results
 from lpg_meta.results import PER_EPOCH_METRICS, SHOT_GROUPS
 
-METRICS = tuple(METRIC_INFO)
 SHOTS = SHOT_GROUPS
 PER_EPOCH = PER_EPOCH_METRICS  # metrics the per-epoch history records (peak column)
-FORMATS = ("md", "latex", "csv")
 
 
 def scale(quantity: str) -> float:
