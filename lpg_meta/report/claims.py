@@ -19,10 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
+from lpg_meta.collapse import COLLAPSE_DROP
 from lpg_meta.report.layout import METRIC_INFO, PROTOCOLS
 from lpg_meta.report.render import latex_escape
 from lpg_meta.report.stats import ALPHA, Friedman, Paired, friedman, paired, verdict
-from lpg_meta.report.tidy import Results
+from lpg_meta.report.tidy import COLLAPSED, Results
 from lpg_meta.results import write_text_atomic
 
 CLAIMS_FIELDS = ("dataset", "method", "baseline", "metric", "n", "mean_diff", "ci_low", "ci_high", "p_value",
@@ -163,6 +164,18 @@ def _friedman_line(results: Results, found: tuple[list[str], list[str], Friedman
             f"critical difference {f.critical_difference:.2f} at α = {f.alpha}. Average ranks: {listed}.")
 
 
+def _collapse_line(results: Results, claims: list[Claim]) -> str:
+    """How many compared runs collapsed (``lpg_meta.collapse``): a paired mean can hide one."""
+    cells = sorted({(c.dataset, m) for c in claims for m in (c.method, c.baseline)})
+    counts = [(ds, m, sum(v > 0.5 for v in flags.values()), len(flags))
+              for ds, m in cells if (flags := results.get(ds, m, COLLAPSED, "test"))]
+    hit = [f"{results.layout.method_name(m)} on {ds} {k}/{n}" for ds, m, k, n in counts if k]
+    total = sum(n for *_, n in counts)
+    return (f"Collapsed runs (last epoch more than {100 * COLLAPSE_DROP:.0f} points of test balanced accuracy "
+            f"below the run's best; kept in every mean): {'; '.join(hit) if hit else 'none'}, "
+            f"of {total} runs of the compared cells.")
+
+
 def render_claims_md(results: Results, claims: list[Claim], metric: str, split: str) -> str:
     from tabulate import tabulate
 
@@ -170,7 +183,8 @@ def render_claims_md(results: Results, claims: list[Claim], metric: str, split: 
            _definition(metric, split), ""]
     for kind, line in _summary(results, claims):
         out += [f"- **{kind}**: {line}"]
-    out += ["", _friedman_line(results, suite_friedman(results, metric, split)), ""]
+    out += ["", _collapse_line(results, claims), "",
+            _friedman_line(results, suite_friedman(results, metric, split)), ""]
     for kind in PROTOCOLS:
         mine = [c for c in claims if results.layout.protocol(c.dataset) == kind]
         if mine:

@@ -112,3 +112,16 @@ def test_one_significant_loss_contradicts_consistently_outperforms(tmp_path):
     text = write_claims(results, tmp_path)[0].read_text()
     assert ("1 supported, 0 not supported, 1 contradicted of 2 comparisons on 1 data sets; "
             "the claim is contradicted") in text
+
+
+def test_claims_count_collapsed_runs_of_the_compared_cells(tmp_path):
+    def curve(values):
+        return [{"epoch": e + 1, "test_accuracy": v, "test_balanced_accuracy": v} for e, v in enumerate(values)]
+
+    write_result(tmp_path, "pair", "lpg", 0, method="lpg", balanced=0.66, history=curve([0.5, 0.6, 0.3, 0.66]))
+    write_result(tmp_path, "pair", "lpg", 1, method="lpg", balanced=0.40, history=curve([0.5, 0.65, 0.14, 0.40]))
+    for seed in (0, 1):
+        write_result(tmp_path, "pair", "ce", seed, balanced=0.55, history=curve([0.5, 0.67, 0.55]))
+    write_claims(load_results(tmp_path), tmp_path / "out")
+    text = (tmp_path / "out" / "claims.md").read_text()
+    assert "lpg on pair 1/2, of 4 runs of the compared cells" in text
