@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint reproduce quick bench clean
+.PHONY: install test lint reproduce quick bench tables clean
 
 install: $(STAMP)
 
@@ -25,9 +25,15 @@ lint: install
 reproduce: install
 	$(VENV)/bin/lpg-meta run benchmarks/cpu.yaml --workers 2
 
-# ce against lpg on long-tail MNIST-1D (3 seeds), under a minute.
+# ce against lpg on long-tail MNIST-1D (3 seeds): about 8 minutes of CPU time (see README).
 quick: install
 	$(VENV)/bin/lpg-meta reproduce
+
+# results/cpu/ (tables, claims, plots) from the committed runs.csv, curves.csv and runs.json.
+tables: install
+	$(VENV)/bin/lpg-meta table results/cpu/runs.csv --write
+	$(VENV)/bin/lpg-meta claims results/cpu/runs.csv > /dev/null
+	$(VENV)/bin/lpg-meta plot results/cpu/runs.csv
 
 bench: install
 	$(PY) benchmarks/bench_meta_step.py

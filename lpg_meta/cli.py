@@ -1,4 +1,4 @@
-"""Command line: ``lpg-meta train | list | data | run | table | plot | reproduce``."""
+"""Command line: ``lpg-meta train | list | data | run | table | claims | plot | reproduce``."""
 
 from __future__ import annotations
 
@@ -14,7 +14,14 @@ from typing import Any, NoReturn
 from lpg_meta import __version__
 from lpg_meta.bench.command import add_data_root, add_run_parser, cmd_run
 from lpg_meta.errors import TrainingDivergedError, UserError
-from lpg_meta.report.cli import add_plot_parser, add_table_parser, cmd_plot, cmd_table
+from lpg_meta.report.cli import (
+    add_claims_parser,
+    add_plot_parser,
+    add_table_parser,
+    cmd_claims,
+    cmd_plot,
+    cmd_table,
+)
 
 
 def _run_args(parser: argparse.ArgumentParser) -> None:
@@ -60,6 +67,8 @@ def build_parser() -> Parser:
     train.add_argument("--method", default="ce", help="registered method, or a plug-in such as lpg+la")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--out", default=None, help="output folder (default runs/DATASET/METHOD/seedN)")
+    train.add_argument("--force", action="store_true",
+                       help="replace a result.json of another config in the output folder")
 
     sub.add_parser("list", help="list methods, data sets and models")
 
@@ -70,6 +79,7 @@ def build_parser() -> Parser:
 
     add_run_parser(sub)
     add_table_parser(sub)
+    add_claims_parser(sub)
     add_plot_parser(sub)
 
     reproduce = sub.add_parser("reproduce", help="ce vs lpg on long-tail MNIST-1D, 3 seeds")
@@ -78,6 +88,22 @@ def build_parser() -> Parser:
     reproduce.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     add_data_root(reproduce)
     return parser
+
+
+def _keep_other_result(out: Path, cfg: dict[str, Any], force: bool) -> None:
+    """Refuse to replace ``out/result.json`` when it holds another config's result."""
+    from lpg_meta.results import config_hash
+
+    previous = out / "result.json"
+    if force or not previous.exists():
+        return
+    try:
+        same = config_hash(json.loads(previous.read_text())["config"]) == config_hash(cfg)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        same = False  # unreadable: it may still be someone's result
+    if not same:
+        raise UserError(f"{previous} holds the result of another config; keep it with --out DIR "
+                        "(another folder), or replace it with --force.")
 
 
 def _resolved(dataset: str, method: str, seed: int, overrides: list[str]) -> dict[str, Any]:
@@ -104,6 +130,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     cfg = _resolved(args.dataset, args.method, args.seed, args.overrides)
     out = Path(args.out or f"runs/{cfg['dataset']}/{cfg['method']}/seed{cfg['seed']}")
     writable_folder(out, "--out")  # before training, not when the result is written
+    _keep_other_result(out, cfg, args.force)  # the same config is trained again and replaced
     result = train(cfg, out)
     test = result["metrics"]["test"]
     print(f"{cfg['dataset']} {cfg['method']} seed {cfg['seed']}: test accuracy {100 * test['accuracy']:.2f}%, "
@@ -162,6 +189,7 @@ COMMANDS = {
     "reproduce": cmd_reproduce,
     "run": cmd_run,
     "table": cmd_table,
+    "claims": cmd_claims,
     "plot": cmd_plot,
 }
 
@@ -173,6 +201,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Through the environment, so spawned workers and every data source see it too.
         os.environ["LPG_DATA"] = args.data_root
     try:
+        if getattr(args, "suite_file", None):  # report commands: the suite's layout as plain data
+            from lpg_meta.bench.layout import suite_spec
+
+            args.spec = suite_spec(args.suite_file)
         return COMMANDS[args.command](args)
     except UserError as err:
         # One line whatever the message holds (a path or a library's text may bring newlines).
@@ -182,7 +214,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"lpg-meta: error: {err}; lower optim.lr or the method's step sizes.", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("lpg-meta: interrupted", file=sys.stderr)
+        hint = {"run": " finished units are kept; run the same command again to resume.",
+                "reproduce": " finished runs are kept; run the same command again to resume."}
+        print(f"lpg-meta: interrupted.{hint.get(args.command, '')}", file=sys.stderr)
         return 130
 
 

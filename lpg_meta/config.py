@@ -104,7 +104,7 @@ def resolve_config(raw: Mapping[str, Any]) -> dict[str, Any]:
     """
     # Imported here: the registries import torch-heavy modules.
     from lpg_meta.data import data_defaults
-    from lpg_meta.methods import method_classes, method_defaults
+    from lpg_meta.methods import check_meta_split, method_classes, method_defaults
     from lpg_meta.models import MODELS, model_defaults
 
     unknown = set(raw) - set(TOP_LEVEL) - set(SECTIONS)
@@ -133,6 +133,7 @@ def resolve_config(raw: Mapping[str, Any]) -> dict[str, Any]:
         "train": resolve_params(TRAIN_DEFAULTS, raw.get("train", {}), "train"),
     }
     _check_ranges(cfg)
+    check_meta_split(method, data["meta_per_class"])
     drop_optional_defaults(cfg["train"], OPTIONAL_TRAIN_DEFAULTS)
     drop_optional_defaults(cfg["method_params"], _optional_of(method_classes(method)))
     drop_optional_defaults(cfg["model_params"], _optional_of([MODELS.get(model)]))

@@ -22,7 +22,7 @@ from lpg_meta.params import resolve_params
 from lpg_meta.results import METRIC_DIRECTIONS
 
 TOP_KEYS = ("suite", "description", "defaults", "datasets", "methods", "matrix", "seeds",
-            "tuning", "storage", "output")
+            "extra_seeds", "tuning", "storage", "output", "tables")
 DEFAULT_KEYS = ("data", "model", "model_params", "method_params", "optim", "train")
 DATASET_SHORTCUTS = ("imbalance", "noise", "noise_rate", "meta_per_class", "val_per_class")
 DATASET_KEYS = ("source", "model", *DATASET_SHORTCUTS, "data", "model_params", "optim", "train")
@@ -81,6 +81,12 @@ class Suite:
     tuning: Tuning = field(default_factory=Tuning)
     storage: str | None = None
     output: Path = Path("results")
+    extra_seeds: dict[str, list[int]] = field(default_factory=dict)  # cell name -> seeds after ``seeds``
+    tables: list[dict[str, Any]] | None = None  # the ``tables:`` section, checked (see _tables)
+
+    def cell_seeds(self, cell: str) -> list[int]:
+        """The seeds of cell ``dataset/method``: the suite's, then its ``extra_seeds``."""
+        return self.seeds + self.extra_seeds.get(cell, [])
 
 
 def load_suite(path: str | Path) -> Suite:
@@ -107,13 +113,15 @@ def parse_suite(text: str, path: Path = Path("<suite>")) -> Suite:
     defaults = _defaults(data.get("defaults"))
     datasets = _rows(data, "datasets", _dataset_row)
     methods = _rows(data, "methods", _method_row)
+    matrix = _matrix(data.get("matrix"), datasets, methods)
+    seeds = _seeds(data.get("seeds", [0]))
     return Suite(
         name=name, path=path, defaults=defaults, datasets=datasets, methods=methods,
-        matrix=_matrix(data.get("matrix"), datasets, methods),
-        seeds=_seeds(data.get("seeds", [0])),
+        matrix=matrix, seeds=seeds, extra_seeds=_extra_seeds(data.get("extra_seeds"), matrix, seeds),
         tuning=_tuning(data.get("tuning")),
         storage=_optional_str(data.get("storage"), "storage"),
         output=Path(_optional_str(data.get("output"), "output") or f"results/{name}"),
+        tables=_tables(data.get("tables"), datasets, methods),
     )
 
 
@@ -307,14 +315,38 @@ def _matrix(value: Any, datasets: dict[str, DatasetRow], methods: dict[str, Meth
     return cells
 
 
-def _seeds(value: Any) -> list[int]:
+def _seeds(value: Any, where: str = "seeds") -> list[int]:
     if not isinstance(value, list) or not value:
-        raise UserError(f"seeds must be a non-empty list of integers, e.g. [0, 1, 2]; got {value!r}.")
+        raise UserError(f"{where} must be a non-empty list of integers, e.g. [0, 1, 2]; got {value!r}.")
     for i, seed in enumerate(value):
-        _integer(seed, f"seeds[{i}]", 0)
+        _integer(seed, f"{where}[{i}]", 0)
     if len(set(value)) != len(value):
-        raise UserError(f"seeds: {value} repeats a seed; list each once.")
+        raise UserError(f"{where}: {value} repeats a seed; list each once.")
     return list(value)
+
+
+def _extra_seeds(value: Any, matrix: list[tuple[str, str]], seeds: list[int]) -> dict[str, list[int]]:
+    """``extra_seeds: {'dataset/method' glob: [seeds]}``: more seeds for the cells it matches.
+
+    The extra seeds run with the cell's tuned parameters (tuning uses ``seeds[0]`` only), so the
+    results of ``seeds`` stay valid. A cell matched by several patterns gets all their seeds.
+    """
+    value = _mapping(value, "extra_seeds", "{'*_pair/lpg': [3, 4, 5, 6, 7, 8, 9]}")
+    names = [f"{d}/{m}" for d, m in matrix]
+    out: dict[str, list[int]] = {}
+    for pattern, extra in value.items():
+        where = f"extra_seeds[{pattern!r}]"
+        if not isinstance(pattern, str) or pattern.count("/") != 1:
+            raise UserError(f"{where}: write the key as 'dataset/method' (globs allowed), e.g. '*_pair/lpg'.")
+        hit = [n for n in names if fnmatch.fnmatchcase(n, pattern)]
+        if not hit:
+            raise UserError(f"{where}: matches no cell of the matrix.{closest(pattern, names)}")
+        extra = _seeds(extra, where)
+        if clash := sorted(set(extra) & set(seeds)):
+            raise UserError(f"{where}: seed(s) {clash} already in seeds {seeds}; list only the extra ones.")
+        for name in hit:
+            out[name] = list(dict.fromkeys(out.get(name, []) + extra))
+    return out
 
 
 def _tuning(value: Any) -> Tuning:
@@ -336,3 +368,64 @@ def _tuning(value: Any) -> Tuning:
         raise UserError(f"tuning.direction: {metric} should be {METRICS[metric]}d, not {direction}d; "
                         f"set direction: {METRICS[metric]} or leave it out.")
     return Tuning(trials=trials, sampler_seed=sampler_seed, pruner=pruner, metric=metric, direction=direction)
+
+
+TABLE_KEYS = ("datasets", "methods", "metric", "extra", "caption", "label", "reference")
+TABLE_EXTRAS = ("shots", "peak")
+
+
+def _named_rows(value: Any, where: str, rows: dict[str, Any], display: dict[str, str]) -> list[str]:
+    """A list of row names, each a name or ``{name: display name}``; overrides go into ``display``."""
+    if not isinstance(value, list) or not value:
+        raise UserError(f"{where} must be a non-empty list of row names (a name or {{name: 'Display name'}}), "
+                        f"got {value!r}.")
+    names = []
+    for i, item in enumerate(value):
+        if isinstance(item, dict) and len(item) == 1:
+            (item, shown), = item.items()
+            if not isinstance(shown, str) or not shown:
+                raise UserError(f"{where}[{i}]: the display name of {item!r} must be a non-empty string.")
+            display[str(item)] = shown
+        if not isinstance(item, str) or item not in rows:
+            raise UserError(f"{where}[{i}]: no row named {item!r}.{closest(str(item), rows)} Rows: {', '.join(rows)}.")
+        names.append(item)
+    if len(set(names)) != len(names):
+        raise UserError(f"{where}: {names} lists a row twice; list each once.")
+    return names
+
+
+def _tables(value: Any, datasets: dict[str, DatasetRow], methods: dict[str, MethodRow]) -> list[dict[str, Any]] | None:
+    """The ``tables:`` section: one paper table per entry (plain data for ``report.layout``)."""
+    if value is None:
+        return None
+    value = _mapping(value, "tables", "{longtail: {datasets: [lt], methods: [ce, lpg]}}")
+    tables = []
+    for name, table in value.items():
+        where = f"tables.{_name(name, 'tables')}"
+        table = _mapping(table, where, "{datasets: [lt], methods: {Baselines: [ce], LPG: [lpg]}}")
+        _keys(table, TABLE_KEYS, where)
+        display: dict[str, str] = {}
+        rows = _named_rows(table.get("datasets"), f"{where}.datasets", datasets, display)
+        given = table.get("methods")
+        groups = given.items() if isinstance(given, dict) else [("", given)]
+        grouped = [(str(g), _named_rows(m, f"{where}.methods{'.' + str(g) if g else ''}", methods, display))
+                   for g, m in groups]
+        listed = [m for _, ms in grouped for m in ms]
+        if len(set(listed)) != len(listed):
+            raise UserError(f"{where}.methods: a method appears in two groups; list each once.")
+        metric = table.get("metric", "balanced_accuracy")
+        if metric not in METRICS:
+            raise UserError(f"{where}.metric: unknown metric {metric!r}.{closest(str(metric), METRICS)} "
+                            f"Known: {', '.join(METRICS)}.")
+        extra = table.get("extra", [])
+        if not isinstance(extra, list) or any(e not in TABLE_EXTRAS for e in extra):
+            raise UserError(f"{where}.extra must be a list of {' and '.join(TABLE_EXTRAS)} (many/medium/few "
+                            f"columns on long-tail rows, the peak on noisy rows), got {extra!r}.")
+        reference = table.get("reference")
+        if reference is not None and reference not in listed:
+            raise UserError(f"{where}.reference: {reference!r} is not one of the table's methods "
+                            f"({', '.join(listed)}).")
+        texts = {k: _optional_str(table.get(k), f"{where}.{k}") for k in ("caption", "label")}
+        tables.append({"name": name, "datasets": rows, "groups": [[g, ms] for g, ms in grouped], "metric": metric,
+                       "extra": list(extra), "reference": reference, "display": display, **texts})
+    return tables

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -87,8 +88,11 @@ class _Cifar(Source):
             test = dataset(root, train=False, download=False)
         except (RuntimeError, OSError, EOFError, KeyError, ValueError, pickle.UnpicklingError) as e:
             url = ARCHIVE_URL.format(archive=cls.archive)
+            # torchvision's own advice (download=True) contradicts ours: nothing downloads unasked.
+            reason = re.sub(r"\s*You can use download=True[^.]*\.?", "", str(e)).strip()
             raise UserError(
-                f"{cls.title} not found or corrupt in the data folder {root} ({e}). Expected "
+                f"{cls.title} not found or corrupt in the data folder {root}"
+                f"{f' ({reason})' if reason else ''}. Expected "
                 f"{os.path.join(root, cls.folder)}/ with {cls.files} (the python-pickle version). "
                 f"Download {url} yourself and extract it there: tar xzf {cls.archive} -C {root}. "
                 f"The folder comes from data.root, --data-root or ${ROOT_ENV}; nothing is downloaded "
@@ -114,6 +118,7 @@ class Cifar10(_Cifar):
     """CIFAR-10: ``x`` of shape ``(N, 3, 32, 32)`` in [0, 1]; ``root`` holds ``cifar-10-batches-py``."""
 
     name = "cifar10"
+    display_name = "CIFAR-10"
     defaults = {"root": None, "download": False, "n_max": 5000}  # n_max: LDAM-DRW protocol
     folder = "cifar-10-batches-py"
     title = "CIFAR-10"
@@ -132,6 +137,7 @@ class Cifar100(_Cifar):
     """CIFAR-100 (fine labels): ``root`` holds ``cifar-100-python``."""
 
     name = "cifar100"
+    display_name = "CIFAR-100"
     defaults = {"root": None, "download": False, "n_max": 500}
     folder = "cifar-100-python"
     title = "CIFAR-100"

@@ -62,6 +62,7 @@ class MWNet(MetaLearnedMethod):
     """
 
     name = "mwnet"
+    display_name = "MW-Net"
     # normalize came after runs were recorded: left out of a config while false (same hash).
     optional_defaults = {"normalize": False}
     defaults = {

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lpg_meta.collapse import history_collapse
 from lpg_meta.errors import UserError
 from lpg_meta.results import RESULT_NAME
 
@@ -45,6 +46,11 @@ class Run:
         reason = str(info.get("reason") or f"status '{self.status}'")
         epoch = info.get("epoch")
         return reason, (int(epoch) if isinstance(epoch, (int, float)) else None)
+
+    @property
+    def collapse(self) -> dict[str, Any] | None:
+        """``lpg_meta.collapse`` of a finished run's history (recomputed: older files lack it)."""
+        return history_collapse(self.result.get("history") or []) if self.ok else None
 
     def metric(self, name: str, split: str = "test") -> float | None:
         """A scalar metric of a finished run, None where it is undefined (null)."""
@@ -131,23 +137,3 @@ def mean_std(values: list[float]) -> tuple[float | None, float | None]:
     if not values:
         return None, None
     return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else None)
-
-
-def dataset_config(runs: list[Run], dataset_row: str) -> dict[str, Any]:
-    """The config of the first run (lowest method row, then seed) of a dataset row."""
-    for run in runs:
-        if run.dataset_row == dataset_row and run.config:
-            return run.config
-    return {}
-
-
-def is_noisy(config: dict[str, Any]) -> bool:
-    """A dataset row is noisy when its config flips a share of the training labels."""
-    data = config.get("data") or {}
-    return (data.get("noise") or "none") != "none" and float(data.get("noise_rate") or 0.0) > 0.0
-
-
-def is_long_tail(config: dict[str, Any]) -> bool:
-    """A dataset row is long-tailed when its config asks for imbalance > 1."""
-    imbalance = (config.get("data") or {}).get("imbalance") or 1.0
-    return float(imbalance) > 1.0

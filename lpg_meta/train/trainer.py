@@ -13,9 +13,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from lpg_meta.collapse import history_collapse
 from lpg_meta.config import train_setting
 from lpg_meta.data import DataBundle, Split, build_data
-from lpg_meta.errors import TrainingDivergedError, UserError
+from lpg_meta.errors import TrainingDivergedError
 from lpg_meta.methods import Method, StepInfo, TrainContext, build_method
 from lpg_meta.models import build_model
 from lpg_meta.results import (
@@ -80,8 +81,6 @@ def meta_batch_source(
     """A factory of endless, reshuffled mini-batch streams over the clean meta split."""
 
     def stream(batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        if len(bundle.meta.y) == 0:
-            raise UserError("this method needs a clean meta split; set data.meta_per_class above 0.")
         while True:
             for x, y in iterate_batches(bundle.meta, min(batch_size, len(bundle.meta.y)), generator):
                 yield _prepare(x, bundle, False, generator, acc), y.to(acc.device)
@@ -205,6 +204,7 @@ def train(
         "seed": seed,
         "metrics": {"test": test, "val": val},
         "history": history,
+        "collapse": history_collapse(history),  # a fall of > 20 points from the best epoch, kept
         "data": bundle.summary(),
         "provenance": provenance(),
         "timing": {"seconds_total": time.perf_counter() - started, "steps": step, "device": str(device),
