@@ -103,8 +103,9 @@ def _run_curves(run: Run, long_tail: bool) -> dict[str, list[tuple[int | None, i
     for key in ("mwnet", "l2rw", "gdw"):  # the weight diagnostic of noisy rows, per epoch
         record = run.result.get(key) or {}
         for name in ("flipped_weight_share", "weight_auc_clean_vs_flipped"):
-            series[name] = [(e + 1, None, _round(v)) for e, v in enumerate(record.get(name) or [])
-                            if isinstance(v, (int, float)) and math.isfinite(v)]
+            if record.get(name):
+                series[name] = [(e + 1, None, _round(v)) for e, v in enumerate(record[name])
+                                if isinstance(v, (int, float)) and math.isfinite(v)]
     lpg = run.result.get("lpg") or {}
     if lpg.get("trajectory"):
         name = f"lpg_{lpg.get('quantity', 'a_c')}"

@@ -25,3 +25,16 @@ def test_weight_share_plot_draws_the_seed_mean(tmp_path):
     # Epoch 3: seed 0 logged nothing (null), so the mean is seed 1's alone. The tidy curves keep
     # 6 significant digits.
     np.testing.assert_allclose(series, [0.41, 0.15, 0.30], rtol=1e-5)
+
+
+def test_weight_series_survive_the_tidy_files(tmp_path):
+    from lpg_meta.report.tidy import read_tidy, write_tidy
+
+    record = {"flipped_weight_share": [0.4, 0.25], "weight_auc_clean_vs_flipped": [0.5, 0.875]}
+    write_result(tmp_path / "res", "sym40", "l2rw", 0, method="l2rw", noise="sym_excl", noise_rate=0.4,
+                 l2rw=record)
+    results = load_results(tmp_path / "res")
+    write_tidy(results, tmp_path / "tidy")
+    (plot,) = plot_weight_share(read_tidy(tmp_path / "tidy" / "runs.csv"), tmp_path / "plots")
+    (series,) = plot.series.values()
+    np.testing.assert_allclose(series, [0.4, 0.25], rtol=1e-5)
