@@ -6,6 +6,7 @@ import argparse
 import difflib
 import json
 import os
+import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -175,7 +176,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"lpg-meta: error: {err}; lower optim.lr or the method's step sizes.", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("lpg-meta: interrupted", file=sys.stderr)
+        resume = ""
+        if args.command in ("train", "run"):  # both continue from the run folders' checkpoints
+            command = shlex.join(["lpg-meta", *(sys.argv[1:] if argv is None else argv)])
+            resume = f"; checkpoints are kept, resume with: {command}"
+        print(f"lpg-meta: interrupted{resume}", file=sys.stderr)
         return 130
 
 

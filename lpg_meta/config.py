@@ -40,6 +40,13 @@ TRAIN_DEFAULTS: dict[str, Any] = {
     "device": "auto",  # "auto", "cpu" or "cuda"
     "threads": 0,  # torch CPU threads; 0 keeps torch's default
     "progress": "auto",  # "auto" (bar on a terminal, log lines otherwise), "bar", "log" or "none"
+    # Checkpoints (in the run folder; not part of a run's identity, results.NOT_IDENTITY): one
+    # every N epochs (0: none), and one inside an epoch once this many minutes passed since the
+    # last (0: never); removed when the run finishes unless keep_checkpoints.
+    "checkpoint_every": 1,
+    "checkpoint_minutes": 10.0,
+    "keep_checkpoints": False,
+    "save_model": False,  # keep the initial and final weights (model_init.pt, model.pt)
     **OPTIONAL_TRAIN_DEFAULTS,
 }
 
@@ -171,6 +178,6 @@ def _check_ranges(cfg: dict[str, Any]) -> None:
         raise UserError(f"train.amp must be none or bf16, got {train['amp']!r}.")
     if train["channels_last"] is not None and not isinstance(train["channels_last"], bool):
         raise UserError(f"train.channels_last must be true, false or null (auto), got {train['channels_last']!r}.")
-    for key in ("num_workers", "max_steps_per_epoch"):
+    for key in ("num_workers", "max_steps_per_epoch", "checkpoint_every", "checkpoint_minutes"):
         if train[key] < 0:
             raise UserError(f"train.{key} must be >= 0, got {train[key]}.")

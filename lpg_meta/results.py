@@ -14,22 +14,23 @@ import os
 import platform
 import subprocess
 import tempfile
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 PACKAGES = ("lpg-meta", "torch", "torchvision", "higher", "numpy", "optuna", "mnist1d", "scikit-learn")
 
 
-def write_json_atomic(path: str | os.PathLike, payload: Any) -> Path:
-    """Write JSON to a temporary file in the same folder, fsync it, then rename over ``path``."""
+def write_atomic(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> Path:
+    """Write a file whole or not at all: ``write`` fills a temporary file in the same folder,
+    which is fsynced, then renamed over ``path``. A killed writer leaves only ``.NAME.*.tmp``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(payload, handle, indent=2, allow_nan=False)
-            handle.write("\n")
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
@@ -37,6 +38,21 @@ def write_json_atomic(path: str | os.PathLike, payload: Any) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def remove_stray_temps(folder: str | os.PathLike, name: str) -> None:
+    """Remove the temporary files ``write_atomic`` left for ``name`` (writers killed mid-write).
+
+    Only for a folder this process owns: another live writer's temporary file would go too.
+    """
+    for stray in Path(folder).glob(f".{name}.*.tmp"):
+        stray.unlink(missing_ok=True)
+
+
+def write_json_atomic(path: str | os.PathLike, payload: Any) -> Path:
+    """Write JSON to a temporary file in the same folder, fsync it, then rename over ``path``."""
+    text = json.dumps(payload, indent=2, allow_nan=False) + "\n"
+    return write_atomic(path, lambda handle: handle.write(text.encode()))
 
 
 def library_versions() -> dict[str, str | None]:
@@ -69,7 +85,11 @@ LOWER_IS_BETTER = frozenset(m for m, d in METRIC_DIRECTIONS.items() if d == "min
 SHOT_GROUPS = ("many_shot", "medium_shot", "few_shot")  # accuracy over classes by train count
 PER_EPOCH_METRICS = ("accuracy", "balanced_accuracy")  # what ``history`` records per split
 # Settings that do not change a run's outcome, so not its identity (``config_hash``).
-NOT_IDENTITY: dict[str, tuple[str, ...]] = {"train": ("progress",)}
+# Checkpoint and model-saving settings only say what is kept on disk: a resumed run equals an
+# uninterrupted one bit for bit (tests/train/test_checkpoint_kill.py).
+NOT_IDENTITY: dict[str, tuple[str, ...]] = {
+    "train": ("progress", "checkpoint_every", "checkpoint_minutes", "keep_checkpoints", "save_model"),
+}
 
 
 def history_key(split: str, metric: str) -> str:

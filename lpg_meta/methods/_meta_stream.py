@@ -55,6 +55,19 @@ class MetaStream:
         x_m, y_m = next(self._batches)
         return x_m.to(device, non_blocking=True), y_m.to(device, non_blocking=True)
 
+    def state_dict(self) -> dict[str, Any]:
+        """The stream's position (its batch order and generator) and this epoch's meta losses."""
+        position = self._batches.state_dict() if self._batches is not None else None  # type: ignore[attr-defined]
+        return {"position": position, "epoch": list(self._epoch), "per_epoch": list(self.per_epoch)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue where ``state_dict`` was taken: the same meta batches come next."""
+        self._epoch, self.per_epoch = list(state["epoch"]), list(state["per_epoch"])
+        self._batches = None
+        if state["position"] is not None:
+            self._batches = self.require()(self.batch_size)
+            self._batches.load_state_dict(state["position"])  # type: ignore[attr-defined]
+
     def log(self, meta_loss: float) -> None:
         """Record one meta step's look-ahead loss."""
         self._epoch.append(meta_loss)
