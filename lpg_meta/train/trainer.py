@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 import random
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -127,6 +128,8 @@ def train(
         set_rng_states(saved["rng"])
         epoch, in_epoch, step, seconds_before = saved["epoch"], saved["in_epoch"], saved["step"], saved["seconds"]
         history, losses, val, test = saved["history"], saved["losses"], saved["val"], saved["test"]
+        print(f"lpg-meta: resuming from {ckpt.path}: {epoch} of {epochs} epochs done, then {in_epoch} steps "
+              f"({step} in all)", file=sys.stderr, flush=True)
     elif tcfg.get("save_model") and run_dir is not None:
         save_torch_atomic(Path(run_dir) / INITIAL_MODEL, model.state_dict())
 
