@@ -30,6 +30,15 @@ OPTIONAL_TRAIN_DEFAULTS: dict[str, Any] = {
     "channels_last": None,  # None = on for conv nets on CUDA, off elsewhere; true / false forces it
     "num_workers": 0,  # 0: batches built in-process (as before); N > 0: a DataLoader, N workers
     "max_steps_per_epoch": 0,  # 0: whole epochs; N > 0: stop each epoch after N steps (smoke tests)
+    # Checkpoints (in the run folder; not part of a run's identity, results.NOT_IDENTITY): one
+    # every N epochs (0: none), and one inside an epoch once this many minutes passed since the
+    # last (0: never), each skipped while writing would take more than checkpoint_budget of the
+    # time (null: never skipped); removed when the run finishes unless keep_checkpoints.
+    "checkpoint_every": 1,
+    "checkpoint_minutes": 10.0,
+    "checkpoint_budget": 0.02,
+    "keep_checkpoints": False,
+    "save_model": False,  # keep the initial and final weights (model_init.pt, model.pt)
 }
 AMP_MODES = ("none", "bf16")
 
@@ -40,13 +49,6 @@ TRAIN_DEFAULTS: dict[str, Any] = {
     "device": "auto",  # "auto", "cpu" or "cuda"
     "threads": 0,  # torch CPU threads; 0 keeps torch's default
     "progress": "auto",  # "auto" (bar on a terminal, log lines otherwise), "bar", "log" or "none"
-    # Checkpoints (in the run folder; not part of a run's identity, results.NOT_IDENTITY): one
-    # every N epochs (0: none), and one inside an epoch once this many minutes passed since the
-    # last (0: never); removed when the run finishes unless keep_checkpoints.
-    "checkpoint_every": 1,
-    "checkpoint_minutes": 10.0,
-    "keep_checkpoints": False,
-    "save_model": False,  # keep the initial and final weights (model_init.pt, model.pt)
     **OPTIONAL_TRAIN_DEFAULTS,
 }
 
@@ -181,3 +183,6 @@ def _check_ranges(cfg: dict[str, Any]) -> None:
     for key in ("num_workers", "max_steps_per_epoch", "checkpoint_every", "checkpoint_minutes"):
         if train[key] < 0:
             raise UserError(f"train.{key} must be >= 0, got {train[key]}.")
+    if train["checkpoint_budget"] is not None and not train["checkpoint_budget"] > 0:
+        raise UserError(f"train.checkpoint_budget must be above 0 (a fraction of the run's time) or null, "
+                        f"got {train['checkpoint_budget']}.")

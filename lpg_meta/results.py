@@ -88,7 +88,8 @@ PER_EPOCH_METRICS = ("accuracy", "balanced_accuracy")  # what ``history`` record
 # Checkpoint and model-saving settings only say what is kept on disk: a resumed run equals an
 # uninterrupted one bit for bit (tests/train/test_checkpoint_kill.py).
 NOT_IDENTITY: dict[str, tuple[str, ...]] = {
-    "train": ("progress", "checkpoint_every", "checkpoint_minutes", "keep_checkpoints", "save_model"),
+    "train": ("progress", "checkpoint_every", "checkpoint_minutes", "checkpoint_budget", "keep_checkpoints",
+              "save_model"),
 }
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from lpg_meta.config import train_setting
 from lpg_meta.errors import UserError
 from lpg_meta.results import RESULT_NAME, config_hash, remove_stray_temps, write_atomic
 
@@ -53,7 +54,7 @@ def save_torch_atomic(path: Path, payload: Any) -> None:
 
 def finish_checkpoints(folder: str | Path, train: dict[str, Any]) -> None:
     """Remove a finished run's checkpoint (once its result is written), unless ``keep_checkpoints``."""
-    if not train.get("keep_checkpoints", False):
+    if not train_setting(train, "keep_checkpoints"):
         (Path(folder) / CHECKPOINT_NAME).unlink(missing_ok=True)
 
 
@@ -73,10 +74,12 @@ class Checkpointer:
         self.hash = config_hash(cfg)
         self.foreign = foreign
         train = cfg["train"]
-        self.every = train.get("checkpoint_every", 1)
-        self.seconds = 60.0 * train.get("checkpoint_minutes", 0.0)
-        self.keep = train.get("keep_checkpoints", False)
+        self.every = train_setting(train, "checkpoint_every")
+        self.seconds = 60.0 * train_setting(train, "checkpoint_minutes")
+        self.keep = train_setting(train, "keep_checkpoints")
+        self.budget = train_setting(train, "checkpoint_budget")
         self.last_write = time.monotonic()
+        self.last_cost = 0.0
         self.seconds_writing = 0.0
         self.writes = 0
 
@@ -106,17 +109,26 @@ class Checkpointer:
 
     def due(self, epoch_done: int | None) -> bool:
         """Whether to write now: after every ``checkpoint_every``-th epoch (``epoch_done``, 1-based),
-        or inside an epoch (``epoch_done`` None) once ``checkpoint_minutes`` have passed."""
+        or inside an epoch (``epoch_done`` None) once ``checkpoint_minutes`` have passed.
+
+        Either is skipped while the time since the last write is under its duration divided by
+        ``checkpoint_budget``: writing then takes at most that fraction of the run (short CPU
+        epochs get a checkpoint every few epochs, long ones every epoch).
+        """
+        since = time.monotonic() - self.last_write
+        if self.budget is not None and since * self.budget < self.last_cost:
+            return False
         if epoch_done is not None:
             return self.every > 0 and epoch_done % self.every == 0
-        return self.seconds > 0 and time.monotonic() - self.last_write >= self.seconds
+        return self.seconds > 0 and since >= self.seconds
 
     def save(self, state: dict[str, Any]) -> None:
         """Write ``state`` (with the config hash) atomically over the last checkpoint."""
         start = time.monotonic()
         save_torch_atomic(self.path, {"format": FORMAT, "config_hash": self.hash, **state})
         self.last_write = time.monotonic()
-        self.seconds_writing += self.last_write - start
+        self.last_cost = self.last_write - start
+        self.seconds_writing += self.last_cost
         self.writes += 1
 
     def finish(self) -> None:

@@ -130,7 +130,7 @@ def train(
         history, losses, val, test = saved["history"], saved["losses"], saved["val"], saved["test"]
         print(f"lpg-meta: resuming from {ckpt.path}: {epoch} of {epochs} epochs done, then {in_epoch} steps "
               f"({step} in all)", file=sys.stderr, flush=True)
-    elif tcfg.get("save_model") and run_dir is not None:
+    elif train_setting(tcfg, "save_model") and run_dir is not None:
         save_torch_atomic(Path(run_dir) / INITIAL_MODEL, model.state_dict())
 
     def snapshot() -> dict[str, Any]:
@@ -203,7 +203,7 @@ def train(
         progress.close()
 
     saved_model = {}
-    if tcfg.get("save_model") and run_dir is not None:
+    if train_setting(tcfg, "save_model") and run_dir is not None:
         save_torch_atomic(Path(run_dir) / FINAL_MODEL, model.state_dict())
         saved_model = {"saved_model": {"initial": INITIAL_MODEL, "final": FINAL_MODEL}}
     result = {

@@ -15,6 +15,8 @@ from lpg_meta.bench import run_suite
 
 SLOW_CHILDREN = Path(__file__).with_name("slow_children")
 SUITE = {**tiny_suite("cr", epochs=3), "methods": {"ce": {}}, "seeds": [0]}
+# Every epoch's checkpoint written (no budget skip), so the kill after epoch 2 has one to resume.
+SUITE["defaults"] = {**SUITE["defaults"], "train": {**SUITE["defaults"]["train"], "checkpoint_budget": None}}
 RUN = Path("lt/ce/seed0")
 
 

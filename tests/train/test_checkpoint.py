@@ -27,7 +27,7 @@ def tiny(method="lpg", **train):
     return resolve_config({
         "dataset": "digits", "method": method, "model": "mlp", "seed": 1,
         "train": {"epochs": 2, "batch_size": 128, "max_steps_per_epoch": 3, "eval_batch_size": 256,
-                  "threads": 1, "progress": "none", **train},
+                  "threads": 1, "progress": "none", "checkpoint_budget": None, **train},
     })
 
 
@@ -44,13 +44,13 @@ def test_cpu_suite_hashes_are_unchanged():
 def test_checkpoint_settings_are_not_identity():
     base = tiny()
     for key, value in (("checkpoint_every", 5), ("checkpoint_minutes", 1.5), ("keep_checkpoints", True),
-                       ("save_model", True)):
+                       ("save_model", True), ("checkpoint_budget", 0.5)):
         assert config_hash(tiny(**{key: value})) == config_hash(base), key
     assert config_hash(tiny(epochs=3)) != config_hash(base)  # what is identity still is
 
 
 @pytest.mark.parametrize("bad", [{"checkpoint_every": -1}, {"checkpoint_minutes": -2.0},
-                                 {"keep_checkpoints": "yes"}, {"save_model": 1}])
+                                 {"keep_checkpoints": "yes"}, {"save_model": 1}, {"checkpoint_budget": 0.0}])
 def test_bad_checkpoint_settings_name_the_field(bad):
     with pytest.raises(UserError, match=f"train.{next(iter(bad))}"):
         tiny(**bad)
@@ -96,6 +96,21 @@ def test_checkpoints_are_removed_when_the_run_finishes(tmp_path):
     result = trainer.train(tiny(), tmp_path)
     assert result["timing"]["checkpoints"] == 2  # one an epoch
     assert sorted(p.name for p in tmp_path.iterdir()) == ["result.json"]
+
+
+def test_checkpoint_budget_skips_writes_that_would_cost_too_much(tmp_path, monkeypatch):
+    from lpg_meta.train import checkpoint
+
+    clock = [0.0]
+    monkeypatch.setattr(checkpoint.time, "monotonic", lambda: clock[0])
+    ckpt = checkpoint.Checkpointer(tmp_path, tiny(checkpoint_budget=0.02))
+    monkeypatch.setattr(checkpoint, "save_torch_atomic", lambda path, payload: clock.__setitem__(0, clock[0] + 1.0))
+    assert ckpt.due(1)
+    ckpt.save({})  # costs 1 s of the fake clock: the next may come 1 / 0.02 = 50 s later
+    clock[0] += 49.0
+    assert not ckpt.due(2) and not ckpt.due(None)
+    clock[0] += 1.0
+    assert ckpt.due(2)
 
 
 def test_saved_model_reproduces_the_recorded_test_metrics(tmp_path):

@@ -34,7 +34,8 @@ def config(method, checkpoints):
     return resolve_config({
         "dataset": "digits", "method": method, "model": "mlp", "seed": 3,
         "train": {"epochs": EPOCHS, "batch_size": 128, "max_steps_per_epoch": MAX_STEPS, "eval_batch_size": 256,
-                  "threads": 1, "progress": "none", "checkpoint_every": every, "checkpoint_minutes": minutes},
+                  "threads": 1, "progress": "none", "checkpoint_every": every, "checkpoint_minutes": minutes,
+                  "checkpoint_budget": None},  # every due checkpoint written: kill points are exact
     })
 
 
