@@ -148,7 +148,7 @@ def train(
     try:
         while epoch < epochs:
             model.train()
-            if in_epoch == 0:
+            if in_epoch == 0 and workers is None:
                 order.start_pass()
             # A DataLoader's epoch is a function of (seed, epoch): a resumed one skips what was done.
             loaded = None if workers is None else itertools.islice(workers.epoch(epoch), in_epoch, None)
