@@ -49,9 +49,20 @@ def resnet32(steps: int, writes: int) -> dict[str, Any]:
     pool = [(torch.randn(BATCH, *SHAPE, generator=gen), torch.randint(0, CLASSES, (BATCH,), generator=gen))
             for _ in range(2)]
 
-    def meta_batches(_size: int):
-        while True:
-            yield from pool
+    class MetaBatches:  # the pool, with the state a real stream checkpoints (a 1,000-image meta split)
+        def __init__(self) -> None:
+            self.i, self.order = 0, BatchOrder(1000, 100, torch.Generator().manual_seed(1))
+            self.order.start_pass()
+
+        def __next__(self):
+            self.i += 1
+            return pool[self.i % 2]
+
+        def state_dict(self) -> dict[str, Any]:
+            return self.order.state_dict()
+
+    def meta_batches(_size: int) -> MetaBatches:
+        return MetaBatches()
 
     model = build_model("resnet32", CLASSES, SHAPE, {})
     optimizer = build_optimizer(model, OPTIM_DEFAULTS)

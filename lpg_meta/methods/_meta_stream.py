@@ -57,6 +57,9 @@ class MetaStream:
 
     def state_dict(self) -> dict[str, Any]:
         """The stream's position (its batch order and generator) and this epoch's meta losses."""
+        if self._batches is not None and not hasattr(self._batches, "state_dict"):
+            raise TypeError(f"{self.method}'s meta-batch stream cannot be checkpointed: the trainer's "
+                            "meta_batch_source gives one that can.")
         position = self._batches.state_dict() if self._batches is not None else None  # type: ignore[attr-defined]
         return {"position": position, "epoch": list(self._epoch), "per_epoch": list(self.per_epoch)}
 

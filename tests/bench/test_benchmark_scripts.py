@@ -30,3 +30,18 @@ def test_bench_meta_step_writes_one_record_per_configuration(tmp_path: Path) -> 
         times, ce_times = rec["step_seconds_all"], rec["ce_step_seconds_all"]
         ratios = [t / c for t, c in zip(times, ce_times, strict=True)]
         assert rec["ratio_to_ce"] == pytest.approx(sum(ratios) / 2)  # the median of two rounds
+
+
+def test_bench_checkpoint_measures_resnet32_and_a_cpu_row(tmp_path: Path) -> None:
+    out = tmp_path / "checkpoint.json"
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "bench_checkpoint.py"), "--steps", "1", "--writes", "1",
+           "--methods", "ce", "--out", str(out)]
+    subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT)
+    record = json.loads(out.read_text())
+    net = record["resnet32"]
+    assert net["checkpoint_bytes"] > 4 * 464_154  # resnet32's float32 weights, SGD momentum, more
+    assert net["overhead_one_write_per_epoch"] == pytest.approx(net["write_seconds"] / (391 * net["step_seconds"]))
+    (row,) = record["cpu_rows"]
+    assert (row["row"], row["method"], row["epochs"]) == ("mnist1d_bal", "ce", 15)
+    assert row["none"]["checkpoints"] == 0 and row["every_epoch"]["checkpoints"] == 15
+    assert 1 <= row["default"]["checkpoints"] <= 15
