@@ -23,6 +23,10 @@ from lpg_meta.results import RESULT_NAME, config_hash, remove_stray_temps, write
 
 CHECKPOINT_NAME = "checkpoint.pt"
 FORMAT = 1
+# What the first write is assumed to cost, before one was timed: a small model's checkpoint
+# with fsync on a network file system. A run shorter than this / checkpoint_budget (2.5 s at
+# 2 %) gets no checkpoint; it is cheaper to rerun.
+FIRST_WRITE_S = 0.05
 
 
 def rng_states() -> dict[str, Any]:
@@ -78,8 +82,8 @@ class Checkpointer:
         self.seconds = 60.0 * train_setting(train, "checkpoint_minutes")
         self.keep = train_setting(train, "keep_checkpoints")
         self.budget = train_setting(train, "checkpoint_budget")
-        self.last_write = time.monotonic()
-        self.last_cost = 0.0
+        self.started = self.last_write = time.monotonic()
+        self.last_cost = FIRST_WRITE_S
         self.seconds_writing = 0.0
         self.writes = 0
 
@@ -111,13 +115,14 @@ class Checkpointer:
         """Whether to write now: after every ``checkpoint_every``-th epoch (``epoch_done``, 1-based),
         or inside an epoch (``epoch_done`` None) once ``checkpoint_minutes`` have passed.
 
-        Either is skipped while the time since the last write is under its duration divided by
-        ``checkpoint_budget``: writing then takes at most that fraction of the run (short CPU
-        epochs get a checkpoint every few epochs, long ones every epoch).
+        Either is skipped while the writes so far and one more (costing what the last did) would
+        take more than ``checkpoint_budget`` of the time since the run started: short CPU epochs
+        get a checkpoint every few epochs, long ones every epoch.
         """
-        since = time.monotonic() - self.last_write
-        if self.budget is not None and since * self.budget < self.last_cost:
+        now = time.monotonic()
+        if self.budget is not None and self.seconds_writing + self.last_cost > self.budget * (now - self.started):
             return False
+        since = now - self.last_write
         if epoch_done is not None:
             return self.every > 0 and epoch_done % self.every == 0
         return self.seconds > 0 and since >= self.seconds

@@ -105,12 +105,16 @@ def test_checkpoint_budget_skips_writes_that_would_cost_too_much(tmp_path, monke
     monkeypatch.setattr(checkpoint.time, "monotonic", lambda: clock[0])
     ckpt = checkpoint.Checkpointer(tmp_path, tiny(checkpoint_budget=0.02))
     monkeypatch.setattr(checkpoint, "save_torch_atomic", lambda path, payload: clock.__setitem__(0, clock[0] + 1.0))
+    clock[0] = 2.4  # a first write, assumed to cost 0.05 s, would be 2.08 % of the time
+    assert not ckpt.due(1)
+    clock[0] = 2.5  # 0.05 s is 2 % of 2.5 s
     assert ckpt.due(1)
-    ckpt.save({})  # costs 1 s of the fake clock: the next may come 1 / 0.02 = 50 s later
-    clock[0] += 49.0
-    assert not ckpt.due(2) and not ckpt.due(None)
-    clock[0] += 1.0
-    assert ckpt.due(2)
+    ckpt.save({})  # costs 1 s: two writes like it fit 2 % of 100 s
+    clock[0] = 99.9
+    assert not ckpt.due(2)
+    clock[0] = 100.0
+    assert ckpt.due(2) and not ckpt.due(None)  # checkpoint_minutes: 10 minutes not yet passed
+    assert not checkpoint.Checkpointer(tmp_path, tiny(checkpoint_every=0)).due(1)
 
 
 def test_saved_model_reproduces_the_recorded_test_metrics(tmp_path):
