@@ -25,7 +25,7 @@ lint: install
 reproduce: install
 	$(VENV)/bin/lpg-meta run benchmarks/cpu.yaml --workers 2
 
-# ce against lpg on long-tail MNIST-1D (3 seeds), under a minute.
+# ce against lpg on long-tail MNIST-1D (3 seeds): about 8 minutes of CPU time (see README).
 quick: install
 	$(VENV)/bin/lpg-meta reproduce
 

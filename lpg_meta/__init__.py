@@ -27,6 +27,8 @@ _EXPORTS: dict[str, str] = {
     "build_data": "lpg_meta.data",
     "build_method": "lpg_meta.methods",
     "build_model": "lpg_meta.models",
+    "detect_collapse": "lpg_meta.collapse",
+    "history_collapse": "lpg_meta.collapse",
     "parse_overrides": "lpg_meta.config",
     "perturb_logit_grad": "lpg_meta.perturb",
     "resolve_config": "lpg_meta.config",
@@ -45,6 +47,8 @@ __all__ = [
     "build_data",
     "build_method",
     "build_model",
+    "detect_collapse",
+    "history_collapse",
     "parse_overrides",
     "perturb_logit_grad",
     "resolve_config",
@@ -54,6 +58,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from lpg_meta.bench import run_suite
+    from lpg_meta.collapse import detect_collapse, history_collapse
     from lpg_meta.config import parse_overrides, resolve_config
     from lpg_meta.data import build_data
     from lpg_meta.errors import TrainingDivergedError, UserError

@@ -61,6 +61,8 @@ def build_parser() -> Parser:
     train.add_argument("--method", default="ce", help="registered method, or a plug-in such as lpg+la")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--out", default=None, help="output folder (default runs/DATASET/METHOD/seedN)")
+    train.add_argument("--force", action="store_true",
+                       help="replace a result.json of another config in the output folder")
 
     sub.add_parser("list", help="list methods, data sets and models")
 
@@ -79,6 +81,22 @@ def build_parser() -> Parser:
     reproduce.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     add_data_root(reproduce)
     return parser
+
+
+def _keep_other_result(out: Path, cfg: dict[str, Any], force: bool) -> None:
+    """Refuse to replace ``out/result.json`` when it holds another config's result."""
+    from lpg_meta.results import config_hash
+
+    previous = out / "result.json"
+    if force or not previous.exists():
+        return
+    try:
+        same = config_hash(json.loads(previous.read_text())["config"]) == config_hash(cfg)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        same = False  # unreadable: it may still be someone's result
+    if not same:
+        raise UserError(f"{previous} holds the result of another config; keep it with --out DIR "
+                        "(another folder), or replace it with --force.")
 
 
 def _resolved(dataset: str, method: str, seed: int, overrides: list[str]) -> dict[str, Any]:
@@ -105,7 +123,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     cfg = _resolved(args.dataset, args.method, args.seed, args.overrides)
     out = Path(args.out or f"runs/{cfg['dataset']}/{cfg['method']}/seed{cfg['seed']}")
     writable_folder(out, "--out")  # before training, not when the result is written
-    result = train(cfg, out)
+    _keep_other_result(out, cfg, args.force)  # the same config is trained again and replaced
+    result = train(cfg, out, foreign_checkpoint="restart" if args.force else "error")
     test = result["metrics"]["test"]
     print(f"{cfg['dataset']} {cfg['method']} seed {cfg['seed']}: test accuracy {100 * test['accuracy']:.2f}%, "
           f"balanced {100 * test['balanced_accuracy']:.2f}%, {result['timing']['seconds_total']:.1f}s "
@@ -176,11 +195,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"lpg-meta: error: {err}; lower optim.lr or the method's step sizes.", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        resume = ""
+        hint = {"reproduce": " finished runs are kept; run the same command again to resume."}
         if args.command in ("train", "run"):  # both continue from the run folders' checkpoints
             command = shlex.join(["lpg-meta", *(sys.argv[1:] if argv is None else argv)])
-            resume = f"; checkpoints are kept, resume with: {command}"
-        print(f"lpg-meta: interrupted{resume}", file=sys.stderr)
+            kept = "the last checkpoint is" if args.command == "train" else "finished units and checkpoints are"
+            hint[args.command] = f" {kept} kept; run the same command again to resume: {command}"
+        print(f"lpg-meta: interrupted.{hint.get(args.command, '')}", file=sys.stderr)
         return 130
 
 

@@ -113,7 +113,7 @@ def resolve_config(raw: Mapping[str, Any]) -> dict[str, Any]:
     """
     # Imported here: the registries import torch-heavy modules.
     from lpg_meta.data import data_defaults
-    from lpg_meta.methods import method_defaults
+    from lpg_meta.methods import check_meta_split, method_defaults
     from lpg_meta.models import model_defaults
 
     unknown = set(raw) - set(TOP_LEVEL) - set(SECTIONS)
@@ -142,6 +142,7 @@ def resolve_config(raw: Mapping[str, Any]) -> dict[str, Any]:
         "train": resolve_params(TRAIN_DEFAULTS, raw.get("train", {}), "train"),
     }
     _check_ranges(cfg)
+    check_meta_split(method, data["meta_per_class"])
     for key, default in OPTIONAL_TRAIN_DEFAULTS.items():
         if cfg["train"][key] == default and type(cfg["train"][key]) is type(default):
             del cfg["train"][key]

@@ -2,7 +2,7 @@
 
 One module owns it, so a metric, a history column or an identity rule is added once: metric
 names and which way is better, the per-epoch history keys, the shot groups, the atomic write,
-provenance (versions, git commit), and ``config_hash`` (which settings make a run's identity).
+provenance (versions, git commit, CPU and torch build), and ``config_hash`` (which settings make a run's identity).
 No torch here: the report and the command line read results without the training stack.
 """
 
@@ -22,13 +22,32 @@ from typing import Any, BinaryIO
 PACKAGES = ("lpg-meta", "torch", "torchvision", "higher", "numpy", "optuna", "mnist1d", "scikit-learn")
 
 
+def _umask() -> int:
+    """The process umask, read without changing it where the system allows."""
+    try:  # Linux: reading it leaves no window in which another thread creates files with mask 0
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_atomic(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> Path:
-    """Write a file whole or not at all: ``write`` fills a temporary file in the same folder,
-    which is fsynced, then renamed over ``path``. A killed writer leaves only ``.NAME.*.tmp``."""
+    """Write a file whole or not at all: a reader (or a crash) never sees half a file.
+
+    ``write`` fills a temporary file in the same folder, which is fsynced, then renamed over
+    ``path``; a killed writer leaves only ``.NAME.*.tmp``. The file gets the mode a plain
+    ``open(path, "w")`` would give (0666 less the umask), not mkstemp's 0600, so collaborators
+    sharing an output folder can read it.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as handle:
             write(handle)
             handle.flush()
@@ -38,6 +57,11 @@ def write_atomic(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> 
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` to ``path`` with ``write_atomic``."""
+    return write_atomic(path, lambda handle: handle.write(text.encode()))
 
 
 def remove_stray_temps(folder: str | os.PathLike, name: str) -> None:
@@ -50,9 +74,8 @@ def remove_stray_temps(folder: str | os.PathLike, name: str) -> None:
 
 
 def write_json_atomic(path: str | os.PathLike, payload: Any) -> Path:
-    """Write JSON to a temporary file in the same folder, fsync it, then rename over ``path``."""
-    text = json.dumps(payload, indent=2, allow_nan=False) + "\n"
-    return write_atomic(path, lambda handle: handle.write(text.encode()))
+    """Write ``payload`` as indented JSON with ``write_text_atomic`` (NaN refused: not JSON)."""
+    return write_text_atomic(path, json.dumps(payload, indent=2, allow_nan=False) + "\n")
 
 
 def library_versions() -> dict[str, str | None]:
@@ -151,6 +174,48 @@ def git_commit() -> dict[str, Any]:
     return {"git_commit": commit or None, "git_dirty": bool(dirty)}
 
 
+# The instruction sets that change float results: bf16 is native with avx512_bf16 / amx, emulated
+# in float32 without them; AVX-512 and AVX2 kernels sum in different orders.
+CPU_FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")
+
+
+def cpu_info() -> dict[str, Any]:
+    """The CPU model and the instruction-set flags that move numbers between machines."""
+    fields: dict[str, str] = {}
+    try:  # Linux; elsewhere platform.processor() is the best there is
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            fields.setdefault(key.strip(), value.strip())  # the first processor's
+    except OSError:
+        pass
+    model = fields.get("model name") or platform.processor() or None
+    flags = set(fields.get("flags", "").split())
+    return {"model": model, "machine": platform.machine(), "cores": os.cpu_count(),
+            "flags": [f for f in CPU_FLAGS if f in flags]}
+
+
+def torch_build() -> dict[str, Any]:
+    """How torch was built and which CPU kernels it picked (BLAS, oneDNN, AVX level)."""
+    import torch  # here: the report layer imports this module and must not need torch
+
+    lines = [line.strip(" -") for line in torch.__config__.show().splitlines() if line.strip(" -")]
+    settings_line = next((line for line in lines if line.startswith("Build settings:")), "")
+    # "Build settings: A=x, B=y, ..." (values hold commas, but never a comma and a space)
+    settings = dict(item.strip().split("=", 1) for item in settings_line.partition(":")[2].split(", ") if "=" in item)
+    return {
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),  # DEFAULT, AVX2 or AVX512
+        "blas": settings.get("BLAS_INFO"),
+        "lapack": settings.get("LAPACK_INFO"),
+        "mkldnn": torch.backends.mkldnn.is_available(),
+        "mkl": torch.backends.mkl.is_available(),
+        "commit": settings.get("COMMIT_SHA"),
+        "threads": torch.get_num_threads(),
+        # compiler, MKL, oneDNN (MKL-DNN) versions, OpenMP...; the long flag line is left out
+        "libraries": [line for line in lines[1:] if line is not settings_line],
+    }
+
+
 def provenance() -> dict[str, Any]:
-    """Everything needed to tell which code and libraries produced a result."""
-    return {"versions": library_versions(), **git_commit(), "platform": platform.platform()}
+    """Everything needed to tell which code, libraries and machine produced a result."""
+    return {"versions": library_versions(), **git_commit(), "platform": platform.platform(),
+            "cpu": cpu_info(), "torch_build": torch_build()}

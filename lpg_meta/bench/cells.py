@@ -88,6 +88,29 @@ def expand(suite: Suite, only: str | None = None) -> list[Cell]:
     return [_cell(suite, d, m) for d, m in pairs]
 
 
+def row_defaults(defaults: dict[str, Any], source: str, model: str) -> dict[str, Any]:
+    """The suite ``defaults`` that apply to a row of data source ``source`` trained with ``model``.
+
+    A source's or model's own setting (MNIST-1D's ``data.num_samples``, a model's width) applies
+    only to the rows that have it, so one more row of another source needs no edit of the
+    defaults; a setting that no registered source (or model) has is a typo and an error.
+    """
+    from lpg_meta.data import DATASETS, data_defaults
+    from lpg_meta.models import MODELS, model_defaults
+
+    out = copy.deepcopy(defaults)
+    for key, kind, registry, table_of, own in (("data", "data source", DATASETS, data_defaults, source),
+                                               ("model_params", "model", MODELS, model_defaults, model)):
+        given, mine = out.get(key, {}), table_of(own)
+        known = {name for entry in registry.names() for name in table_of(entry)}
+        for name in [n for n in given if n not in mine]:
+            if name not in known:
+                raise UserError(f"unknown setting defaults.{key}.{name}: no {kind} has it.{closest(name, known)} "
+                                f"Settings of this row's {kind} '{own}': {', '.join(sorted(mine)) or 'none'}.")
+            del given[name]  # another source's (model's) setting
+    return out
+
+
 def _cell(suite: Suite, dataset: str, method: str) -> Cell:
     from lpg_meta.data import DATASETS, check_data_settings, data_defaults
     from lpg_meta.methods import method_defaults, method_search_space
@@ -95,16 +118,20 @@ def _cell(suite: Suite, dataset: str, method: str) -> Cell:
 
     drow, mrow = suite.datasets[dataset], suite.methods[method]
     where = f"cell {dataset}/{method} (datasets.{dataset} with methods.{method})"
-    raw = merge(suite.defaults, {"dataset": drow.source, **drow.sections})
+    model = drow.model or suite.defaults.get("model") or DATASETS.get(drow.source).default_model
+    try:
+        defaults = row_defaults(suite.defaults, drow.source, model)
+    except UserError as err:
+        raise UserError(f"{where}: {err}") from None
+    raw = merge(defaults, {"dataset": drow.source, **drow.sections})
     if drow.model is not None:
         raw["model"] = drow.model
     raw = merge(raw, {"method": mrow.method, "method_params": mrow.params})
     try:
         # Defaults apply to every cell; check them per cell so the message names defaults.*.
         for key, table in (("data", data_defaults(drow.source)), ("method_params", method_defaults(mrow.method)),
-                           ("model_params",
-                            model_defaults(raw.get("model") or DATASETS.get(drow.source).default_model))):
-            resolve_params(table, suite.defaults.get(key, {}), f"defaults.{key}")
+                           ("model_params", model_defaults(model))):
+            resolve_params(table, defaults.get(key, {}), f"defaults.{key}")
         cfg = resolve_config({**raw, "seed": suite.seeds[0]})
         check_data_settings(copy.deepcopy(cfg["data"]))  # the data checks build_data would run later
     except UserError as err:

@@ -128,11 +128,12 @@ def dry_run(plan: Any) -> dict[str, Any]:
         study = tuning.get_study(cell, suite.tuning, plan.storage) if exists and tuned else None
         finished, running = tuning.counts(study)
         trials_left = max(0, suite.tuning.trials - finished) if tuned else 0
-        seeds_left = len(suite.seeds) - (1 if tuned else 0)  # the seed-0 run re-uses the best trial
+        seeds = suite.cell_seeds(cell.name)
+        seeds_left = len(seeds) - (1 if tuned else 0)  # the seed-0 run re-uses the best trial
         if trials_left == 0 and not running:  # best parameters known: look for finished seeds
             params = tuning.best(study, cell)[0] if tuned else {}
             seeds_left = sum(load_finished(cell.run_dir(plan.output, s), cell.config(s, params)) is None
-                             for s in suite.seeds)
+                             for s in seeds)
         rows.append(estimate_cell(cell, trials_left, seeds_left, suite.seeds[0], plan.output, cache))
     known = [r["seconds"] for r in rows if r["seconds"] is not None]
     return {"suite": suite.name, "output": str(plan.output), "storage": plan.storage, "dry_run": True,

@@ -100,7 +100,7 @@ def run_suite(path: str | Path, workers: int = 1, storage: str | None = None, on
         if plan.tuned(cell):
             study = tuning.get_study(cell, plan.suite.tuning, plan.storage, create=True)
             total += max(0, plan.suite.tuning.trials - tuning.counts(study)[0])
-        total += len(plan.suite.seeds)
+        total += len(plan.suite.cell_seeds(cell.name))
     tracker = Overall(total, plan.suite.name)
     threads = torch.get_num_threads()
     try:
@@ -157,16 +157,17 @@ def _step_cell(plan: Plan, cell: Cell, worker: int, emit: Emit, reported: set[tu
         study_name = cell.study_name
     runs = units.get_runs_study(cell, params, plan.suite.tuning, plan.storage)
     tuning.fail_stale(runs)
-    units.enqueue_missing(runs, plan.suite.seeds)
+    seeds = plan.suite.cell_seeds(cell.name)
+    units.enqueue_missing(runs, seeds)
     taken = units.take(runs)
     if taken is not None:
         _seed_run(plan, cell, params, study_name, worker, emit, runs, *taken)
         reported.add((cell.name, taken[1]))
         return "worked"
-    states = units.seed_states(runs, plan.suite.seeds)
+    states = units.seed_states(runs, seeds)
     if any(state != "done" for state in states.values()):
         return "busy"
-    for seed in plan.suite.seeds:
+    for seed in seeds:
         if (cell.name, seed) not in reported:  # run by another worker, or in an earlier call
             reported.add((cell.name, seed))
             emit({"kind": "skip", "cell": cell.name, "seed": seed})
@@ -323,7 +324,7 @@ def _summary(plan: Plan, tracker: Overall, workers: int, seconds: float) -> dict
         study = tuning.get_study(cell, plan.suite.tuning, plan.storage) if plan.tuned(cell) else None
         params, value, number = tuning.best(study, cell)
         runs = []
-        for seed in plan.suite.seeds:
+        for seed in plan.suite.cell_seeds(cell.name):
             run_dir = cell.run_dir(plan.output, seed)
             info = _suite_info(plan, cell, params, study.study_name if study else None)
             result = finished_result(run_dir, cell.config(seed, params), info)

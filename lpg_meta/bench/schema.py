@@ -22,7 +22,7 @@ from lpg_meta.params import resolve_params
 from lpg_meta.results import METRIC_DIRECTIONS
 
 TOP_KEYS = ("suite", "description", "defaults", "datasets", "methods", "matrix", "seeds",
-            "tuning", "storage", "output")
+            "extra_seeds", "tuning", "storage", "output")
 DEFAULT_KEYS = ("data", "model", "model_params", "method_params", "optim", "train")
 DATASET_SHORTCUTS = ("imbalance", "noise", "noise_rate", "meta_per_class", "val_per_class")
 DATASET_KEYS = ("source", "model", *DATASET_SHORTCUTS, "data", "model_params", "optim", "train")
@@ -79,6 +79,11 @@ class Suite:
     tuning: Tuning = field(default_factory=Tuning)
     storage: str | None = None
     output: Path = Path("results")
+    extra_seeds: dict[str, list[int]] = field(default_factory=dict)  # cell name -> seeds after ``seeds``
+
+    def cell_seeds(self, cell: str) -> list[int]:
+        """The seeds of cell ``dataset/method``: the suite's, then its ``extra_seeds``."""
+        return self.seeds + self.extra_seeds.get(cell, [])
 
 
 def load_suite(path: str | Path) -> Suite:
@@ -105,10 +110,11 @@ def parse_suite(text: str, path: Path = Path("<suite>")) -> Suite:
     defaults = _defaults(data.get("defaults"))
     datasets = _rows(data, "datasets", _dataset_row)
     methods = _rows(data, "methods", _method_row)
+    matrix = _matrix(data.get("matrix"), datasets, methods)
+    seeds = _seeds(data.get("seeds", [0]))
     return Suite(
         name=name, path=path, defaults=defaults, datasets=datasets, methods=methods,
-        matrix=_matrix(data.get("matrix"), datasets, methods),
-        seeds=_seeds(data.get("seeds", [0])),
+        matrix=matrix, seeds=seeds, extra_seeds=_extra_seeds(data.get("extra_seeds"), matrix, seeds),
         tuning=_tuning(data.get("tuning")),
         storage=_optional_str(data.get("storage"), "storage"),
         output=Path(_optional_str(data.get("output"), "output") or f"results/{name}"),
@@ -304,14 +310,38 @@ def _matrix(value: Any, datasets: dict[str, DatasetRow], methods: dict[str, Meth
     return cells
 
 
-def _seeds(value: Any) -> list[int]:
+def _seeds(value: Any, where: str = "seeds") -> list[int]:
     if not isinstance(value, list) or not value:
-        raise UserError(f"seeds must be a non-empty list of integers, e.g. [0, 1, 2]; got {value!r}.")
+        raise UserError(f"{where} must be a non-empty list of integers, e.g. [0, 1, 2]; got {value!r}.")
     for i, seed in enumerate(value):
-        _integer(seed, f"seeds[{i}]", 0)
+        _integer(seed, f"{where}[{i}]", 0)
     if len(set(value)) != len(value):
-        raise UserError(f"seeds: {value} repeats a seed; list each once.")
+        raise UserError(f"{where}: {value} repeats a seed; list each once.")
     return list(value)
+
+
+def _extra_seeds(value: Any, matrix: list[tuple[str, str]], seeds: list[int]) -> dict[str, list[int]]:
+    """``extra_seeds: {'dataset/method' glob: [seeds]}``: more seeds for the cells it matches.
+
+    The extra seeds run with the cell's tuned parameters (tuning uses ``seeds[0]`` only), so the
+    results of ``seeds`` stay valid. A cell matched by several patterns gets all their seeds.
+    """
+    value = _mapping(value, "extra_seeds", "{'*_pair/lpg': [3, 4, 5, 6, 7, 8, 9]}")
+    names = [f"{d}/{m}" for d, m in matrix]
+    out: dict[str, list[int]] = {}
+    for pattern, extra in value.items():
+        where = f"extra_seeds[{pattern!r}]"
+        if not isinstance(pattern, str) or pattern.count("/") != 1:
+            raise UserError(f"{where}: write the key as 'dataset/method' (globs allowed), e.g. '*_pair/lpg'.")
+        hit = [n for n in names if fnmatch.fnmatchcase(n, pattern)]
+        if not hit:
+            raise UserError(f"{where}: matches no cell of the matrix.{closest(pattern, names)}")
+        extra = _seeds(extra, where)
+        if clash := sorted(set(extra) & set(seeds)):
+            raise UserError(f"{where}: seed(s) {clash} already in seeds {seeds}; list only the extra ones.")
+        for name in hit:
+            out[name] = list(dict.fromkeys(out.get(name, []) + extra))
+    return out
 
 
 def _tuning(value: Any) -> Tuning:

@@ -4,9 +4,15 @@ A database URL (``postgresql://``, ``sqlite:///``, ...) opens an ``RDBStorage`` 
 heartbeat: each running unit records a heartbeat from a daemon thread, and a unit whose
 heartbeat stops (its worker was killed, on any machine) is failed by ``fail_stale_trials`` and
 enqueued again by ``RetryHeartbeatStaleTrialCallback``. Anything else is a journal file
-(``JournalFileBackend``), which has no heartbeat in Optuna 5.0: there, and as a faster check
-for any storage, a unit records its worker's pid and host, and a worker on the same host fails
-the unit of a pid that no longer exists and enqueues it again.
+(``JournalFileBackend``), which has no heartbeat in Optuna 5.0: there a running unit renews a
+lease in the journal itself (user attribute ``alive_at``, every ``HEARTBEAT_S``), so a worker on
+any host sharing the file fails a unit whose lease is ``GRACE_S`` old and enqueues it again.
+As a faster check for any storage, a unit records its worker's pid and host, and a worker on
+the same host fails the unit of a pid that no longer exists at once.
+
+Optuna internals used here (``Study._storage``, ``Trial._trial_id``; Optuna has no public way
+to reach a trial's storage or id) are checked by ``tests/bench/test_optuna_internals.py``, and
+pyproject.toml caps Optuna at the tested minor version.
 """
 
 from __future__ import annotations
@@ -27,8 +33,8 @@ from optuna.trial import TrialState
 
 from lpg_meta.errors import UserError
 
-HEARTBEAT_S = 10  # how often a running unit says it is alive (RDB storages)
-GRACE_S = 60  # a unit silent for this long is failed and retried (RDB storages)
+HEARTBEAT_S = 10  # how often a running unit says it is alive (RDB heartbeat, journal lease)
+GRACE_S = 60  # a unit silent for this long is failed and retried (hosts' clocks may differ by less)
 MAX_RETRY = 5  # heartbeat retries of one unit; a unit that keeps killing its worker stops
 OWNERLESS_S = 120  # a RUNNING unit whose worker died before recording its pid, after this long
 CREATE_ATTEMPTS = 5
@@ -141,34 +147,43 @@ def claim(trial: optuna.Trial) -> None:
     storage = trial.study._storage  # noqa: SLF001 - the heartbeat API lives on the storage
     if _heartbeat_enabled(storage):
         storage.record_heartbeat(trial._trial_id)  # noqa: SLF001 - a trial without one is never stale
+    else:
+        renew_lease(trial)
     trial.set_user_attr("pid", os.getpid())
     trial.set_user_attr("host", HOST)
 
 
-def _heartbeat_enabled(storage: Any) -> bool:
-    from optuna.storages._heartbeat import is_heartbeat_enabled
+def renew_lease(trial: optuna.Trial) -> None:
+    """Record in the storage that ``trial``'s worker is alive now (storages without a heartbeat)."""
+    trial.set_user_attr("alive_at", time.time())
 
-    return is_heartbeat_enabled(storage)
+
+def _heartbeat_enabled(storage: Any) -> bool:
+    # The public methods of Optuna's heartbeat storages (RDBStorage and its cache wrapper).
+    interval = getattr(storage, "get_heartbeat_interval", None)
+    return callable(interval) and interval() is not None
 
 
 @contextmanager
 def heartbeat(trial: optuna.Trial) -> Iterator[None]:
-    """While the block runs, record the trial's heartbeat every ``HEARTBEAT_S`` (RDB only).
+    """While the block runs, record the trial's heartbeat (RDB) or renew its lease (journal)
+    every ``HEARTBEAT_S``.
 
-    ``Study.optimize`` does this itself; ask/tell does not, so without it a long unit would
-    look dead to the other workers.
+    ``Study.optimize`` beats itself on RDB storages; ask/tell does not, so without it a long unit
+    would look dead to the other workers.
     """
     storage = trial.study._storage  # noqa: SLF001
-    if not _heartbeat_enabled(storage):
-        yield
-        return
     stop = threading.Event()
     trial_id = trial._trial_id  # noqa: SLF001
+    if _heartbeat_enabled(storage):
+        interval, record = storage.get_heartbeat_interval(), lambda: storage.record_heartbeat(trial_id)
+    else:
+        interval, record = HEARTBEAT_S, lambda: renew_lease(trial)
 
     def beat() -> None:
-        while not stop.wait(storage.get_heartbeat_interval()):
+        while not stop.wait(interval):
             try:
-                storage.record_heartbeat(trial_id)
+                record()
             except Exception:  # noqa: BLE001 - a missed beat is retried; the unit goes on
                 pass
 
@@ -197,8 +212,11 @@ def _dead(trial: optuna.trial.FrozenTrial) -> bool:
     if pid is None:
         started = trial.datetime_start or datetime.datetime.now()
         return (datetime.datetime.now() - started).total_seconds() > OWNERLESS_S
-    if host not in (None, HOST) or pid == os.getpid():
-        return False  # another machine's pid means nothing here: its heartbeat decides
+    if pid == os.getpid():
+        return False
+    if host not in (None, HOST):  # another machine's pid means nothing here
+        alive_at = trial.user_attrs.get("alive_at")  # set on storages without a heartbeat
+        return alive_at is not None and time.time() - alive_at > GRACE_S  # else the heartbeat decides
     return not pid_alive(pid)
 
 

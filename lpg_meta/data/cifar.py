@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -87,8 +88,11 @@ class _Cifar(Source):
             test = dataset(root, train=False, download=False)
         except (RuntimeError, OSError, EOFError, KeyError, ValueError, pickle.UnpicklingError) as e:
             url = ARCHIVE_URL.format(archive=cls.archive)
+            # torchvision's own advice (download=True) contradicts ours: nothing downloads unasked.
+            reason = re.sub(r"\s*You can use download=True[^.]*\.?", "", str(e)).strip()
             raise UserError(
-                f"{cls.title} not found or corrupt in the data folder {root} ({e}). Expected "
+                f"{cls.title} not found or corrupt in the data folder {root}"
+                f"{f' ({reason})' if reason else ''}. Expected "
                 f"{os.path.join(root, cls.folder)}/ with {cls.files} (the python-pickle version). "
                 f"Download {url} yourself and extract it there: tar xzf {cls.archive} -C {root}. "
                 f"The folder comes from data.root, --data-root or ${ROOT_ENV}; nothing is downloaded "

@@ -10,6 +10,9 @@ only through the logits (all LPG forms, l2rw, mwnet, gdw).
 
 from __future__ import annotations
 
+import functools
+import warnings
+
 import torch
 import torch.autograd.forward_ad as fwAD
 import torch.nn.functional as F
@@ -19,6 +22,23 @@ from lpg_meta.errors import UserError
 from lpg_meta.lpg.unroll import Batch, TrainLoss, sgd_update, zeros_for_none
 
 RngState = tuple[torch.Tensor, list[torch.Tensor]]
+
+
+@functools.cache
+def _load_forward_ad_decompositions() -> None:
+    """Import torch's forward-AD decompositions once, without the warning torch raises there.
+
+    ``fwAD.make_dual`` imports ``torch._decomp.decompositions_for_jvp``, which registers them with
+    ``torch.jit.script``, which torch 2.14 deprecates: a FutureWarning about torch's own code on
+    every lpg run that no user can act on. Imported here first with that one message filtered,
+    ``make_dual``'s import is then a no-op; every other warning is still shown.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated", category=FutureWarning)
+        try:
+            import torch._decomp.decompositions_for_jvp  # noqa: F401
+        except ImportError:  # moved in a later torch: make_dual loads what it needs itself
+            pass
 
 
 def cuda_devices(model: nn.Module) -> list[int]:
@@ -127,6 +147,7 @@ def jvp_meta_grad(
         # one float32 forward even under ``train.amp``; a no-op otherwise. Dual tensors under
         # no_grad, not torch.func.jvp: the same forward-mode rules without its functorch layer
         # and without an autograd graph of the primal (about 10% less time on resnet32).
+        _load_forward_ad_decompositions()
         with torch.autocast(x.device.type, enabled=False), torch.no_grad(), fwAD.dual_level():
             duals = {n: fwAD.make_dual(fast[n], w[n]) for n in moved}
             jw = fwAD.unpack_dual(call(duals, x)).tangent

@@ -18,6 +18,7 @@ __all__ = [
     "StepInfo",
     "TrainContext",
     "build_method",
+    "check_meta_split",
     "method_classes",
     "method_defaults",
     "method_names",
@@ -38,6 +39,14 @@ def method_classes(name: str) -> tuple[type[Method], type[Method] | None]:
         raise UserError(
             f"'{name}' cannot compose: '{base_name}' is a {base.kind}-based method and "
             f"'{wrapper_name}' plugs only into {' or '.join(accepts)}-based ones. {wrapper.compose_hint}"
+        )
+    if getattr(base, "accepts_bases", ()):
+        # Both halves would record their state under one key; the inner one would be lost.
+        allowed = sorted(n for n in METHODS.names() if METHODS.get(n).kind in accepts
+                         and not getattr(METHODS.get(n), "accepts_bases", ()))
+        raise UserError(
+            f"'{name}' cannot compose: '{base_name}' is itself a plug-in; '{wrapper_name}' plugs into "
+            f"one base method: {', '.join(allowed)}."
         )
     clash = set(wrapper.defaults) & set(base.defaults)
     if clash:
@@ -65,6 +74,17 @@ def build_method(name: str, params: dict[str, Any], ctx: TrainContext) -> Method
         return wrapper(resolved, ctx)
     base_method = base({k: resolved[k] for k in base.defaults}, ctx)
     return wrapper({k: resolved[k] for k in wrapper.defaults}, ctx, base=base_method)
+
+
+def check_meta_split(name: str, meta_per_class: int) -> None:
+    """Raise a UserError if method ``name`` (or either half of a plug-in) needs a meta split and
+    the data have none: the one check, made when the config is resolved, before any batch."""
+    if meta_per_class > 0 or not any(c is not None and c.needs_meta for c in method_classes(name)):
+        return
+    raise UserError(
+        f"method '{name}' learns from a clean meta split, but data.meta_per_class is 0; set it above 0 "
+        "(e.g. --set data.meta_per_class=10) or use a method without one (e.g. lpg_rule)."
+    )
 
 
 def method_names() -> list[str]:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from typing import Any, ClassVar
+from collections.abc import Iterator
+from typing import Any
 
 import torch
 
@@ -14,7 +14,6 @@ from lpg_meta.lpg.meta import TrainLoss, check_backend, lookahead_meta_grad, res
 from lpg_meta.methods.base import LossFn, Method, StepInfo, TrainContext
 
 Batch = tuple[torch.Tensor, torch.Tensor]
-NO_META_HINT = "give the data a meta split (data.meta_per_class)"
 
 
 class MetaStream:
@@ -23,37 +22,26 @@ class MetaStream:
     Args:
         ctx: the training context (its ``meta_batches`` factory).
         batch_size: the meta batch size.
-        method: the method's name, for the error when there is no meta split.
-        hint: the end of that error (what to do).
+        method: the method's name.
     """
 
-    def __init__(
-        self,
-        ctx: TrainContext,
-        batch_size: int,
-        method: str,
-        hint: str = NO_META_HINT,
-    ) -> None:
-        self.ctx, self.batch_size, self.method, self.hint = ctx, batch_size, method, hint
+    def __init__(self, ctx: TrainContext, batch_size: int, method: str) -> None:
+        self.ctx, self.batch_size, self.method = ctx, batch_size, method
         self._batches: Iterator[Batch] | None = None
         self._epoch: list[float] = []
         self.per_epoch: list[float | None] = []
 
-    def require(self) -> Callable[[int], Iterator[Batch]]:
-        """The data's meta-batch factory; a UserError if the data provide no meta split."""
-        if self.ctx.meta_batches is None:
-            raise UserError(
-                f"method '{self.method}' learns from a clean meta split, but the data set "
-                f"provides none; {self.hint}."
-            )
-        return self.ctx.meta_batches
-
     def next(self, device: torch.device) -> Batch:
         """The next meta batch on ``device``; the stream starts at the first call (after warm-up)."""
         if self._batches is None:
-            self._batches = self.require()(self.batch_size)
+            self._batches = self._open()
         x_m, y_m = next(self._batches)
         return x_m.to(device, non_blocking=True), y_m.to(device, non_blocking=True)
+
+    def _open(self) -> Iterator[Batch]:
+        # methods.check_meta_split refused a config without a meta split before any batch
+        assert self.ctx.meta_batches is not None, "the trainer passes a meta-batch factory"
+        return self.ctx.meta_batches(self.batch_size)
 
     def state_dict(self) -> dict[str, Any]:
         """The stream's position (its batch order and generator) and this epoch's meta losses."""
@@ -68,7 +56,7 @@ class MetaStream:
         self._epoch, self.per_epoch = list(state["epoch"]), list(state["per_epoch"])
         self._batches = None
         if state["position"] is not None:
-            self._batches = self.require()(self.batch_size)
+            self._batches = self._open()
             self._batches.load_state_dict(state["position"])  # type: ignore[attr-defined]
 
     def log(self, meta_loss: float) -> None:
@@ -119,7 +107,6 @@ class MetaLearnedMethod(Method):
     # (MNIST-1D, cnn1d, batch 128, 2-core reference CPU; bench/estimate.py).
     step_cost = 5.0
     # The end of the error raised when the data have no meta split.
-    no_meta_hint: ClassVar[str] = NO_META_HINT
 
     def __init__(self, params: dict[str, Any], ctx: TrainContext) -> None:
         super().__init__(params, ctx)
@@ -129,7 +116,7 @@ class MetaLearnedMethod(Method):
         require(p["meta_interval"] >= 1, p, "meta_interval", "at least 1")
         require(p["meta_batch_size"] >= 1, p, "meta_batch_size", "at least 1")
         self.backend = p["backend"]  # "auto" is resolved against the optimizer in setup()
-        self.meta = MetaStream(ctx, p["meta_batch_size"], self.name, self.no_meta_hint)
+        self.meta = MetaStream(ctx, p["meta_batch_size"], self.name)
         self.time_meta_s = 0.0
         self.time_real_s = 0.0
         self.reuse_forward = False  # set by setup()
@@ -143,7 +130,6 @@ class MetaLearnedMethod(Method):
 
     def setup(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> None:
         super().setup(model, optimizer)
-        self.meta.require()
         self.backend = resolve_backend(
             self.params["backend"], optimizer, self.lookahead_steps, what="method.backend"
         )

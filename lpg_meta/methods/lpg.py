@@ -128,7 +128,6 @@ class LPG(_PlugIn, MetaLearnedMethod):
 
     name = "lpg"
     form_name: ClassVar[str] = "matrix"
-    no_meta_hint = "give the data a meta split or use lpg_rule"
     defaults = {"eps": 0.5, "normalize": True, "zero_sum": True, **_META_DEFAULTS}
     search_space = {**_EPS_SPACE, **_NORMALIZE_SPACE, **_META_SPACE}
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lpg_meta.collapse import history_collapse
 from lpg_meta.errors import UserError
 from lpg_meta.results import RESULT_NAME
 
@@ -45,6 +46,11 @@ class Run:
         reason = str(info.get("reason") or f"status '{self.status}'")
         epoch = info.get("epoch")
         return reason, (int(epoch) if isinstance(epoch, (int, float)) else None)
+
+    @property
+    def collapse(self) -> dict[str, Any] | None:
+        """``lpg_meta.collapse`` of a finished run's history (recomputed: older files lack it)."""
+        return history_collapse(self.result.get("history") or []) if self.ok else None
 
     def metric(self, name: str, split: str = "test") -> float | None:
         """A scalar metric of a finished run, None where it is undefined (null)."""

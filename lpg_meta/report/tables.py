@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tabulate import tabulate
 
+from lpg_meta.collapse import COLLAPSE_DROP
 from lpg_meta.errors import UserError, closest
 from lpg_meta.report.collect import (
     Run,
@@ -31,6 +30,7 @@ from lpg_meta.results import (
     METRIC_DIRECTIONS,
     PER_EPOCH_METRICS,
     SHOT_GROUPS,
+    write_text_atomic,
 )
 
 METRICS = tuple(METRIC_DIRECTIONS)
@@ -67,6 +67,7 @@ class Cell:
     n: int = 0  # seeds with a value
     failed: int = 0
     total: int = 0
+    collapsed: int = 0  # finished runs that collapsed (lpg_meta.collapse); kept in mean and std
     rank: int | None = None  # 1 best, 2 second best in its column
     source: str | None = None  # paper cells: where the number comes from
 
@@ -88,7 +89,8 @@ class Table:
 def _aggregate(runs: list[Run], quantity: str, split: str) -> Cell:
     values = [v * scale(quantity) for r in runs if (v := r.metric(quantity, split)) is not None]
     mean, std = mean_std(values)
-    return Cell(mean, std, len(values), sum(not r.ok for r in runs), len(runs))
+    collapsed = sum(bool(r.collapse and r.collapse["collapsed"]) for r in runs)
+    return Cell(mean, std, len(values), sum(not r.ok for r in runs), len(runs), collapsed=collapsed)
 
 
 def _peak(runs: list[Run], quantity: str, split: str) -> Cell:
@@ -162,6 +164,7 @@ def build_table(runs: list[Run], metric: str = "balanced_accuracy", split: str =
     shown_n = {c.n for (_, i), c in cells.items() if columns[i].kind == "reproduced" and c.n}
     table = Table(title, metric, split, methods, columns, cells, notes, show_n=len(shown_n) > 1)
     table.notes.extend(_failure_notes(groups))
+    table.notes.extend(_collapse_notes(groups))
     return table
 
 
@@ -193,6 +196,20 @@ def _failure_notes(groups: dict[tuple[str, str], list[Run]]) -> list[str]:
     return [f"† failed runs, left out of mean and std: {'; '.join(failures)}."] if failures else []
 
 
+def _collapse_notes(groups: dict[tuple[str, str], list[Run]]) -> list[str]:
+    found = []
+    for (ds, m), runs in groups.items():
+        for run in runs:
+            if run.collapse and run.collapse["collapsed"]:
+                c = run.collapse
+                found.append(f"{m} on {ds}, seed {run.seed}: {100 * c['best']:.1f} (epoch {c['best_epoch']}) -> "
+                             f"{100 * c['last']:.1f}, fallen from epoch {c['onset_epoch']}")
+    if not found:
+        return []
+    return [f"‡ collapsed runs (last epoch's test balanced accuracy more than {100 * COLLAPSE_DROP:.0f} points "
+            f"below the run's best epoch), kept in mean and std: {'; '.join(found)}."]
+
+
 def _header_note(table: Table, latex: bool) -> str:
     unit = "" if table.metric == "nll" else " in %"
     better = "lower" if table.metric in LOWER_IS_BETTER else "higher"
@@ -219,12 +236,15 @@ def _cell_text(table: Table, key: tuple[str, int], latex: bool) -> str:
         text += f" (n={cell.n})"
     if cell.failed and col.kind == "reproduced":
         text += f" (failed {cell.failed}/{cell.total}){dagger}"
+    if cell.collapsed and col.kind == "reproduced":
+        text += f" (collapsed {cell.collapsed}/{cell.total})" + ("$^\\ddagger$" if latex else "‡")
     return text
 
 
 _LATEX_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
                   "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
-                  "<": "$<$", ">": "$>$", "±": "$\\pm$", "†": "$^\\dagger$", "–": "--", "§": "\\S{}"}
+                  "<": "$<$", ">": "$>$", "±": "$\\pm$", "†": "$^\\dagger$", "‡": "$^\\ddagger$",
+                  "–": "--", "§": "\\S{}"}
 
 
 def latex_escape(text: str) -> str:
@@ -269,7 +289,8 @@ def render_latex(table: Table) -> str:
     return "\n".join(lines) + "\n"
 
 
-CSV_FIELDS = ("method", "dataset_row", "column", "quantity", "unit", "mean", "std", "n", "failed", "rank", "source")
+CSV_FIELDS = ("method", "dataset_row", "column", "quantity", "unit", "mean", "std", "n", "failed", "rank", "source",
+              "collapsed")
 
 
 def render_csv(table: Table) -> str:
@@ -282,7 +303,7 @@ def render_csv(table: Table) -> str:
             c = table.cells[(m, i)]
             num = ["" if v is None else repr(float(v)) for v in (c.mean, c.std)]
             writer.writerow([m, col.dataset_row, col.kind, col.quantity, "" if col.quantity == "nll" else "%",
-                             *num, c.n, c.failed, c.rank or "", c.source or ""])
+                             *num, c.n, c.failed, c.rank or "", c.source or "", c.collapsed])
     return out.getvalue()
 
 
@@ -299,14 +320,6 @@ def leaderboard(root: str | Path, fmt: str = "md", metric: str = "balanced_accur
     return RENDERERS[fmt](build_table(load_runs(root), metric, split, title))
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    # A reader (or a crash) never sees half a leaderboard.
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
-
-
 def write_leaderboards(root: str | Path, metric: str = "balanced_accuracy", split: str = "test") -> list[Path]:
     """Write ``<root>/leaderboard.md``, ``.tex`` and ``.csv``; return their paths."""
     root = Path(root)
@@ -315,6 +328,6 @@ def write_leaderboards(root: str | Path, metric: str = "balanced_accuracy", spli
     paths = []
     for fmt, render in RENDERERS.items():
         path = root / f"leaderboard{SUFFIXES[fmt]}"
-        _write_atomic(path, render(table))
+        write_text_atomic(path, render(table))  # a reader never sees half a leaderboard
         paths.append(path)
     return paths

@@ -8,7 +8,6 @@ from typing import Any
 import torch
 
 from lpg_meta.data import DataBundle, Split
-from lpg_meta.errors import UserError
 from lpg_meta.train.device import Accelerator
 
 Batch = tuple[torch.Tensor, torch.Tensor]
@@ -97,8 +96,6 @@ def meta_batch_source(
     """A factory of endless, reshuffled mini-batch streams over the clean meta split."""
 
     def stream(batch_size: int) -> MetaBatches:
-        if len(bundle.meta.y) == 0:
-            raise UserError("this method needs a clean meta split; set data.meta_per_class above 0.")
-        return MetaBatches(bundle, batch_size, generator, acc)
+        return MetaBatches(bundle, batch_size, generator, acc)  # resolve_config checked the meta split
 
     return stream

@@ -108,7 +108,7 @@ class Checkpointer:
                       f"{self.hash}); training from the start.", file=sys.stderr)
                 return None
             raise UserError(f"{self.path} is a checkpoint of another config ({found}; this run is {self.hash}); "
-                            "remove it or choose another --out.")
+                            "keep it with --out DIR (another folder), or replace it with --force.")
         return state
 
     def due(self, epoch_done: int | None) -> bool:

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from lpg_meta.collapse import history_collapse
 from lpg_meta.config import train_setting
 from lpg_meta.data import DataBundle, Split, build_data
 from lpg_meta.errors import TrainingDivergedError
@@ -212,6 +213,7 @@ def train(
         "seed": seed,
         "metrics": {"test": test, "val": val},
         "history": history,
+        "collapse": history_collapse(history),  # a fall of > 20 points from the best epoch, kept
         "data": bundle.summary(),
         "provenance": provenance(),
         "timing": {"seconds_total": seconds_before + time.perf_counter() - started, "steps": step,

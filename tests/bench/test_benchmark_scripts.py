@@ -45,3 +45,32 @@ def test_bench_checkpoint_measures_resnet32_and_a_cpu_row(tmp_path: Path) -> Non
     assert (row["row"], row["method"], row["epochs"]) == ("mnist1d_bal", "ce", 15)
     assert row["none"]["checkpoints"] == 0 and row["every_epoch"]["checkpoints"] == 15
     assert 1 <= row["default"]["checkpoints"] <= 15
+
+
+def test_diag_collapse_records_steps_epochs_and_a(tmp_path: Path) -> None:
+    out = tmp_path / "diag.json"
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "diag_collapse.py"),
+           "--suite", str(ROOT / "benchmarks" / "smoke.yaml"),
+           "--cell", "balanced/lpg", "--seed", "0", "--set", "eps=0.5", "--set", "train.epochs=2",
+           "--set", "train.max_steps_per_epoch=3", "--every", "2", "--probe", "64", "--out", str(out)]
+    subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT)
+    rec = json.loads(out.read_text())
+    assert [s["step"] for s in rec["steps"]] == [0, 2, 4]
+    assert {"grad_norm", "probe_loss_clean", "A_diag_mean", "amp_total", "meta_loss"} <= set(rec["steps"][0])
+    assert [e["epoch"] for e in rec["epochs"]] == [1, 2] and len(rec["epochs"][0]["A"]) == 10
+    assert rec["collapse"]["collapsed"] in (True, False) and rec["config"]["method_params"]["eps"] == 0.5
+
+
+def test_collapse_rates_runs_variants_and_pairs_them(tmp_path: Path) -> None:
+    script = str(ROOT / "benchmarks" / "collapse_rates.py")
+    base = [sys.executable, script, "run", "--suite", str(ROOT / "benchmarks" / "smoke.yaml"), "--cell", "balanced/ce",
+            "--seeds", "0", "--set", "train.epochs=2", "--set", "train.max_steps_per_epoch=3"]
+    subprocess.run(base, check=True, capture_output=True, text=True, cwd=tmp_path)
+    subprocess.run([*base, "--variant", "lr", "--set", "optim.lr=0.05"], check=True, capture_output=True, text=True,
+                   cwd=tmp_path)
+    subprocess.run([sys.executable, script, "summary", "--out", "s.json"], check=True, capture_output=True, text=True,
+                   cwd=tmp_path)
+    summary = json.loads((tmp_path / "s.json").read_text())["variants"]
+    assert summary["base"]["balanced/ce"]["n"] == 1 and summary["lr"]["balanced/ce"]["overrides"]["optim.lr"] == 0.05
+    assert summary["lr"]["balanced/ce"]["vs_base"]["seeds"] == [0]
+    assert summary["base"]["balanced/ce"]["params_source"] == "untuned (trial 0)"

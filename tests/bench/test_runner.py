@@ -156,6 +156,24 @@ def test_adding_a_method_row_runs_only_the_new_cells(first, tmp_path):
     assert [line.split("|")[1].strip() for line in table.splitlines()[4:7]] == ["ce", "lpg_scale", "sam"]
 
 
+def test_extra_seeds_run_only_the_new_seeds_with_the_tuned_params(first, tmp_path):
+    folder = copy_of(first, tmp_path)
+    more = {**copy.deepcopy(TINY), "extra_seeds": {"lt/lpg_*": [3]}}
+    before = mtimes(folder)
+    assert run_suite(write_suite(folder, more), dry_run=True)["run_equivalents"] == 1
+    summary = run_suite(write_suite(folder, more))
+    assert summary["trained"] == 1 and summary["trials_run"] == 0  # no retuning
+    assert {k: v for k, v in mtimes(folder).items() if k in before} == before
+    found = results(folder)
+    assert sorted(found) == sorted([*RUNS, "lt/lpg_scale/seed3"])
+    tuned = found["lt/lpg_scale/seed0"]["suite"]["tuned_params"]
+    assert found["lt/lpg_scale/seed3"]["suite"]["tuned_params"] == tuned
+    assert {k: found["lt/lpg_scale/seed3"]["config"]["method_params"][k] for k in ("eps",)} == \
+        {"eps": found["lt/lpg_scale/seed0"]["config"]["method_params"]["eps"]}
+    cell = next(c for c in summary["cells"] if c["cell"] == "lt/lpg_scale")
+    assert [r["seed"] for r in cell["runs"]] == [0, 1, 3]
+
+
 def test_dry_run_lists_cells_and_writes_nothing(first, tmp_path):
     fresh = run_suite(write_suite(tmp_path), dry_run=True)
     assert not (tmp_path / "out").exists()

@@ -7,6 +7,7 @@ import pytest
 import yaml
 
 from lpg_meta.bench import expand, load_suite, parse_suite
+from lpg_meta.bench.cells import config_hash
 from lpg_meta.errors import UserError
 from lpg_meta.methods import method_defaults
 
@@ -86,6 +87,15 @@ MALFORMED = [
     ("row name", setting("methods", {"a/b": {"method": "ce"}}), ["methods.a/b", "not a valid name"]),
     ("no validation", setting("datasets.lt.val_per_class", 0), ["datasets.lt.val_per_class", "validation split"]),
     ("model", setting("datasets.lt.model", "cnn3d"), ["datasets.lt.model", "unknown model"]),
+    ("extra seeds type", setting("extra_seeds", [3]), ["extra_seeds must be a mapping"]),
+    ("extra seeds key", setting("extra_seeds", {"lpg_scale": [3]}), ["extra_seeds['lpg_scale']", "'dataset/method'"]),
+    ("extra seeds no cell", setting("extra_seeds", {"lt/lpg_scal": [3]}), ["extra_seeds['lt/lpg_scal']", "matches no cell",
+                                                                           "'lt/lpg_scale'"]),
+    ("extra seeds value", setting("extra_seeds", {"lt/ce": 3}), ["extra_seeds['lt/ce']", "non-empty list"]),
+    ("extra seeds empty", setting("extra_seeds", {"lt/ce": []}), ["extra_seeds['lt/ce']", "non-empty list"]),
+    ("extra seed negative", setting("extra_seeds", {"lt/ce": [3, -1]}), ["extra_seeds['lt/ce'][1]", "integer >= 0"]),
+    ("extra seeds repeat", setting("extra_seeds", {"lt/ce": [3, 3]}), ["extra_seeds['lt/ce']", "repeats"]),
+    ("extra seeds overlap", setting("extra_seeds", {"lt/*": [1, 2]}), ["extra_seeds['lt/*']", "[1] already in seeds"]),
 ]
 
 
@@ -171,3 +181,16 @@ def test_every_shipped_suite_loads_and_resolves_every_cell(path):
     assert cells
     for cell in cells:
         cell.config(0, {})  # resolves the run config: a typo in any row fails here
+
+
+def test_extra_seeds_add_to_the_matched_cells_only_and_keep_their_configs():
+    suite, cells = build()
+    more, more_cells = build(setting("extra_seeds", {"lt/lpg*": [5, 3], "*/lpg_scale": [3, 4]}))
+    assert more.cell_seeds("lt/lpg_scale") == [0, 1, 5, 3, 4]  # the suite's seeds first, then in order
+    assert more.cell_seeds("lt/ce") == [0, 1] == suite.cell_seeds("lt/lpg_scale")
+    # Tuning (seeds[0]) and the configs of the existing seeds are unchanged: their results stay valid.
+    for old, new in zip(cells, more_cells, strict=True):
+        assert old.study_name == new.study_name
+        tuned = {"eps": 0.1} if old.space else {}
+        for seed in suite.seeds:
+            assert config_hash(old.config(seed, tuned)) == config_hash(new.config(seed, tuned))

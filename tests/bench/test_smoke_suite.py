@@ -6,6 +6,8 @@ Recomputes every table cell and every plotted series straight from the ``result.
 
 import csv
 import json
+import os
+import stat
 import statistics
 from pathlib import Path
 
@@ -27,8 +29,22 @@ def smoke_output(tmp_path_factory):
     suite["output"] = str(folder / "out")
     path = folder / "smoke.yaml"
     path.write_text(yaml.safe_dump(suite, sort_keys=False))
-    assert main(["run", str(path)]) == 0
+    previous = os.umask(0o022)  # the usual umask: files a run writes should be readable by all
+    try:
+        assert main(["run", str(path)]) == 0
+    finally:
+        os.umask(previous)
     return folder / "out", suite
+
+
+def test_every_file_the_suite_writes_is_readable_by_group_and_others(smoke_output):
+    # Collaborators share one output folder (README, cluster section); mkstemp's 0600 hid results.
+    out, _ = smoke_output
+    files = [p for p in out.rglob("*") if p.is_file()]
+    kinds = {p.suffix for p in files}
+    assert {".json", ".md", ".tex", ".csv", ".png"} <= kinds
+    for path in files:
+        assert stat.S_IMODE(path.stat().st_mode) & 0o044 == 0o044, f"{path}: {oct(path.stat().st_mode)}"
 
 
 def result_files(root: Path) -> dict[tuple[str, str], list[dict]]:

@@ -74,6 +74,7 @@ def test_missing_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     assert "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz" in text  # where to fetch it
     assert f"tar xzf cifar-10-python.tar.gz -C {tmp_path}" in text  # and where it goes
     assert "LPG_DATA" in text and "--data-root" in text and "data.download=true" in text
+    assert "download=True" not in text  # torchvision's advice, which contradicts ours (issue 12)
     with pytest.raises(UserError, match="cifar-100-python.tar.gz"):
         build_data("cifar100", {"root": str(tmp_path / "nowhere")}, seed=0)
 
@@ -87,8 +88,9 @@ def test_no_root_at_all(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_corrupt_folder(tmp_path: Path) -> None:
     # Files in place, but their md5s are not the official ones: torchvision rejects them.
     write_cifar10(tmp_path, monkeypatch=None)
-    with pytest.raises(UserError, match="not found or corrupt"):
+    with pytest.raises(UserError, match="not found or corrupt") as err:
         build_data("cifar10", {"root": str(tmp_path)}, seed=0)
+    assert "download=True" not in str(err.value)
 
 
 def test_unreadable_batch_with_matching_md5(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -282,3 +282,18 @@ def test_jvp_matches_a_finite_difference_under_maximize(warm: int) -> None:
         plus, minus = (lookahead((phi + s).view_as(form.phi)) for s in (step, -step))
         fd[k] = (plus - minus) / (2 * h)
     assert _rel(grad, fd) < 1e-6
+
+
+def test_an_lpg_run_prints_no_torch_jit_future_warning() -> None:
+    # Issue 12: every lpg run printed torch's "torch.jit.script is deprecated" (make_dual's import).
+    import subprocess
+    import sys
+
+    code = (
+        "import warnings; warnings.simplefilter('error', FutureWarning)\n"
+        "from lpg_meta.config import resolve_config\nfrom lpg_meta.train.trainer import train\n"
+        "train(resolve_config({'dataset': 'digits', 'method': 'lpg', 'train': "
+        "{'epochs': 1, 'progress': 'none', 'max_steps_per_epoch': 2}}))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -150,8 +150,6 @@ def test_invalid_settings_name_their_key(name: str, settings: dict, key: str) ->
 
 def test_setup_errors() -> None:
     model, optimizer, _, meta_batch = build_problem()
-    with pytest.raises(UserError, match="meta split"):
-        build_method("lpg", {}, ctx()).setup(model, optimizer)
     adam = torch.optim.Adam(model.parameters())
     with pytest.raises(UserError, match="method.backend"):
         build_method("lpg", {"backend": "torchfunc"}, ctx(meta_batch)).setup(model, adam)

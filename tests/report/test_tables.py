@@ -140,6 +140,26 @@ def test_failed_runs_are_marked_with_reason_and_epoch(tmp_path):
     check_latex(leaderboard(tmp_path, "latex"), tmp_path)
 
 
+def curve(values):
+    return [{"epoch": e + 1, "test_accuracy": v, "test_balanced_accuracy": v} for e, v in enumerate(values)]
+
+
+def test_collapsed_runs_are_counted_marked_and_kept_in_the_mean(tmp_path):
+    write_result(tmp_path, "pair", "lpg", 0, balanced=0.66, history=curve([0.5, 0.6, 0.3, 0.66]))  # recovers
+    write_result(tmp_path, "pair", "lpg", 1, balanced=0.40, history=curve([0.5, 0.65, 0.14, 0.40]))
+    write_result(tmp_path, "pair", "ce", 0, balanced=0.55, history=curve([0.5, 0.67, 0.55]))  # memorizes
+    write_result(tmp_path, "pair", "ce", 1, balanced=0.57, history=curve([0.5, 0.66, 0.57]))
+    text = leaderboard(tmp_path)
+    rows = md_rows(text)
+    assert rows["lpg"] == ["53.00 ± 18.38 (collapsed 1/2)‡"]  # (66 + 40) / 2: the collapse stays in
+    assert rows["ce"] == ["**56.00 ± 1.41**"]
+    assert "lpg on pair, seed 1: 65.0 (epoch 2) -> 40.0, fallen from epoch 3" in text
+    assert "more than 20 points below" in text
+    assert "(collapsed 1/2)$^\\ddagger$" in leaderboard(tmp_path, "latex")
+    lines = list(csv.DictReader(io.StringIO(leaderboard(tmp_path, "csv"))))
+    assert {(r["method"], r["collapsed"]) for r in lines} == {("lpg", "1"), ("ce", "0")}
+
+
 def test_n_is_shown_when_seed_counts_differ(tmp_path):
     for seed in (0, 1, 2):
         write_result(tmp_path, "digits", "ce", seed, balanced=0.8)

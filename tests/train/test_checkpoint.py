@@ -147,7 +147,8 @@ def test_ctrl_c_prints_the_command_that_resumes(tmp_path, monkeypatch, capsys):
     argv = ["train", "--dataset", "digits", "--method", "ce", "--out", str(tmp_path / "run")]
     assert cli.main(argv) == 130
     err = capsys.readouterr().err
-    assert err.strip() == f"lpg-meta: interrupted; checkpoints are kept, resume with: lpg-meta {' '.join(argv)}"
+    assert err.strip() == ("lpg-meta: interrupted. the last checkpoint is kept; run the same command again to "
+                           f"resume: lpg-meta {' '.join(argv)}")
 
 
 def test_method_state_round_trips_into_a_fresh_method(tmp_path):
