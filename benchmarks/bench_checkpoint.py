@@ -12,7 +12,8 @@
    so other load on the machine does not blur it).
 
 Writes ``results/bench/checkpoint.json``. Usage:
-``python benchmarks/bench_checkpoint.py [--steps 4] [--writes 5] [--row mnist1d_bal] [--methods ce lpg]``
+``python benchmarks/bench_checkpoint.py [--steps 4] [--writes 5] [--net-method lpg] [--row mnist1d_bal]
+[--methods ce lpg]``
 """
 
 from __future__ import annotations
@@ -42,8 +43,8 @@ OUT = Path("results/bench/checkpoint.json")
 BATCH, SHAPE, CLASSES, CIFAR_STEPS = 128, (3, 32, 32), 10, 391
 
 
-def resnet32(steps: int, writes: int) -> dict[str, Any]:
-    """Median seconds of a resnet32 ``lpg`` step and of a checkpoint write of its whole state."""
+def resnet32(steps: int, writes: int, method_name: str = "lpg") -> dict[str, Any]:
+    """Median seconds of a resnet32 step and of a checkpoint write of its whole state."""
     torch.manual_seed(0)
     gen = torch.Generator().manual_seed(0)
     pool = [(torch.randn(BATCH, *SHAPE, generator=gen), torch.randint(0, CLASSES, (BATCH,), generator=gen))
@@ -68,7 +69,7 @@ def resnet32(steps: int, writes: int) -> dict[str, Any]:
     optimizer = build_optimizer(model, OPTIM_DEFAULTS)
     scheduler = build_scheduler(optimizer, CIFAR_STEPS, 200, OPTIM_DEFAULTS)
     ctx = TrainContext(CLASSES, [5000] * CLASSES, epochs=200, steps_per_epoch=CIFAR_STEPS, meta_batches=meta_batches)
-    method = build_method("lpg", {"meta_batch_size": 100}, ctx)
+    method = build_method(method_name, {"meta_batch_size": 100} if method_name == "lpg" else {}, ctx)
     method.setup(model, optimizer)
     step_s = []
     for i in range(steps + 1):  # the first step is a warm-up
@@ -90,7 +91,7 @@ def resnet32(steps: int, writes: int) -> dict[str, Any]:
             write_s.append(time.perf_counter() - start)
         size = (Path(folder) / CHECKPOINT_NAME).stat().st_size
     step, write = statistics.median(step_s[1:]), statistics.median(write_s)
-    return {"model": "resnet32", "method": "lpg", "batch_size": BATCH, "device": "cpu",
+    return {"model": "resnet32", "method": method_name, "batch_size": BATCH, "device": "cpu",
             "step_seconds": step, "step_seconds_all": step_s[1:], "write_seconds": write, "write_seconds_all": write_s,
             "checkpoint_bytes": size, "epoch_steps": CIFAR_STEPS,
             "overhead_one_write_per_epoch": write / (CIFAR_STEPS * step)}
@@ -116,17 +117,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--writes", type=int, default=5)
+    parser.add_argument("--net-method", default="lpg", help="the method resnet32 trains with")
     parser.add_argument("--row", default="mnist1d_bal")
     parser.add_argument("--methods", nargs="+", default=["ce", "lpg"])
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
     torch.set_num_threads(1)
     record = {"torch": torch.__version__, "threads": 1, "platform": platform.platform(), "commit": git_commit(),
-              "resnet32": resnet32(args.steps, args.writes),
+              "resnet32": resnet32(args.steps, args.writes, args.net_method),
               "cpu_rows": [cpu_row(args.row, m) for m in args.methods]}
     write_json_atomic(args.out, record)
     r = record["resnet32"]
-    print(f"resnet32 lpg: step {r['step_seconds']:.3f}s, checkpoint {r['write_seconds']:.3f}s "
+    print(f"resnet32 {r['method']}: step {r['step_seconds']:.3f}s, checkpoint {r['write_seconds']:.3f}s "
           f"({r['checkpoint_bytes'] / 1e6:.1f} MB): {100 * r['overhead_one_write_per_epoch']:.3f}% of an epoch")
     for row in record["cpu_rows"]:
         print(f"{row['row']}/{row['method']}: " + ", ".join(

@@ -15,7 +15,7 @@ from lpg_meta.train.checkpoint import CHECKPOINT_NAME
 from lpg_meta.train.saved import evaluate_saved, load_model
 
 # config_hash of three benchmarks/cpu.yaml cells (seeds 0 and 2), computed on the tree before
-# checkpoints existed (commit 1e70397): finished results keep their keys.
+# checkpoints existed (commit 1e70397; main at 96788ec gives the same): finished results keep their keys.
 CPU_HASHES = {
     "mnist1d_bal/ce": ("afc03b280d9e5d24", "d5b03c98ab4ad7a5"),
     "mnist1d_bal/focal": ("63ba7ee7e804d270", "c9436631d12fae7b"),
