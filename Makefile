@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint reproduce quick bench clean
+.PHONY: install test lint reproduce quick bench tables clean
 
 install: $(STAMP)
 
@@ -28,6 +28,12 @@ reproduce: install
 # ce against lpg on long-tail MNIST-1D (3 seeds): about 8 minutes of CPU time (see README).
 quick: install
 	$(VENV)/bin/lpg-meta reproduce
+
+# results/cpu/ (tables, claims, plots) from the committed runs.csv, curves.csv and runs.json.
+tables: install
+	$(VENV)/bin/lpg-meta table results/cpu/runs.csv --write
+	$(VENV)/bin/lpg-meta claims results/cpu/runs.csv > /dev/null
+	$(VENV)/bin/lpg-meta plot results/cpu/runs.csv
 
 bench: install
 	$(PY) benchmarks/bench_meta_step.py

@@ -1,4 +1,4 @@
-"""Command line: ``lpg-meta train | list | data | run | table | plot | reproduce``."""
+"""Command line: ``lpg-meta train | list | data | run | table | claims | plot | reproduce``."""
 
 from __future__ import annotations
 
@@ -15,7 +15,14 @@ from typing import Any, NoReturn
 from lpg_meta import __version__
 from lpg_meta.bench.command import add_data_root, add_run_parser, cmd_run
 from lpg_meta.errors import TrainingDivergedError, UserError
-from lpg_meta.report.cli import add_plot_parser, add_table_parser, cmd_plot, cmd_table
+from lpg_meta.report.cli import (
+    add_claims_parser,
+    add_plot_parser,
+    add_table_parser,
+    cmd_claims,
+    cmd_plot,
+    cmd_table,
+)
 
 
 def _run_args(parser: argparse.ArgumentParser) -> None:
@@ -73,6 +80,7 @@ def build_parser() -> Parser:
 
     add_run_parser(sub)
     add_table_parser(sub)
+    add_claims_parser(sub)
     add_plot_parser(sub)
 
     reproduce = sub.add_parser("reproduce", help="ce vs lpg on long-tail MNIST-1D, 3 seeds")
@@ -175,6 +183,7 @@ COMMANDS = {
     "reproduce": cmd_reproduce,
     "run": cmd_run,
     "table": cmd_table,
+    "claims": cmd_claims,
     "plot": cmd_plot,
 }
 
@@ -186,6 +195,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Through the environment, so spawned workers and every data source see it too.
         os.environ["LPG_DATA"] = args.data_root
     try:
+        if getattr(args, "suite_file", None):  # report commands: the suite's layout as plain data
+            from lpg_meta.bench.layout import suite_spec
+
+            args.spec = suite_spec(args.suite_file)
         return COMMANDS[args.command](args)
     except UserError as err:
         # One line whatever the message holds (a path or a library's text may bring newlines).

@@ -50,9 +50,19 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 0
     complete = all(r["status"] != "missing" for c in summary["cells"] for r in c["runs"])
     if complete and args.only is None:
-        from lpg_meta.report import write_leaderboards, write_plots
+        from lpg_meta.bench.layout import suite_spec
+        from lpg_meta.report import (
+            load_results,
+            write_claims,
+            write_leaderboards,
+            write_plots,
+            write_tidy,
+        )
 
-        written = [*write_leaderboards(summary["output"]), *write_plots(summary["output"])]
+        out = summary["output"]
+        results = load_results(out, suite_spec(args.suite))
+        written = [*write_tidy(results, out), *write_leaderboards(results, out), *write_claims(results, out),
+                   *write_plots(results, out)]
         print("wrote " + ", ".join(str(p) for p in written))
     return 0 if complete else 1
 

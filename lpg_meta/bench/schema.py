@@ -22,7 +22,7 @@ from lpg_meta.params import resolve_params
 from lpg_meta.results import METRIC_DIRECTIONS
 
 TOP_KEYS = ("suite", "description", "defaults", "datasets", "methods", "matrix", "seeds",
-            "extra_seeds", "tuning", "storage", "output")
+            "extra_seeds", "tuning", "storage", "output", "tables")
 DEFAULT_KEYS = ("data", "model", "model_params", "method_params", "optim", "train")
 DATASET_SHORTCUTS = ("imbalance", "noise", "noise_rate", "meta_per_class", "val_per_class")
 DATASET_KEYS = ("source", "model", *DATASET_SHORTCUTS, "data", "model_params", "optim", "train")
@@ -80,6 +80,7 @@ class Suite:
     storage: str | None = None
     output: Path = Path("results")
     extra_seeds: dict[str, list[int]] = field(default_factory=dict)  # cell name -> seeds after ``seeds``
+    tables: list[dict[str, Any]] | None = None  # the ``tables:`` section, checked (see _tables)
 
     def cell_seeds(self, cell: str) -> list[int]:
         """The seeds of cell ``dataset/method``: the suite's, then its ``extra_seeds``."""
@@ -118,6 +119,7 @@ def parse_suite(text: str, path: Path = Path("<suite>")) -> Suite:
         tuning=_tuning(data.get("tuning")),
         storage=_optional_str(data.get("storage"), "storage"),
         output=Path(_optional_str(data.get("output"), "output") or f"results/{name}"),
+        tables=_tables(data.get("tables"), datasets, methods),
     )
 
 
@@ -363,3 +365,64 @@ def _tuning(value: Any) -> Tuning:
         raise UserError(f"tuning.direction: {metric} should be {METRICS[metric]}d, not {direction}d; "
                         f"set direction: {METRICS[metric]} or leave it out.")
     return Tuning(trials=trials, sampler_seed=sampler_seed, pruner=pruner, metric=metric, direction=direction)
+
+
+TABLE_KEYS = ("datasets", "methods", "metric", "extra", "caption", "label", "reference")
+TABLE_EXTRAS = ("shots", "peak")
+
+
+def _named_rows(value: Any, where: str, rows: dict[str, Any], display: dict[str, str]) -> list[str]:
+    """A list of row names, each a name or ``{name: display name}``; overrides go into ``display``."""
+    if not isinstance(value, list) or not value:
+        raise UserError(f"{where} must be a non-empty list of row names (a name or {{name: 'Display name'}}), "
+                        f"got {value!r}.")
+    names = []
+    for i, item in enumerate(value):
+        if isinstance(item, dict) and len(item) == 1:
+            (item, shown), = item.items()
+            if not isinstance(shown, str) or not shown:
+                raise UserError(f"{where}[{i}]: the display name of {item!r} must be a non-empty string.")
+            display[str(item)] = shown
+        if not isinstance(item, str) or item not in rows:
+            raise UserError(f"{where}[{i}]: no row named {item!r}.{closest(str(item), rows)} Rows: {', '.join(rows)}.")
+        names.append(item)
+    if len(set(names)) != len(names):
+        raise UserError(f"{where}: {names} lists a row twice; list each once.")
+    return names
+
+
+def _tables(value: Any, datasets: dict[str, DatasetRow], methods: dict[str, MethodRow]) -> list[dict[str, Any]] | None:
+    """The ``tables:`` section: one paper table per entry (plain data for ``report.layout``)."""
+    if value is None:
+        return None
+    value = _mapping(value, "tables", "{longtail: {datasets: [lt], methods: [ce, lpg]}}")
+    tables = []
+    for name, table in value.items():
+        where = f"tables.{_name(name, 'tables')}"
+        table = _mapping(table, where, "{datasets: [lt], methods: {Baselines: [ce], LPG: [lpg]}}")
+        _keys(table, TABLE_KEYS, where)
+        display: dict[str, str] = {}
+        rows = _named_rows(table.get("datasets"), f"{where}.datasets", datasets, display)
+        given = table.get("methods")
+        groups = given.items() if isinstance(given, dict) else [("", given)]
+        grouped = [(str(g), _named_rows(m, f"{where}.methods{'.' + str(g) if g else ''}", methods, display))
+                   for g, m in groups]
+        listed = [m for _, ms in grouped for m in ms]
+        if len(set(listed)) != len(listed):
+            raise UserError(f"{where}.methods: a method appears in two groups; list each once.")
+        metric = table.get("metric", "balanced_accuracy")
+        if metric not in METRICS:
+            raise UserError(f"{where}.metric: unknown metric {metric!r}.{closest(str(metric), METRICS)} "
+                            f"Known: {', '.join(METRICS)}.")
+        extra = table.get("extra", [])
+        if not isinstance(extra, list) or any(e not in TABLE_EXTRAS for e in extra):
+            raise UserError(f"{where}.extra must be a list of {' and '.join(TABLE_EXTRAS)} (many/medium/few "
+                            f"columns on long-tail rows, the peak on noisy rows), got {extra!r}.")
+        reference = table.get("reference")
+        if reference is not None and reference not in listed:
+            raise UserError(f"{where}.reference: {reference!r} is not one of the table's methods "
+                            f"({', '.join(listed)}).")
+        texts = {k: _optional_str(table.get(k), f"{where}.{k}") for k in ("caption", "label")}
+        tables.append({"name": name, "datasets": rows, "groups": [[g, ms] for g, ms in grouped], "metric": metric,
+                       "extra": list(extra), "reference": reference, "display": display, **texts})
+    return tables

@@ -67,6 +67,7 @@ class Source:
     """A registered dataset: declares its own settings and loads its pool."""
 
     name: ClassVar[str] = ""
+    display_name: ClassVar[str] = ""
     defaults: ClassVar[dict[str, Any]] = {}  # source-specific settings and common overrides
     default_model: ClassVar[str] = "cnn2d"
     # Per-class training-pool sizes when they are fixed (CIFAR), so that a dry run can size an

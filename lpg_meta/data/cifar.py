@@ -118,6 +118,7 @@ class Cifar10(_Cifar):
     """CIFAR-10: ``x`` of shape ``(N, 3, 32, 32)`` in [0, 1]; ``root`` holds ``cifar-10-batches-py``."""
 
     name = "cifar10"
+    display_name = "CIFAR-10"
     defaults = {"root": None, "download": False, "n_max": 5000}  # n_max: LDAM-DRW protocol
     folder = "cifar-10-batches-py"
     title = "CIFAR-10"
@@ -136,6 +137,7 @@ class Cifar100(_Cifar):
     """CIFAR-100 (fine labels): ``root`` holds ``cifar-100-python``."""
 
     name = "cifar100"
+    display_name = "CIFAR-100"
     defaults = {"root": None, "download": False, "n_max": 500}
     folder = "cifar-100-python"
     title = "CIFAR-100"

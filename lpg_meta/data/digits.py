@@ -22,6 +22,7 @@ class Digits(Source):
     """
 
     name = "digits"
+    display_name = "Digits"
     # ~125 training images a class: shot thresholds scaled down from CIFAR's 100 / 20.
     defaults = {
         "test_fraction": 0.3,

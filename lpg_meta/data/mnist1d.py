@@ -47,6 +47,7 @@ class Mnist1d(Source):
     """
 
     name = "mnist1d"
+    display_name = "MNIST-1D"
     defaults = {"num_samples": 10000, "generator_seed": 42}
     default_model = "cnn1d"
 

@@ -21,6 +21,7 @@ __all__ = [
     "check_meta_split",
     "method_classes",
     "method_defaults",
+    "method_display_name",
     "method_names",
     "method_search_space",
 ]
@@ -52,6 +53,13 @@ def method_classes(name: str) -> tuple[type[Method], type[Method] | None]:
     if clash:
         raise UserError(f"'{name}' cannot compose: both halves define {sorted(clash)}.")
     return wrapper, base
+
+
+def method_display_name(name: str) -> str:
+    """The name a paper prints for method ``name``: ``display_name`` of its class(es), ``LPG+LA``."""
+    wrapper, base = method_classes(name)
+    shown = [c.display_name or c.name for c in (wrapper, base) if c is not None]
+    return "+".join(shown)
 
 
 def method_defaults(name: str) -> dict[str, Any]:

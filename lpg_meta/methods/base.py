@@ -47,6 +47,7 @@ class Method:
     """
 
     name: ClassVar[str] = "base"
+    display_name: ClassVar[str] = ""
     defaults: ClassVar[dict[str, Any]] = {}
     search_space: ClassVar[dict[str, Any]] = {}
     needs_meta: ClassVar[bool] = False

@@ -22,6 +22,7 @@ class BalancedSoftmax(Method):
     """
 
     name = "bsoftmax"
+    display_name = "Balanced Softmax"
     defaults = {}
     search_space = {}  # no settings: the adjustment is fixed by the counts
 

@@ -58,6 +58,7 @@ class ClassBalanced(Method):
     """Class-balanced CE or focal loss: each sample weighted by the weight of its class."""
 
     name = "cb"
+    display_name = "CB"
     defaults = {"beta": 0.9999, "base_loss": "ce", "gamma": 1.0}
     search_space = {
         "beta": ("categorical", [0.9, 0.99, 0.999, 0.9999]),

@@ -9,3 +9,4 @@ class CrossEntropy(Method):
     """Plain cross-entropy training."""
 
     name = "ce"
+    display_name = "CE"

@@ -17,6 +17,7 @@ class GradClip(Method):
     """Cross-entropy (or any loss, via ``loss_fn``) with G <- G * min(1, c / (||G|| + 1e-6))."""
 
     name = "clip"
+    display_name = "GradClip"
     kind = "step"
     defaults = {"max_norm": 5.0}
     search_space = {"max_norm": ("log", 0.1, 10.0)}

@@ -66,6 +66,7 @@ class GDW(MWNet):
     """GDW: MW-Net's instance weights refined, per batch, into class-level weights."""
 
     name = "gdw"
+    display_name = "GDW"
     # outer_lr 100 and clip 0.2: the reference's CIFAR-10 settings (it uses 1000 on CIFAR-100).
     defaults = {**MWNet.defaults, "outer_lr": 100.0, "outer_clip": 0.2}
     search_space = {**MWNet.search_space, "outer_lr": ("log", 10.0, 1000.0)}

@@ -30,6 +30,7 @@ class GradNoise(Method):
     """
 
     name = "gnoise"
+    display_name = "GradNoise"
     kind = "step"
     defaults = {"eta": 0.01, "gamma": 0.55, "max_norm": 0.0}
     search_space = {"eta": ("categorical", [0.01, 0.3, 1.0])}

@@ -49,6 +49,7 @@ class L2RW(MetaLearnedMethod):
     """
 
     name = "l2rw"
+    display_name = "L2RW"
     defaults = dict(META_DEFAULTS)
     search_space = dict(META_SPACE)
 

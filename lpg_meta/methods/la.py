@@ -37,6 +37,7 @@ class LogitAdjustedLoss(_LogitAdjusted):
     """Train on ``CE(u + tau * log pi, y)``; predict with the plain logits ``u``."""
 
     name = "la"
+    display_name = "LA"
 
     def per_sample_loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         # + tau log pi: frequent classes get a head start in training, so the model's own
@@ -51,6 +52,7 @@ class LogitAdjustedPostHoc(_LogitAdjusted):
     """Train with CE; predict with ``argmax(u - tau * log pi)``."""
 
     name = "la_posthoc"
+    display_name = "LA post-hoc"
 
     def eval_logits(self, logits: torch.Tensor) -> torch.Tensor:
         # - tau log pi: the prior baked into a CE-trained model is removed at prediction time.

@@ -33,6 +33,7 @@ class LDAM(Method):
     """Label-distribution-aware margin loss: larger margins for rarer classes."""
 
     name = "ldam"
+    display_name = "LDAM"
     # s = 30 is the reference's scale for cosine logits (its NormedLinear head, values in
     # [-1, 1]). The zoo's models have plain linear heads whose logits are already O(10), where
     # s = 30 trained to chance in the sanity suite (12.8% balanced accuracy on long-tail
@@ -64,6 +65,7 @@ class LDAMDRW(LDAM):
     """
 
     name = "ldam_drw"
+    display_name = "LDAM-DRW"
     defaults = {**LDAM.defaults, "beta": 0.9999, "drw_start": 0.8}
     search_space = {
         **LDAM.search_space,

@@ -127,6 +127,7 @@ class LPG(_PlugIn, MetaLearnedMethod):
     """
 
     name = "lpg"
+    display_name = "LPG"
     form_name: ClassVar[str] = "matrix"
     defaults = {"eps": 0.5, "normalize": True, "zero_sum": True, **_META_DEFAULTS}
     search_space = {**_EPS_SPACE, **_NORMALIZE_SPACE, **_META_SPACE}
@@ -223,6 +224,7 @@ class LPGScale(LPG):
     """LPG, scale form: class-level loss reweighting, meta-learned (ablation row)."""
 
     name = "lpg_scale"
+    display_name = "LPG-scale"
     form_name = "scale"
     defaults = {"eps": 0.5, "normalize": True, **_META_DEFAULTS}
     search_space = {**_EPS_SPACE, **_NORMALIZE_SPACE, **_META_SPACE}
@@ -233,6 +235,7 @@ class LPGShift(LPG):
     """LPG, shift form: a class-level change of the per-sample gradient norm (ablation row)."""
 
     name = "lpg_shift"
+    display_name = "LPG-shift"
     form_name = "shift"
     defaults = {"eps": 0.5, **_META_DEFAULTS}
     search_space = {**_EPS_SPACE, **_META_SPACE}
@@ -243,6 +246,7 @@ class LPGClip(LPG):
     """LPG, clip form: class-level per-sample clipping at ``tau_max * sigmoid(phi)`` (ablation row)."""
 
     name = "lpg_clip"
+    display_name = "LPG-clip"
     form_name = "clip"
     # tau_max 1.5: the prototype's setting; a CE logit gradient has norm below sqrt(2), so the
     # starting threshold 0.75 clips only the hardest samples.
@@ -255,6 +259,7 @@ class LPGRule(_PlugIn):
     """Closed-form LPG: ``a_c`` from a running true-class probability; no meta split."""
 
     name = "lpg_rule"
+    display_name = "LPG-rule"
     kind = "loss"
     needs_meta = False
     defaults = dict(RULE_DEFAULTS)

@@ -20,6 +20,7 @@ class LabelSmoothing(Method):
     """
 
     name = "ls"
+    display_name = "LS"
     defaults = {"alpha": 0.1}
     search_space = {"alpha": ("float", 0.05, 0.3)}
 

@@ -56,6 +56,7 @@ class MWNet(MetaLearnedMethod):
     """
 
     name = "mwnet"
+    display_name = "MW-Net"
     defaults = {**META_DEFAULTS, "vnet_lr": 1e-3, "vnet_weight_decay": 1e-4, "vnet_hidden": 100}
     search_space = {**META_SPACE, "vnet_lr": ("log", 1e-4, 1e-2)}
 

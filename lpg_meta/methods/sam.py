@@ -23,6 +23,7 @@ class SAM(Method):
     """
 
     name = "sam"
+    display_name = "SAM"
     kind = "step"
     step_cost = 2.0  # two forward-backward passes per step
     defaults = {"rho": 0.05}

@@ -25,6 +25,7 @@ class SymmetricCE(Method):
     """
 
     name = "sce"
+    display_name = "SCE"
     defaults = {"alpha": 0.1, "beta": 1.0}
     search_space = {"alpha": ("log", 0.05, 10.0), "beta": ("log", 0.05, 10.0)}
 

@@ -1,31 +1,56 @@
-"""Leaderboards and plots of a results folder (``lpg-meta table`` / ``lpg-meta plot``)."""
+"""Paper tables, claims and plots of a results folder or ``runs.csv`` (``lpg-meta table / claims / plot``).
 
-from lpg_meta.report.cli import add_plot_parser, add_table_parser, cmd_plot, cmd_table
-from lpg_meta.report.collect import Run, group_runs, load_runs, mean_std
-from lpg_meta.report.published import PUBLISHED, Published, lookup, protocol_of
-from lpg_meta.report.tables import (
-    METRICS,
-    Table,
-    build_table,
-    leaderboard,
-    render_csv,
-    render_latex,
-    render_markdown,
-    write_leaderboards,
-)
+Names load on first use (PEP 562): statistics need scipy and plots matplotlib, which the command line
+and ``lpg_meta.bench`` must not pay for until a report is made.
+"""
 
-__all__ = [
-    "METRICS", "PUBLISHED", "Published", "Run", "Table", "add_plot_parser", "add_table_parser",
-    "build_table", "cmd_plot", "cmd_table", "group_runs", "leaderboard", "load_runs", "lookup",
-    "Plot", "make_plots", "mean_std", "protocol_of", "render_csv", "render_latex", "render_markdown",
-    "write_leaderboards", "write_plots",
-]
+from __future__ import annotations
 
+from lpg_meta.lazy import lazy_exports
 
-def __getattr__(name: str):
-    # Plots import matplotlib (slow); load them only when asked for.
-    if name in ("make_plots", "write_plots", "Plot"):
-        from lpg_meta.report import plots
+# public name -> the module of this package that defines it
+_EXPORTS: dict[str, str] = {
+    "check_claims": "lpg_meta.report.claims",
+    "suite_friedman": "lpg_meta.report.claims",
+    "write_claims": "lpg_meta.report.claims",
+    "add_claims_parser": "lpg_meta.report.cli",
+    "add_plot_parser": "lpg_meta.report.cli",
+    "add_table_parser": "lpg_meta.report.cli",
+    "cmd_claims": "lpg_meta.report.cli",
+    "cmd_plot": "lpg_meta.report.cli",
+    "cmd_table": "lpg_meta.report.cli",
+    "Run": "lpg_meta.report.collect",
+    "group_runs": "lpg_meta.report.collect",
+    "load_runs": "lpg_meta.report.collect",
+    "mean_std": "lpg_meta.report.collect",
+    "METRIC_INFO": "lpg_meta.report.layout",
+    "Layout": "lpg_meta.report.layout",
+    "TableSpec": "lpg_meta.report.layout",
+    "layout_from_dict": "lpg_meta.report.layout",
+    "PUBLISHED": "lpg_meta.report.published",
+    "Published": "lpg_meta.report.published",
+    "lookup": "lpg_meta.report.published",
+    "protocol_of": "lpg_meta.report.published",
+    "leaderboard": "lpg_meta.report.render",
+    "render": "lpg_meta.report.render",
+    "write_leaderboards": "lpg_meta.report.render",
+    "column_marks": "lpg_meta.report.stats",
+    "friedman": "lpg_meta.report.stats",
+    "friedman_ranks": "lpg_meta.report.stats",
+    "holm": "lpg_meta.report.stats",
+    "paired": "lpg_meta.report.stats",
+    "METRICS": "lpg_meta.report.layout",
+    "Table": "lpg_meta.report.tables",
+    "build_table": "lpg_meta.report.tables",
+    "build_tables": "lpg_meta.report.tables",
+    "Results": "lpg_meta.report.tidy",
+    "load_results": "lpg_meta.report.tidy",
+    "write_tidy": "lpg_meta.report.tidy",
+    "Plot": "lpg_meta.report.plots",
+    "make_plots": "lpg_meta.report.plots",
+    "write_plots": "lpg_meta.report.plots",
+}
 
-        return getattr(plots, name)
-    raise AttributeError(f"module 'lpg_meta.report' has no attribute {name!r}")
+__all__ = sorted(_EXPORTS)
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -1,42 +1,94 @@
-"""``lpg-meta table`` and ``lpg-meta plot``: parsers and handlers for the main CLI to wire in."""
+"""``lpg-meta table``, ``claims`` and ``plot``: parsers and handlers for the main CLI to wire in.
+
+Each takes a results folder or a ``runs.csv``. ``--suite FILE`` (order, display names and the
+``tables:`` section) is turned into a plain spec by the main CLI (``bench.layout``) and arrives
+here as ``args.spec``, so this module never imports training code.
+"""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
-from lpg_meta.report.tables import FORMATS, METRICS
+from lpg_meta.report.layout import FORMATS, METRICS
+
+
+def _source(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("root", help="results folder (searched for result.json) or a runs.csv")
+    parser.add_argument("--suite", dest="suite_file", default=None,
+                        help="suite YAML whose row order, display names and tables: section to use")
+    parser.add_argument("--out", default=None, help="where to write (default: the folder of ROOT)")
+
+
+def _out(args: argparse.Namespace) -> Path:
+    root = Path(args.root)
+    return Path(args.out) if args.out else (root.parent if root.is_file() else root)
+
+
+def _results(args: argparse.Namespace):
+    from lpg_meta.report.tidy import load_results
+
+    return load_results(args.root, getattr(args, "spec", None))
 
 
 def add_table_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Add ``table ROOT [--format md|latex|csv] [--metric NAME] [--split] [--write]``."""
-    parser = subparsers.add_parser("table", help="leaderboard of a results folder (mean ± std over seeds)")
-    parser.add_argument("root", help="results folder, e.g. results/SUITE (searched for result.json)")
+    """Add ``table ROOT [--format md|latex|csv] [--metric NAME] [--split] [--write] [--suite] [--out]``."""
+    parser = subparsers.add_parser("table", help="paper tables of a results folder or runs.csv")
+    _source(parser)
     parser.add_argument("--format", choices=FORMATS, default="md", help="output format (default md)")
-    parser.add_argument("--metric", default="balanced_accuracy",
-                        help=f"one of {', '.join(METRICS)} (default balanced_accuracy)")
+    parser.add_argument("--metric", default=None,
+                        help=f"one of {', '.join(METRICS)} (default: each table's, else balanced_accuracy)")
     parser.add_argument("--split", choices=("test", "val"), default="test",
                         help="which split's last-epoch metrics (default test)")
     parser.add_argument("--write", action="store_true",
-                        help="also write ROOT/leaderboard.md, .tex and .csv")
+                        help="also write leaderboard.md/.csv/.tex, one .tex per table and, from result "
+                             "files, runs.csv, curves.csv and runs.json")
     return parser
 
 
 def cmd_table(args: argparse.Namespace) -> int:
-    """Print the leaderboard; with ``--write`` also write the three leaderboard files."""
-    from lpg_meta.report.tables import leaderboard, write_leaderboards
+    """Print the tables; with ``--write`` also write them (and the tidy data) to the output folder."""
+    from lpg_meta.report.render import render, write_leaderboards
+    from lpg_meta.report.tables import build_tables
+    from lpg_meta.report.tidy import write_tidy
 
-    print(leaderboard(args.root, args.format, args.metric, args.split), end="")
+    results = _results(args)
+    print(render(build_tables(results, args.metric, args.split), args.format), end="")
     if args.write:
-        for path in write_leaderboards(args.root, args.metric, args.split):
+        out = _out(args)
+        paths = write_leaderboards(results, out, args.metric, args.split)
+        if Path(args.root).is_dir() and any(Path(args.root).rglob("result.json")):
+            paths += write_tidy(results, out)
+        for path in paths:
             print(f"wrote {path}")
     return 0
 
 
+def add_claims_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add ``claims ROOT [--metric NAME] [--suite] [--out]``."""
+    parser = subparsers.add_parser("claims", help="test the paper's claims: claims.md, .tex and .csv")
+    _source(parser)
+    parser.add_argument("--metric", default="balanced_accuracy", choices=METRICS,
+                        help="metric compared (default balanced_accuracy)")
+    return parser
+
+
+def cmd_claims(args: argparse.Namespace) -> int:
+    """Write claims.md, .tex and .csv and print the Markdown."""
+    from lpg_meta.report.claims import write_claims
+
+    paths = write_claims(_results(args), _out(args), args.metric)
+    print(paths[0].read_text(), end="")
+    for path in paths:
+        print(f"wrote {path}")
+    return 0
+
+
 def add_plot_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Add ``plot ROOT``."""
-    parser = subparsers.add_parser("plot", help="PNG plots of a results folder under ROOT/plots/")
-    parser.add_argument("root", help="results folder, e.g. results/SUITE")
+    """Add ``plot ROOT [--suite] [--out]``."""
+    parser = subparsers.add_parser("plot", help="PDF and PNG plots of a results folder or runs.csv, in OUT/plots/")
+    _source(parser)
     return parser
 
 
@@ -44,9 +96,9 @@ def cmd_plot(args: argparse.Namespace) -> int:
     """Write every plot that applies and list the files."""
     from lpg_meta.report.plots import write_plots  # matplotlib loads only for this command
 
-    paths = write_plots(args.root)
+    paths = write_plots(_results(args), _out(args))
     for path in paths:
         print(f"wrote {path}")
     if not paths:
-        print(f"no plot applies to {args.root} (no LPG trajectories, long-tail rows or noise-rate series)")
+        print(f"no plot applies to {args.root}")
     return 0

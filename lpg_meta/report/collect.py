@@ -137,23 +137,3 @@ def mean_std(values: list[float]) -> tuple[float | None, float | None]:
     if not values:
         return None, None
     return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else None)
-
-
-def dataset_config(runs: list[Run], dataset_row: str) -> dict[str, Any]:
-    """The config of the first run (lowest method row, then seed) of a dataset row."""
-    for run in runs:
-        if run.dataset_row == dataset_row and run.config:
-            return run.config
-    return {}
-
-
-def is_noisy(config: dict[str, Any]) -> bool:
-    """A dataset row is noisy when its config flips a share of the training labels."""
-    data = config.get("data") or {}
-    return (data.get("noise") or "none") != "none" and float(data.get("noise_rate") or 0.0) > 0.0
-
-
-def is_long_tail(config: dict[str, Any]) -> bool:
-    """A dataset row is long-tailed when its config asks for imbalance > 1."""
-    imbalance = (config.get("data") or {}).get("imbalance") or 1.0
-    return float(imbalance) > 1.0

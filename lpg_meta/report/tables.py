@@ -1,42 +1,28 @@
-"""Leaderboards: methods as rows, dataset rows as columns, mean ± sample std over seeds.
+"""Paper tables: data set rows as columns, method rows in groups, paired-by-seed marks.
 
-Pure functions of the result files: sorted order, no timestamps, no absolute paths, so a
-table recomputed from the same files is byte-identical.
+One table per entry of the suite's ``tables:`` section, else one per protocol (balanced,
+long-tail, noisy) in suite order. Pure functions of the results (``tidy.Results``): sorted
+order, no timestamps, no absolute paths, so a table recomputed from the same data, whether
+result files or ``runs.csv``, is byte-identical.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from tabulate import tabulate
+import numpy as np
 
 from lpg_meta.collapse import COLLAPSE_DROP
 from lpg_meta.errors import UserError, closest
-from lpg_meta.report.collect import (
-    Run,
-    dataset_config,
-    group_runs,
-    is_long_tail,
-    is_noisy,
-    load_runs,
-    mean_std,
-)
+from lpg_meta.report.collect import mean_std
+from lpg_meta.report.layout import METRIC_INFO, METRICS, PROTOCOL_TITLES, TableSpec
 from lpg_meta.report.published import Published, lookup, protocol_of
-from lpg_meta.results import (
-    LOWER_IS_BETTER,
-    METRIC_DIRECTIONS,
-    PER_EPOCH_METRICS,
-    SHOT_GROUPS,
-    write_text_atomic,
-)
+from lpg_meta.report.stats import column_marks, paired, rank_rows, win_tie_loss
+from lpg_meta.report.tidy import COLLAPSED, Results
+from lpg_meta.results import PER_EPOCH_METRICS, SHOT_GROUPS
 
-METRICS = tuple(METRIC_DIRECTIONS)
 SHOTS = SHOT_GROUPS
-PER_EPOCH = PER_EPOCH_METRICS  # metrics the per-epoch history records
-FORMATS = ("md", "latex", "csv")
+PER_EPOCH = PER_EPOCH_METRICS  # metrics the per-epoch history records (peak column)
 
 
 def scale(quantity: str) -> float:
@@ -50,284 +36,239 @@ def decimals(quantity: str) -> int:
 
 @dataclass(frozen=True)
 class Column:
-    """One table column: ``kind`` is 'reproduced', 'paper' or a shot group."""
+    """One column: ``kind`` is 'main', 'paper', 'shot', 'peak', 'rank', 'wtl_ref' or 'wtl_base'."""
 
-    dataset_row: str
+    dataset: str | None
     kind: str
     quantity: str
-    label: str  # the sub-header under the dataset row: metric, reproduced, paper, many, ...
+    header: str
 
 
 @dataclass
 class Cell:
-    """Aggregated values of one (method row, column), in display units (percent for rates)."""
+    """One (method, column): mean ± std over seeds in display units, or a text (rank, W/T/L)."""
 
     mean: float | None = None
     std: float | None = None
-    n: int = 0  # seeds with a value
+    n: int = 0
     failed: int = 0
     total: int = 0
-    collapsed: int = 0  # finished runs that collapsed (lpg_meta.collapse); kept in mean and std
-    rank: int | None = None  # 1 best, 2 second best in its column
-    source: str | None = None  # paper cells: where the number comes from
+    collapsed: int = 0  # finished seeds that collapsed (lpg_meta.collapse): kept in mean and std
+    mark: str = ""  # 'best', 'nsw' (not significantly worse than the best) or ''
+    text: str | None = None
+    source: str | None = None
 
 
 @dataclass
 class Table:
-    """A leaderboard before rendering; ``render`` turns it into md, LaTeX or csv."""
+    """A paper table before rendering (``render.render_markdown`` / ``render_latex`` / ``render_csv``)."""
 
-    title: str
-    metric: str
+    spec: TableSpec
+    caption: str
+    label: str
     split: str
-    methods: list[str]
+    groups: list[tuple[str, list[str]]]
+    method_names: dict[str, str]
+    dataset_names: dict[str, str]
     columns: list[Column]
     cells: dict[tuple[str, int], Cell]
     notes: list[str] = field(default_factory=list)
     show_n: bool = False
 
-
-def _aggregate(runs: list[Run], quantity: str, split: str) -> Cell:
-    values = [v * scale(quantity) for r in runs if (v := r.metric(quantity, split)) is not None]
-    mean, std = mean_std(values)
-    collapsed = sum(bool(r.collapse and r.collapse["collapsed"]) for r in runs)
-    return Cell(mean, std, len(values), sum(not r.ok for r in runs), len(runs), collapsed=collapsed)
+    @property
+    def methods(self) -> list[str]:
+        return [m for _, rows in self.groups for m in rows]
 
 
-def _peak(runs: list[Run], quantity: str, split: str) -> Cell:
-    """Mean ± std over seeds of the best per-epoch value of ``quantity`` (``history``)."""
-    key = f"{split}_{quantity}"
-    values = []
-    for run in runs:
-        curve = [h[key] for h in run.result.get("history") or [] if isinstance(h.get(key), (int, float))]
-        if run.ok and curve:
-            values.append(max(curve) * scale(quantity))
-    mean, std = mean_std(values)
-    return Cell(mean, std, len(values), sum(not r.ok for r in runs), len(runs))
-
-
-def _rank(cells: list[Cell], quantity: str) -> None:
-    """Mark best (1) and second best (2) by the shown, rounded value, so visible ties tie."""
-    shown = sorted({round(c.mean, decimals(quantity)) for c in cells if c.mean is not None},
-                   reverse=quantity not in LOWER_IS_BETTER)
-    for cell in cells:
-        if cell.mean is not None and round(cell.mean, decimals(quantity)) in shown[:2]:
-            cell.rank = shown.index(round(cell.mean, decimals(quantity))) + 1
-
-
-def build_table(runs: list[Run], metric: str = "balanced_accuracy", split: str = "test", title: str = "") -> Table:
-    """Aggregate runs into a leaderboard of ``metric`` on ``split`` (last-epoch metrics)."""
+def _check_metric(metric: str) -> None:
     if metric not in METRICS:
         raise UserError(f"unknown metric '{metric}'; choose one of {', '.join(METRICS)}.{closest(metric, METRICS)}")
-    groups = group_runs(runs)
-    datasets = sorted({r.dataset_row for r in runs})
-    methods = sorted({r.method_row for r in runs})
-    columns: list[Column] = []
-    cells: dict[tuple[str, int], Cell] = {}
-    notes: list[str] = []
-    for ds in datasets:
-        cfg = dataset_config(runs, ds)
-        protocol = protocol_of(cfg) if split == "test" else None  # papers report test numbers only
-        paper: dict[str, tuple[Cell, Published]] = {}
-        for m in methods:
-            cell_runs = groups.get((ds, m), [])
-            entry = lookup(protocol, cell_runs[0].config.get("method") if cell_runs else None)
-            if entry and (value := entry.as_metric(metric)) is not None:
-                paper[m] = (Cell(mean=value, source=entry.source), entry)
-        kinds = ["reproduced"] + (["paper"] if paper else [])
-        if is_long_tail(cfg) and metric not in SHOTS:
-            kinds += list(SHOTS)
-            data = cfg.get("data") or {}
-            many, few = data.get("many_threshold", 100), data.get("few_threshold", 20)
-            notes.append(f"{ds} many/medium/few: {split} accuracy % on classes with > {many}, "
-                         f"{few} to {many}, < {few} training samples.")
-        if is_noisy(cfg) and metric in PER_EPOCH:
-            kinds.append("peak")
-            notes.append(f"{ds} peak: the best per-epoch {split} {metric} over training, beside the last "
-                         f"epoch's: where it is well above, the method memorized label noise. The {split} "
-                         f"split picks that epoch, so it is a diagnostic, not a result, and is not ranked.")
-        for kind in kinds:
-            label = {"reproduced": "reproduced" if paper else metric}.get(kind, kind.removesuffix("_shot"))
-            col = Column(ds, kind, metric if kind in ("reproduced", "paper", "peak") else kind, label)
-            columns.append(col)
-            index = len(columns) - 1
-            for m in methods:
-                if kind == "paper":
-                    cells[(m, index)] = paper[m][0] if m in paper else Cell()
-                elif kind == "peak":
-                    cells[(m, index)] = _peak(groups.get((ds, m), []), metric, split)
-                else:
-                    cells[(m, index)] = _aggregate(groups.get((ds, m), []), col.quantity, split)
-            if kind not in ("paper", "peak"):  # published numbers and peaks are context, not contestants
-                _rank([cells[(m, index)] for m in methods], col.quantity)
-        if paper:
-            notes.append(_paper_note(ds, protocol or "", metric, cfg, paper))
-    shown_n = {c.n for (_, i), c in cells.items() if columns[i].kind == "reproduced" and c.n}
-    table = Table(title, metric, split, methods, columns, cells, notes, show_n=len(shown_n) > 1)
-    table.notes.extend(_failure_notes(groups))
-    table.notes.extend(_collapse_notes(groups))
+
+
+def _cell(results: Results, ds: str, m: str, quantity: str, split: str) -> Cell:
+    values = [v * scale(quantity) for _, v in sorted(results.get(ds, m, quantity, split).items())]
+    mean, std = mean_std(values)
+    seeds = results.seeds.get((ds, m), [])
+    failed = sum(1 for f in results.failures if (f.dataset, f.method) == (ds, m))
+    collapsed = sum(v > 0.5 for v in results.get(ds, m, COLLAPSED, "test").values())
+    return Cell(mean, std, len(values), failed, len(seeds), collapsed)
+
+
+def _scaled(results: Results, ds: str, m: str, quantity: str, split: str) -> dict[int, float]:
+    return {s: v * scale(quantity) for s, v in results.get(ds, m, quantity, split).items()}
+
+
+def _columns(results: Results, spec: TableSpec, split: str) -> list[Column]:
+    metric, columns = spec.metric, []
+    for ds in spec.datasets:
+        config = results.layout.datasets.get(ds, {}).get("config") or {}
+        columns.append(Column(ds, "main", metric, METRIC_INFO[metric].header))
+        if split == "test" and protocol_of(config) and any(_published(results, ds, m, metric) for m in spec.methods):
+            columns.append(Column(ds, "paper", metric, "Paper"))
+        if "shots" in spec.extra and results.layout.protocol(ds) == "long-tail" and metric not in SHOTS:
+            columns += [Column(ds, "shot", s, METRIC_INFO[s].header) for s in SHOTS]
+        if "peak" in spec.extra and results.layout.protocol(ds) == "noisy" and metric in PER_EPOCH:
+            columns.append(Column(ds, "peak", f"peak_{metric}", "Peak"))
+    return columns
+
+
+def _published(results: Results, ds: str, m: str, metric: str) -> Published | None:
+    config = results.layout.datasets.get(ds, {}).get("config") or {}
+    entry = lookup(protocol_of(config), results.layout.methods.get(m, {}).get("method"))
+    return entry if entry and entry.as_metric(metric) is not None else None
+
+
+def _fill_column(results: Results, table: Table, index: int) -> None:
+    col, split = table.columns[index], table.split
+    higher = METRIC_INFO[col.quantity.removeprefix("peak_")].higher_is_better
+    for m in table.methods:
+        if col.kind == "paper":
+            entry = _published(results, col.dataset, m, col.quantity)
+            table.cells[(m, index)] = Cell(mean=entry.as_metric(col.quantity), source=entry.source) if entry else Cell()
+        else:
+            table.cells[(m, index)] = _cell(results, col.dataset, m, col.quantity, split)
+    if col.kind in ("main", "shot"):  # published numbers and peaks are context, not contestants
+        values = {m: _scaled(results, col.dataset, m, col.quantity, split) for m in table.methods}
+        for m, mark in column_marks(values, higher, decimals=decimals(col.quantity)).items():
+            table.cells[(m, index)].mark = mark
+
+
+def _rank_column(results: Results, table: Table) -> Cell | None:
+    spec, split = table.spec, table.split
+    complete = [m for m in table.methods
+                if all(results.get(ds, m, spec.metric, split) for ds in spec.datasets)]
+    if len(complete) < 2:
+        return None
+    means = np.array([[np.mean(list(results.get(ds, m, spec.metric, split).values())) for m in complete]
+                      for ds in spec.datasets])
+    ranks = rank_rows(means, METRIC_INFO[spec.metric].higher_is_better).mean(axis=0)
+    index = len(table.columns)
+    table.columns.append(Column(None, "rank", spec.metric, "Avg. rank"))
+    for m in table.methods:
+        rank = dict(zip(complete, ranks, strict=True)).get(m)
+        table.cells[(m, index)] = Cell(mean=rank, text="–" if rank is None else f"{rank:.2f}")
+    return table.cells[(complete[0], index)]
+
+
+def _wtl_column(results: Results, table: Table, kind: str, against: dict[str, str], header: str) -> None:
+    spec, split = table.spec, table.split
+    index = len(table.columns)
+    table.columns.append(Column(None, kind, spec.metric, header))
+    higher = METRIC_INFO[spec.metric].higher_is_better
+    for m in table.methods:
+        other = against.get(m)
+        if other is None:
+            table.cells[(m, index)] = Cell(text="–")
+            continue
+        tests = [paired(results.get(ds, m, spec.metric, split), results.get(ds, other, spec.metric, split))
+                 for ds in spec.datasets]
+        table.cells[(m, index)] = Cell(text="/".join(str(x) for x in win_tie_loss(tests, higher)))
+
+
+def build_table(results: Results, spec: TableSpec, split: str = "test") -> Table:
+    """Aggregate ``results`` into the table ``spec`` describes (last-epoch metrics of ``split``)."""
+    _check_metric(spec.metric)
+    layout = results.layout
+    names = {m: spec.display.get(m) or layout.method_name(m) for m in spec.methods}
+    datasets = {d: spec.display.get(d) or layout.dataset_name(d) for d in spec.datasets}
+    info = METRIC_INFO[spec.metric]
+    seeds = sorted({len(results.seeds.get((d, m), [])) for d in spec.datasets for m in spec.methods} - {0})
+    title = PROTOCOL_TITLES.get(spec.name, spec.name)
+    caption = spec.caption or (f"{title} data sets ({layout.suite or 'results'}): last-epoch {split} "
+                               f"{info.name}{' (%)' if info.unit else ''}, mean ± std over "
+                               f"{'/'.join(map(str, seeds)) or 'no'} seeds.")
+    label = spec.label or f"tab:{layout.suite or 'results'}-{spec.name}"
+    table = Table(spec, caption, label, split, [(g, list(rows)) for g, rows in spec.groups], names, datasets,
+                  _columns(results, spec, split), {})
+    for index in range(len(table.columns)):
+        _fill_column(results, table, index)
+    if len(spec.datasets) > 1:
+        _rank_column(results, table)
+    if spec.reference in table.methods:
+        against = {m: spec.reference for m in table.methods if m != spec.reference}
+        _wtl_column(results, table, "wtl_ref", against, f"vs {names[spec.reference]}")
+    bases = {m: b for m in table.methods if (b := layout.base_of(m)) in table.methods}
+    if bases:
+        _wtl_column(results, table, "wtl_base", bases, "vs base")
+    counts = {c.n for (_, i), c in table.cells.items() if table.columns[i].kind == "main" and c.n}
+    table.show_n = len(counts) > 1
+    table.notes = _notes(results, table, min(counts, default=0))
     return table
 
 
-def _paper_note(ds: str, protocol: str, metric: str, cfg: dict, paper: dict[str, tuple[Cell, Published]]) -> str:
+def _notes(results: Results, table: Table, fewest: int) -> list[str]:
+    spec, info, split = table.spec, METRIC_INFO[table.spec.metric], table.split
+    kinds = {c.kind for c in table.columns}
+    better = "higher" if info.higher_is_better else "lower"
+    notes = [f"Cells: mean ± sample std (n-1) over seeds of the last-epoch {split} {info.name}"
+             f"{' in %' if info.unit else ''} ({better} is better)."
+             + (" n: seeds with a value, shown where it differs across cells." if table.show_n else ""),
+             "Bold: the best mean of a column; underlined: not significantly worse than it (two-sided "
+             "paired t-test over seeds, which share data split, label noise and initialisation; α = 0.05, "
+             "Holm's correction within the column). Equal shown means share the bold; a column whose "
+             "values are all equal has no mark."]
+    if fewest == 1:
+        notes.append("With one seed no test is possible: only the best mean is marked.")
+    elif fewest == 2:
+        notes.append("With 2 seeds the t-test has 1 degree of freedom: a difference is significant only "
+                     "when |t| > 12.71, so most cells keep their mark.")
+    if "shot" in kinds:
+        data_of = {d: (results.layout.datasets[d].get("config") or {}).get("data", {}) for d in spec.datasets}
+        limits = sorted({(int(data_of[d].get("many_threshold", 100)), int(data_of[d].get("few_threshold", 20)))
+                         for d in spec.datasets if results.layout.protocol(d) == "long-tail"})
+        text = "; ".join(f"> {many}, {few}-{many}, < {few}" for many, few in limits)
+        notes.append(f"Many / Med. / Few: {split} accuracy (%) on classes with {text} training samples.")
+    if "peak" in kinds:
+        notes.append(f"Peak: the best per-epoch {split} {info.name} over training, beside the last epoch's: "
+                     f"where it is well above, the method memorized label noise. The {split} split picks "
+                     "that epoch, so it is a diagnostic, not a result, and is not marked.")
+    if "rank" in kinds:
+        notes.append(f"Avg. rank: the method's rank by mean (1 = best, ties share) averaged over the "
+                     f"table's {len(spec.datasets)} data sets, among methods with a value on every one.")
+    if "wtl_ref" in kinds or "wtl_base" in kinds:
+        against = f"{table.method_names[spec.reference]}" if "wtl_ref" in kinds else ""
+        base = "each LPG+X against its base X" if "wtl_base" in kinds else ""
+        notes.append(f"W/T/L: data sets where the row is significantly better / neither / significantly worse "
+                     f"(two-sided paired t-test, α = 0.05, uncorrected), "
+                     f"vs {' and '.join(filter(None, [against, base]))}.")
+    if "paper" in kinds:
+        notes.append(_paper_note(results, table))
+    failures = [f for f in results.failures if f.dataset in spec.datasets and f.method in table.methods]
+    if failures:
+        listed = "; ".join(f"{table.method_names[f.method]} on {table.dataset_names[f.dataset]}, seed {f.seed}: "
+                           f"{f.reason}{f' (epoch {f.epoch})' if f.epoch is not None else ''}" for f in failures)
+        notes.append(f"† failed runs, left out of mean and std: {listed}.")
+    collapsed = [f"{table.method_names[m]} on {table.dataset_names[ds]}, seed {seed}"
+                 for ds in spec.datasets for m in table.methods
+                 for seed, flag in sorted(results.get(ds, m, COLLAPSED, "test").items()) if flag > 0.5]
+    if collapsed:
+        notes.append(f"‡ collapsed runs (‡k: k seeds of the cell; the last epoch's test balanced accuracy more than "
+                     f"{100 * COLLAPSE_DROP:.0f} points below the run's best epoch), kept in mean and std: "
+                     f"{'; '.join(collapsed)}.")
+    return notes
+
+
+def _paper_note(results: Results, table: Table) -> str:
     sources: dict[str, set[str]] = {}
-    for _, entry in paper.values():
-        sources.setdefault(entry.source, set()).add(entry.method)
+    for m in table.methods:
+        for ds in table.spec.datasets:
+            if entry := _published(results, ds, m, table.spec.metric):
+                sources.setdefault(entry.source, set()).add(entry.method)
     listed = "; ".join(f"{', '.join(sorted(n))}: {s}" for s, n in sorted(sources.items()))
-    kind = "top-1 " + next(iter(paper.values()))[1].kind  # one protocol has one kind
-    convert = {"error": "error", "accuracy": "accuracy", "balanced_accuracy": "accuracy"}[metric]
-    text = (f"paper ({ds} = {protocol}): published ResNet-32 numbers from METHOD.md §7, not rerun here "
-            f"(reproduced: model {cfg.get('model')}, {(cfg.get('train') or {}).get('epochs')} epochs). "
-            f"Sources: {listed}.")
-    if not kind.endswith(convert):
-        text += f" Published as {kind} %, shown as 100 - that."
-    if metric == "balanced_accuracy":
-        text += " The CIFAR test set is balanced, so top-1 accuracy equals balanced accuracy."
-    return text
+    return (f"Paper: published ResNet-32 numbers from METHOD.md §7, not rerun here (the reproduced "
+            f"columns use the suite's model and epochs). Sources: {listed}. Long-tail numbers are "
+            "published as top-1 error and shown as 100 minus that; the CIFAR test sets are balanced, so "
+            "top-1 accuracy equals balanced accuracy.")
 
 
-def _failure_notes(groups: dict[tuple[str, str], list[Run]]) -> list[str]:
-    failures = []
-    for (ds, m), runs in groups.items():
-        for run in runs:
-            if not run.ok:
-                reason, epoch = run.failure
-                at = f" (epoch {epoch})" if epoch is not None else ""
-                failures.append(f"{m} on {ds}, seed {run.seed}: {reason}{at}")
-    return [f"† failed runs, left out of mean and std: {'; '.join(failures)}."] if failures else []
-
-
-def _collapse_notes(groups: dict[tuple[str, str], list[Run]]) -> list[str]:
-    found = []
-    for (ds, m), runs in groups.items():
-        for run in runs:
-            if run.collapse and run.collapse["collapsed"]:
-                c = run.collapse
-                found.append(f"{m} on {ds}, seed {run.seed}: {100 * c['best']:.1f} (epoch {c['best_epoch']}) -> "
-                             f"{100 * c['last']:.1f}, fallen from epoch {c['onset_epoch']}")
-    if not found:
-        return []
-    return [f"‡ collapsed runs (last epoch's test balanced accuracy more than {100 * COLLAPSE_DROP:.0f} points "
-            f"below the run's best epoch), kept in mean and std: {'; '.join(found)}."]
-
-
-def _header_note(table: Table, latex: bool) -> str:
-    unit = "" if table.metric == "nll" else " in %"
-    better = "lower" if table.metric in LOWER_IS_BETTER else "higher"
-    second = "; underlined: second best" if latex else ""
-    text = (f"Cells: mean ± sample std (n-1) over seeds of the last-epoch {table.split} {table.metric}{unit}; "
-            f"bold: best per column ({better} is better for {table.metric}){second}.")
-    if table.show_n:
-        text += " n: seeds with a value, shown because it differs across cells."
-    return text
-
-
-def _cell_text(table: Table, key: tuple[str, int], latex: bool) -> str:
-    cell, col = table.cells[key], table.columns[key[1]]
-    dash, pm, dagger = ("--", " $\\pm$ ", "$^\\dagger$") if latex else ("–", " ± ", "†")
-    places = decimals(col.quantity)
-    if cell.mean is None:
-        return f"failed ({cell.failed}/{cell.total}){dagger}" if cell.failed and col.kind == "reproduced" else dash
-    text = f"{cell.mean:.{places}f}" + (f"{pm}{cell.std:.{places}f}" if cell.std is not None else "")
-    if cell.rank == 1:
-        text = f"\\textbf{{{text}}}" if latex else f"**{text}**"
-    elif cell.rank == 2 and latex:
-        text = f"\\underline{{{text}}}"
-    if table.show_n and col.kind == "reproduced":
-        text += f" (n={cell.n})"
-    if cell.failed and col.kind == "reproduced":
-        text += f" (failed {cell.failed}/{cell.total}){dagger}"
-    if cell.collapsed and col.kind == "reproduced":
-        text += f" (collapsed {cell.collapsed}/{cell.total})" + ("$^\\ddagger$" if latex else "‡")
-    return text
-
-
-_LATEX_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-                  "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
-                  "<": "$<$", ">": "$>$", "±": "$\\pm$", "†": "$^\\dagger$", "‡": "$^\\ddagger$",
-                  "–": "--", "§": "\\S{}"}
-
-
-def latex_escape(text: str) -> str:
-    """Escape LaTeX specials and map the few non-ASCII signs we emit to commands."""
-    return "".join(_LATEX_ESCAPES.get(ch, ch) for ch in text)
-
-
-def render_markdown(table: Table) -> str:
-    headers = ["method"] + [(c.dataset_row if c.label == c.quantity else f"{c.dataset_row} {c.label}")
-                            .replace("|", "\\|") for c in table.columns]
-    rows = [[m.replace("|", "\\|")] + [_cell_text(table, (m, i), False) for i in range(len(table.columns))]
-            for m in table.methods]
-    body = tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True)
-    notes = "\n".join(f"- {n}" for n in [_header_note(table, False), *table.notes])
-    return f"## {table.title}\n\n{body}\n\n{notes}\n"
-
-
-def render_latex(table: Table) -> str:
-    """A booktabs ``table`` float; needs ``\\usepackage{booktabs}`` and nothing else."""
-    spans: list[tuple[str, int]] = []
-    for col in table.columns:
-        if spans and spans[-1][0] == col.dataset_row:
-            spans[-1] = (col.dataset_row, spans[-1][1] + 1)
-        else:
-            spans.append((col.dataset_row, 1))
-    groups, rules, start = [], [], 2
-    for name, width in spans:
-        groups.append(f"\\multicolumn{{{width}}}{{c}}{{{latex_escape(name)}}}")
-        rules.append(f"\\cmidrule(lr){{{start}-{start + width - 1}}}")
-        start += width
-    labels = [latex_escape(c.label) for c in table.columns]
-    lines = ["% requires \\usepackage{booktabs}", "\\begin{table}[ht]", "\\centering",
-             f"\\caption{{{latex_escape(table.title)}}}", f"\\begin{{tabular}}{{l{'r' * len(table.columns)}}}",
-             "\\toprule", " & ".join(["", *groups]) + " \\\\", "".join(rules),
-             " & ".join(["method", *labels]) + " \\\\", "\\midrule"]
-    for m in table.methods:
-        cells = [_cell_text(table, (m, i), True) for i in range(len(table.columns))]
-        lines.append(" & ".join([latex_escape(m), *cells]) + " \\\\")
-    lines += ["\\bottomrule", "\\end{tabular}", "", "\\smallskip\\footnotesize"]
-    lines += [latex_escape(n) + "\\par" for n in [_header_note(table, True), *table.notes]]
-    lines.append("\\end{table}")
-    return "\n".join(lines) + "\n"
-
-
-CSV_FIELDS = ("method", "dataset_row", "column", "quantity", "unit", "mean", "std", "n", "failed", "rank", "source",
-              "collapsed")
-
-
-def render_csv(table: Table) -> str:
-    """One line per (method, column), full precision, in the shown units."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_FIELDS)
-    for m in table.methods:
-        for i, col in enumerate(table.columns):
-            c = table.cells[(m, i)]
-            num = ["" if v is None else repr(float(v)) for v in (c.mean, c.std)]
-            writer.writerow([m, col.dataset_row, col.kind, col.quantity, "" if col.quantity == "nll" else "%",
-                             *num, c.n, c.failed, c.rank or "", c.source or "", c.collapsed])
-    return out.getvalue()
-
-
-RENDERERS = {"md": render_markdown, "latex": render_latex, "csv": render_csv}
-SUFFIXES = {"md": ".md", "latex": ".tex", "csv": ".csv"}
-
-
-def leaderboard(root: str | Path, fmt: str = "md", metric: str = "balanced_accuracy", split: str = "test") -> str:
-    """The rendered leaderboard of every result under ``root``."""
-    if fmt not in RENDERERS:
-        raise UserError(f"unknown format '{fmt}'; choose one of {', '.join(FORMATS)}.")
-    root = Path(root)
-    title = f"{root.resolve().name}: last-epoch {split} {metric}"
-    return RENDERERS[fmt](build_table(load_runs(root), metric, split, title))
-
-
-def write_leaderboards(root: str | Path, metric: str = "balanced_accuracy", split: str = "test") -> list[Path]:
-    """Write ``<root>/leaderboard.md``, ``.tex`` and ``.csv``; return their paths."""
-    root = Path(root)
-    runs = load_runs(root)  # read once, so the three files describe the same results
-    table = build_table(runs, metric, split, f"{root.resolve().name}: last-epoch {split} {metric}")
-    paths = []
-    for fmt, render in RENDERERS.items():
-        path = root / f"leaderboard{SUFFIXES[fmt]}"
-        write_text_atomic(path, render(table))  # a reader never sees half a leaderboard
-        paths.append(path)
-    return paths
+def build_tables(results: Results, metric: str | None = None, split: str = "test") -> list[Table]:
+    """Every table of the layout (``metric`` overrides each table's), or one per protocol."""
+    if metric is not None:
+        _check_metric(metric)
+    specs = results.layout.tables
+    if specs is None:
+        specs = results.layout.default_tables(metric or "balanced_accuracy", results.present())
+    elif metric is not None:
+        specs = [TableSpec(s.name, s.datasets, s.groups, metric, s.extra, s.caption, s.label, s.reference, s.display)
+                 for s in specs]
+    return [build_table(results, spec, split) for spec in specs]

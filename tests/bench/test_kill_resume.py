@@ -17,6 +17,7 @@ from optuna.storages.journal import JournalFileBackend
 from suite_kit import tiny_suite
 
 from lpg_meta.bench import run_suite
+from lpg_meta.bench.layout import suite_spec
 from lpg_meta.report import leaderboard
 
 SUITE = tiny_suite("kr", epochs=3)
@@ -47,7 +48,9 @@ def reference(tmp_path_factory):
 
 
 def tables(out):
-    return {fmt: leaderboard(out, fmt) for fmt in ("md", "csv")}
+    # The suite's layout in both: a CLI run leaves it in out/runs.json, run_suite alone does not.
+    spec = suite_spec(out.parent / "suite.yaml")
+    return {fmt: leaderboard(out, fmt, spec=spec) for fmt in ("md", "csv")}
 
 
 def metrics(out):

@@ -12,6 +12,7 @@ import yaml
 from suite_kit import tiny_suite
 
 from lpg_meta.bench import run_suite, storage
+from lpg_meta.bench.layout import suite_spec
 from lpg_meta.report import leaderboard
 
 SUITE = tiny_suite("pg", epochs=2)
@@ -68,10 +69,12 @@ def test_three_workers_on_postgres_run_each_unit_once(postgres_url, tmp_path):
     # The tables equal a one-worker run with the same parameters fixed (no tuning).
     fixed = copy.deepcopy(SUITE)
     fixed["methods"]["lpg_scale"] = {"params": {"meta_batch_size": 20, **tuned}, "tune": False}
-    alone = run_suite(write(tmp_path / "alone", fixed))
+    alone_path = write(tmp_path / "alone", fixed)
+    alone = run_suite(alone_path)
     assert alone["trained"] == 4 and alone["trials_run"] == 0
+    spec = suite_spec(alone_path)  # the same layout for both (a CLI run also leaves it in out/runs.json)
     for fmt in ("md", "csv"):
-        assert leaderboard(out, fmt) == leaderboard(tmp_path / "alone" / "out", fmt)
+        assert leaderboard(out, fmt, spec=spec) == leaderboard(tmp_path / "alone" / "out", fmt, spec=spec)
     for seed_dir in ("lt/ce/seed0", "lt/lpg_scale/seed1"):
         a = json.loads((out / seed_dir / "result.json").read_text())
         b = json.loads((tmp_path / "alone/out" / seed_dir / "result.json").read_text())

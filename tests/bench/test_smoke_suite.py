@@ -1,7 +1,8 @@
-"""The shipped smoke suite end to end: its tables and plots appear and hold the result files' numbers.
+"""The shipped smoke suite end to end: its tables, claims and plots appear and hold the result files' numbers.
 
 Recomputes every table cell and every plotted series straight from the ``result.json`` files
-(independently of the report code), so a table or plot that drifts from its data fails here.
+(independently of the report code), so a table or plot that drifts from its data fails here;
+every LaTeX table the run writes is compiled with pdflatex.
 """
 
 import csv
@@ -16,6 +17,7 @@ import pytest
 import yaml
 
 from lpg_meta.cli import main
+from lpg_meta.report import load_results
 from lpg_meta.report.plots import make_plots
 
 SMOKE = Path(__file__).resolve().parents[2] / "benchmarks" / "smoke.yaml"
@@ -66,8 +68,9 @@ def test_every_cell_and_seed_has_a_finished_result(smoke_output):
 
 def test_leaderboards_hold_the_mean_and_std_of_the_result_files(smoke_output):
     root, _ = smoke_output
-    for suffix in ("md", "tex", "csv"):
-        assert (root / f"leaderboard.{suffix}").stat().st_size > 0
+    for name in ("leaderboard.md", "leaderboard.tex", "leaderboard.csv", "leaderboard_balanced.tex",
+                 "leaderboard_long-tail.tex", "claims.md", "claims.tex", "claims.csv", "runs.csv", "curves.csv"):
+        assert (root / name).stat().st_size > 0
     rows = list(csv.DictReader((root / "leaderboard.csv").open()))
     markdown = (root / "leaderboard.md").read_text()
     tex = (root / "leaderboard.tex").read_text()
@@ -75,12 +78,14 @@ def test_leaderboards_hold_the_mean_and_std_of_the_result_files(smoke_output):
     for (dataset, method), runs in result_files(root).items():
         values = [100 * r["metrics"]["test"]["balanced_accuracy"] for r in runs]
         mean, std = statistics.fmean(values), statistics.stdev(values)
-        (row,) = [r for r in rows if r["method"] == method and r["dataset_row"] == dataset
-                  and r["quantity"] == "balanced_accuracy" and r["column"] == "reproduced"]
+        (row,) = [r for r in rows if r["method"] == method and r["dataset"] == dataset
+                  and r["quantity"] == "balanced_accuracy" and r["column"] == "main"]
         assert float(row["mean"]) == pytest.approx(mean, abs=1e-9)
         assert float(row["std"]) == pytest.approx(std, abs=1e-9)
         assert int(row["n"]) == len(values)
-        line = next(line for line in markdown.splitlines() if line.startswith(f"| {method} "))
+        shown = {"ce": "CE", "lpg": "LPG", "lpg_scale": "LPG-scale"}[method]  # the classes' display names
+        line = next(line for line in markdown.split("### ")[1 if dataset == "balanced" else 2].splitlines()
+                    if line.startswith(f"| {shown} "))
         assert f"{mean:.2f} ± {std:.2f}" in line
         assert f"{mean:.2f}" in tex
         checked += 1
@@ -95,7 +100,7 @@ def test_long_tail_column_has_the_shot_breakdown_of_the_files(smoke_output):
             continue
         for shot in ("many_shot", "medium_shot", "few_shot"):
             values = [100 * r["metrics"]["test"][shot] for r in runs]
-            (row,) = [r for r in rows if r["method"] == method and r["dataset_row"] == dataset
+            (row,) = [r for r in rows if r["method"] == method and r["dataset"] == dataset
                       and r["quantity"] == shot]
             assert float(row["mean"]) == pytest.approx(statistics.fmean(values), abs=1e-9)
 
@@ -103,19 +108,37 @@ def test_long_tail_column_has_the_shot_breakdown_of_the_files(smoke_output):
 def test_plots_are_written_and_draw_the_result_files(smoke_output):
     root, _ = smoke_output
     written = sorted(p.name for p in (root / "plots").glob("*.png"))
-    assert written == sorted(["per_class_longtail.png", *(f"trajectory_{d}_{m}.png" for d in ("balanced", "longtail")
-                                                           for m in ("lpg", "lpg_scale"))])
+    assert written == sorted(["per_class_longtail.png", "curves_balanced.png", "curves_longtail.png", "cd_diagram.png",
+                              "trajectory_balanced.png", "trajectory_longtail.png"])
     cells = result_files(root)
-    plots = {p.path.name: p for p in make_plots(root)}
+    plots = {(p.path.name, p.panel): p for p in make_plots(load_results(root), root)}
     for (dataset, method), runs in cells.items():
         if not method.startswith("lpg"):
             continue
         trajectory = np.mean([np.array(r["lpg"]["trajectory"], dtype=float) for r in runs], axis=0)
-        series = plots[f"trajectory_{dataset}_{method}.png"].series
+        series = plots[(f"trajectory_{dataset}.png", method)].series
         for c in range(trajectory.shape[1]):
-            np.testing.assert_allclose(series[f"class {c}"], trajectory[:, c], rtol=0, atol=1e-12)
-    per_class = plots["per_class_longtail.png"]
+            # curves.csv keeps 6 significant digits: |a_c| < 1, so within 5e-7
+            np.testing.assert_allclose(series[f"class {c}"], trajectory[:, c], rtol=0, atol=5e-7)
+    per_class = plots[("per_class_longtail.png", "")]
     for (dataset, method), runs in cells.items():
         if dataset == "longtail":
             expected = 100 * np.mean([r["metrics"]["test"]["per_class"] for r in runs], axis=0)
-            np.testing.assert_allclose(per_class.series[method], expected[per_class.x], atol=1e-9)
+            shown = {"ce": "CE", "lpg": "LPG", "lpg_scale": "LPG-scale"}[method]
+            np.testing.assert_allclose(per_class.series[shown], expected[per_class.x], atol=5e-5)  # 6 digits of %
+
+
+def test_every_latex_file_compiles_and_fits(smoke_output, latex, tmp_path):
+    root, _ = smoke_output
+    for name in ("leaderboard.tex", "leaderboard_balanced.tex", "leaderboard_long-tail.tex", "claims.tex"):
+        latex((root / name).read_text(), tmp_path / name.removesuffix(".tex"))
+
+
+def test_tables_from_runs_csv_equal_those_from_the_result_files(smoke_output, tmp_path):
+    root, _ = smoke_output
+    for fmt in ("md", "latex", "csv"):
+        assert main(["table", str(root / "runs.csv"), "--format", fmt, "--out", str(tmp_path)]) == 0
+    assert main(["table", str(root / "runs.csv"), "--write", "--out", str(tmp_path)]) == 0
+    assert main(["claims", str(root / "runs.csv"), "--out", str(tmp_path)]) == 0
+    for name in ("leaderboard.md", "leaderboard.tex", "leaderboard.csv", "claims.md", "claims.tex", "claims.csv"):
+        assert (tmp_path / name).read_bytes() == (root / name).read_bytes(), name

@@ -1,4 +1,4 @@
-"""Plots: valid PNG files under ROOT/plots, holding exactly the data of the result files."""
+"""Plots: PNG and PDF files under OUT/plots, holding exactly the data of the results."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import argparse
 import numpy as np
 from test_collect import write_result
 
-from lpg_meta.report import add_plot_parser, cmd_plot, load_runs
+from lpg_meta.report import add_plot_parser, cmd_plot, load_results
 from lpg_meta.report.plots import make_plots, plot_trajectories, write_plots
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -18,6 +18,7 @@ def assert_png(path) -> None:
     assert data[:8] == PNG_MAGIC and data[12:16] == b"IHDR" and data[-8:-4] == b"IEND"
     width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
     assert width > 100 and height > 100
+    assert path.with_suffix(".pdf").read_bytes()[:5] == b"%PDF-"
 
 
 def test_trajectory_plot_draws_the_seed_mean_of_the_files(tmp_path):
@@ -27,8 +28,8 @@ def test_trajectory_plot_draws_the_seed_mean_of_the_files(tmp_path):
     write_result(tmp_path, "lt", "lpg", 1, method="lpg", trajectory=seed1)
     write_result(tmp_path, "lt", "lpg", 2, method="lpg", status="failed")  # no trajectory: ignored
     write_result(tmp_path, "lt", "ce", 0)  # not an LPG run: no plot
-    (plot,) = plot_trajectories(load_runs(tmp_path), tmp_path / "plots")
-    assert plot.path == tmp_path / "plots" / "trajectory_lt_lpg.png"
+    (plot,) = plot_trajectories(load_results(tmp_path), tmp_path / "plots")
+    assert plot.path == tmp_path / "plots" / "trajectory_lt.png" and plot.panel == "lpg"
     assert_png(plot.path)
     np.testing.assert_array_equal(plot.x, [1, 2, 3])  # cut to the shortest seed
     expected = (np.array(seed0) + np.array(seed1[:3])) / 2
@@ -37,17 +38,38 @@ def test_trajectory_plot_draws_the_seed_mean_of_the_files(tmp_path):
         np.testing.assert_allclose(plot.series[f"class {c}"], expected[:, c])
 
 
-def test_per_class_plot_orders_classes_by_train_count(tmp_path):
+def test_per_class_plot_orders_classes_by_train_count_with_seed_spread(tmp_path):
     counts = [50, 500, 5]
     for seed, acc in ((0, [0.6, 0.9, 0.1]), (1, [0.8, 0.9, 0.3])):
         write_result(tmp_path, "lt10", "ce", seed, imbalance=10.0, per_class=acc, train_counts=counts)
     write_result(tmp_path, "balanced", "ce", 0)  # not long-tailed: no per-class plot
-    plots = make_plots(tmp_path)
+    plots = make_plots(load_results(tmp_path), tmp_path)
     (plot,) = [p for p in plots if p.kind == "per_class"]
     assert plot.path.name == "per_class_lt10.png"
     assert_png(plot.path)
     np.testing.assert_array_equal(plot.x, [1, 0, 2])  # 500, 50, 5 training samples
     np.testing.assert_allclose(plot.series["ce"], [90.0, 70.0, 20.0])
+    np.testing.assert_allclose(plot.errors["ce"], [0.0, np.sqrt(200.0), np.sqrt(200.0)])  # 60/80, 10/30
+
+
+def test_learning_curves_band_is_the_seed_std(tmp_path):
+    for seed in (0, 1):
+        history = [{"epoch": e, "test_balanced_accuracy": 0.1 * e + 0.02 * seed} for e in (1, 2, 3)]
+        write_result(tmp_path, "digits", "ce", seed, history=history)
+    (plot,) = [p for p in make_plots(load_results(tmp_path), tmp_path) if p.kind == "curves"]
+    np.testing.assert_array_equal(plot.x, [1, 2, 3])
+    np.testing.assert_allclose(plot.series["ce"], [11.0, 21.0, 31.0])
+    np.testing.assert_allclose(plot.errors["ce"], [np.sqrt(2.0)] * 3)
+
+
+def test_cd_diagram_holds_the_average_ranks(tmp_path):
+    for d, values in (("a", (0.9, 0.8, 0.7)), ("b", (0.6, 0.8, 0.7))):
+        for m, v in zip(("ce", "gce", "lpg"), values, strict=True):
+            write_result(tmp_path, d, m, 0, method=m, balanced=v)
+    (plot,) = [p for p in make_plots(load_results(tmp_path), tmp_path) if p.kind == "cd"]
+    assert_png(plot.path)
+    # ranks (1, 2, 3) and (3, 1, 2)
+    assert {k: float(v[0]) for k, v in plot.series.items()} == {"ce": 2.0, "gce": 1.5, "lpg": 2.5}
 
 
 def test_noise_plot_needs_several_rates(tmp_path):
@@ -57,7 +79,7 @@ def test_noise_plot_needs_several_rates(tmp_path):
                 write_result(tmp_path, f"sym{int(rate * 100)}", method, seed, noise="sym_excl",
                              noise_rate=rate, accuracy=acc + 0.02 * seed, method=method)
     write_result(tmp_path, "pair40", "ce", 0, noise="pair", noise_rate=0.4)  # a single rate: no plot
-    (plot,) = [p for p in make_plots(tmp_path) if p.kind == "noise"]
+    (plot,) = [p for p in make_plots(load_results(tmp_path), tmp_path) if p.kind == "noise"]
     assert_png(plot.path)
     np.testing.assert_allclose(plot.x, [0.2, 0.4])
     np.testing.assert_allclose(plot.series["ce"], [81.0, 61.0])
@@ -65,18 +87,14 @@ def test_noise_plot_needs_several_rates(tmp_path):
     np.testing.assert_allclose(plot.errors["ce"], [np.sqrt(2.0)] * 2)
 
 
-def test_nothing_applies_writes_nothing(tmp_path, capsys):
-    write_result(tmp_path, "digits", "ce", 0)
-    assert write_plots(tmp_path) == []
+def test_cli_writes_pngs_and_pdfs_the_same_bytes_when_redrawn(tmp_path, capsys):
+    write_result(tmp_path, "lt", "lpg", 0, method="lpg", imbalance=10.0, trajectory=[[0.1, 0.2, 0.3]])
+    first = write_plots(load_results(tmp_path), tmp_path)
+    assert sorted(p.name for p in first) == ["curves_lt.pdf", "curves_lt.png", "per_class_lt.pdf", "per_class_lt.png",
+                                             "trajectory_lt.pdf", "trajectory_lt.png"]
+    before = [p.read_bytes() for p in first]
+    assert write_plots(load_results(tmp_path), tmp_path) == first and [p.read_bytes() for p in first] == before
     parser = argparse.ArgumentParser()
     add_plot_parser(parser.add_subparsers(dest="command"))
     assert cmd_plot(parser.parse_args(["plot", str(tmp_path)])) == 0
-    assert "no plot applies" in capsys.readouterr().out
-
-
-def test_plots_are_the_same_bytes_when_redrawn(tmp_path):
-    write_result(tmp_path, "lt", "lpg", 0, method="lpg", imbalance=10.0, trajectory=[[0.1, 0.2, 0.3]])
-    first = write_plots(tmp_path)
-    assert sorted(p.name for p in first) == ["per_class_lt.png", "trajectory_lt_lpg.png"]
-    before = [p.read_bytes() for p in first]
-    assert write_plots(tmp_path) == first and [p.read_bytes() for p in first] == before
+    assert "curves_lt.pdf" in capsys.readouterr().out

@@ -1,23 +1,20 @@
-"""Leaderboards hold exactly the seeds' mean ± sample std, mark the best, and cite the papers."""
+"""Paper tables: exact mean ± std, paired-by-seed marks, ranks, W/T/L, layout, and LaTeX that compiles."""
 
 from __future__ import annotations
 
 import argparse
 import csv
 import io
-import re
-import shutil
-import subprocess
 
 import pytest
 from test_collect import write_result
 
 from lpg_meta.errors import UserError
-from lpg_meta.report import add_table_parser, cmd_table, leaderboard, write_leaderboards
+from lpg_meta.report import add_table_parser, build_tables, cmd_table, leaderboard, load_results
 
 
 def md_rows(text: str) -> dict[str, list[str]]:
-    """Markdown table body as {first cell: [cells]}, header included under 'method'."""
+    """Markdown table body(ies) as {first cell: [cells]}, header included under 'Method'."""
     rows = [[c.strip() for c in line.strip("|").split("|")] for line in text.splitlines()
             if line.startswith("|") and not line.startswith("|--")]
     return {r[0]: r[1:] for r in rows}
@@ -32,65 +29,116 @@ def suite(tmp_path):
     return tmp_path
 
 
-def test_markdown_holds_mean_and_sample_std_with_best_bold(suite):
+def test_cells_hold_mean_and_sample_std_and_paired_marks(suite):
     rows = md_rows(leaderboard(suite))
-    assert rows["method"] == ["digits"]
-    assert rows["ce"] == ["**85.00 ± 7.07**"]  # (80 + 90) / 2; sqrt(2 * 5^2 / 1)
-    assert rows["lpg"] == ["72.00 ± 2.83"]
-    accuracy = md_rows(leaderboard(suite, metric="accuracy"))
-    assert accuracy["ce"] == ["**86.00 ± 7.07**"]
+    assert rows["Method"] == ["digits", "W/T/L vs ce"]
+    # (80 + 90) / 2; sqrt(2 * 5^2 / 1). lpg - ce per seed: -10, -16: t = 4.33 on 1 df, p = 0.14: not worse
+    assert rows["ce"] == ["**85.00 ± 7.07**", "–"]
+    assert rows["lpg"] == ["<ins>72.00 ± 2.83</ins>", "0/1/0"]
+    assert md_rows(leaderboard(suite, metric="accuracy"))["ce"][0] == "**86.00 ± 7.07**"
 
 
 def test_error_like_metrics_rank_lower_first(suite):
     rows = md_rows(leaderboard(suite, metric="error"))
-    assert rows["ce"] == ["**14.00 ± 7.07**"] and rows["lpg"] == ["28.00 ± 2.83"]  # 1 - (0.81, 0.91)
+    assert rows["ce"][0] == "**14.00 ± 7.07**" and rows["lpg"][0] == "<ins>28.00 ± 2.83</ins>"
     rows = md_rows(leaderboard(suite, metric="nll"))  # nll = 1 - balanced in the factory, not in %
-    assert rows["lpg"] == ["0.280 ± 0.028"] and rows["ce"] == ["**0.150 ± 0.071**"]
+    assert rows["lpg"][0] == "<ins>0.280 ± 0.028</ins>" and rows["ce"][0] == "**0.150 ± 0.071**"
 
 
-def test_latex_bolds_best_underlines_second_and_escapes(tmp_path):
-    row = "C10 & co #1 50%"
+def three_protocols(root, seeds=(0, 1, 2)):
+    """Rows of every protocol; ce best on 'bal_b', lpg significantly best on 'bal_a' (+5 on every seed)."""
+    for s in seeds:
+        write_result(root, "bal_a", "ce", s, balanced=0.70 + 0.01 * s)
+        write_result(root, "bal_a", "lpg", s, method="lpg", balanced=0.75 + 0.01 * s + 0.001 * s * s)
+        write_result(root, "bal_b", "ce", s, balanced=0.90 - 0.02 * s)
+        write_result(root, "bal_b", "lpg", s, method="lpg", balanced=0.88 - 0.01 * s)
+        for m, method, value in (("ce", "ce", 0.5), ("la", "la", 0.6), ("lpg+la", "lpg+la", 0.62)):
+            write_result(root, "lt", m, s, method=method, imbalance=10.0, balanced=value + 0.01 * s,
+                         shots=(0.9, 0.5 + 0.01 * s, 0.0))
+        write_result(root, "noisy", "ce", s, noise="sym_excl", noise_rate=0.4, balanced=0.5 + 0.01 * s)
+        write_result(root, "noisy", "lpg", s, method="lpg", noise="sym_excl", noise_rate=0.4, balanced=0.6)
+    return root
+
+
+SPEC = {"suite": "mini", "datasets": {"bal_b": {"display": "Digits"}, "bal_a": {"display": "MNIST-1D"},
+                                      "lt": {"display": "MNIST-1D"}, "noisy": {"display": "Digits"}},
+        "methods": {"ce": {"display": "CE", "method": "ce"}, "la": {"display": "LA", "method": "la"},
+                    "lpg": {"display": "LPG", "method": "lpg"}, "lpg+la": {"display": "LPG+LA", "method": "lpg+la"}}}
+
+
+def test_one_table_per_protocol_in_suite_order_with_display_names(tmp_path):
+    results = load_results(three_protocols(tmp_path), SPEC)
+    tables = build_tables(results)
+    assert [t.spec.name for t in tables] == ["balanced", "long-tail", "noisy"]
+    balanced, longtail, noisy = tables
+    assert balanced.spec.datasets == ["bal_b", "bal_a"]  # the spec's order, not sorted
+    assert [balanced.dataset_names[d] for d in balanced.spec.datasets] == ["Digits", "MNIST-1D"]
+    assert longtail.dataset_names["lt"] == "MNIST-1D (ρ = 10)" and noisy.dataset_names["noisy"] == "Digits (sym. 40 %)"
+    assert longtail.methods == ["ce", "la", "lpg+la"] and longtail.groups == [("", ["ce", "la"]), ("", ["lpg+la"])]
+    assert [c.kind for c in longtail.columns] == ["main", "shot", "shot", "shot", "wtl_ref", "wtl_base"]
+    assert [c.kind for c in noisy.columns] == ["main", "peak", "wtl_ref"]
+    rows = md_rows(leaderboard(tmp_path, spec=SPEC).split("### ")[1])  # the balanced table
+    assert rows["Method"][:3] == ["Digits", "MNIST-1D", "Avg. rank"]
+    # bal_b: ce 88.00 vs lpg 87.00, ranks 1, 2; bal_a: lpg 76.17 vs ce 71.00, ranks 2, 1: both 1.50
+    assert rows["CE"][:4] == ["**88.00 ± 2.00**", "71.00 ± 1.00", "1.50", "–"]
+    # lpg - ce on bal_a: +5, +5.1, +5.4 points, p = 0.002: a win; on bal_b: -2, -1, 0: a tie
+    assert rows["LPG"][:4] == ["<ins>87.00 ± 1.00</ins>", "**76.17 ± 1.20**", "1.50", "1/1/0"]
+    lt = md_rows(leaderboard(tmp_path, spec=SPEC).split("### ")[2])
+    assert lt["LPG+LA"][-2:] == ["1/0/0", "1/0/0"]  # +12 and +2 points on every seed
+    assert lt["CE"][3] == "0.00 ± 0.00"  # an all-zero few-shot column has no mark
+
+
+def test_declared_tables_keep_groups_overrides_and_reference(tmp_path, latex):
+    three_protocols(tmp_path)
+    spec = {**SPEC, "tables": [
+        {"name": "main", "datasets": ["bal_a", "lt"],
+         "groups": [["Baselines", ["ce", "la"]], ["Ours", ["lpg", "lpg+la"]]],
+         "metric": "balanced_accuracy", "extra": [], "caption": "Our & their methods", "label": "tab:main",
+         "reference": "la", "display": {"lt": "MNIST-1D-LT (ρ = 10)", "lpg+la": "LPG+LA (ours)"}}]}
+    (table,) = build_tables(load_results(tmp_path, spec))
+    # no rank column: only CE has a value on both rows, and a rank needs two methods
+    assert [c.kind for c in table.columns] == ["main", "main", "wtl_ref", "wtl_base"]
+    tex = leaderboard(tmp_path, "latex", spec=spec)
+    for text in (r"\textit{Baselines}", r"\textit{Ours}", "LPG+LA (ours)", r"\caption{Our \& their methods}",
+                 r"\label{tab:main}", "W/T/L", "vs LA", r"($\rho$ = 10)", r"\begin{table*}"):
+        assert text in tex, text
+    assert tex.count("Holm") == 1 and tex.isascii()
+    latex(tex, tmp_path / "tex")
+
+
+def test_tables_csv_and_markdown_agree(tmp_path, latex):
+    rows = list(csv.DictReader(io.StringIO(leaderboard(three_protocols(tmp_path), "csv", spec=SPEC))))
+    latex(leaderboard(tmp_path, "latex", spec=SPEC), tmp_path / "tex")
+    lpg = next(r for r in rows if r["method"] == "lpg" and r["dataset"] == "bal_a" and r["column"] == "main")
+    assert float(lpg["mean"]) == pytest.approx(76.1666667, abs=1e-6) and lpg["mark"] == "best" and lpg["n"] == "3"
+    assert lpg["method_display"] == "LPG" and lpg["table"] == "balanced" and lpg["unit"] == "%"
+    rank = next(r for r in rows if r["method"] == "ce" and r["column"] == "rank")
+    assert rank["text"] == "1.50"
+
+
+def test_failed_runs_are_marked_with_reason_and_epoch(tmp_path, latex):
+    write_result(tmp_path, "digits", "ce", 0, balanced=0.8)
+    write_result(tmp_path, "digits", "ce", 1, balanced=0.9)
+    write_result(tmp_path, "digits", "ce", 2, status="failed", failure={"reason": "loss is NaN", "epoch": 4})
     for seed in (0, 1):
-        for method, value in (("ce", 0.5), ("la_posthoc", 0.7), ("lpg", 0.6)):
-            write_result(tmp_path, "ds", method, seed, balanced=value + 0.01 * seed,
-                         suite={"name": "s", "dataset_row": row, "method_row": method})
-    tex = leaderboard(tmp_path, "latex")
-    assert r"\textbf{70.50 $\pm$ 0.71}" in tex
-    assert r"\underline{60.50 $\pm$ 0.71}" in tex
-    assert r"la\_posthoc" in tex and r"C10 \& co \#1 50\%" in tex
-    assert r"\toprule" in tex and r"\midrule" in tex and r"\bottomrule" in tex
-    assert tex.isascii()
-    check_latex(tex, tmp_path)
+        write_result(tmp_path, "digits", "lpg", seed, status="failed")
+    text = leaderboard(tmp_path)
+    rows = md_rows(text)
+    assert rows["ce"][0] == "**85.00 ± 7.07** (failed 1/3)†"
+    assert rows["lpg"][0] == "failed (2/2)†"
+    assert "ce on digits, seed 2: loss is NaN (epoch 4)" in text
+    assert "lpg on digits, seed 1: training diverged (epoch 2)" in text
+    latex(leaderboard(tmp_path, "latex"), tmp_path / "tex")
 
 
-def check_latex(tex: str, tmp_path) -> None:
-    """Compile with pdflatex when present; otherwise check braces and column counts."""
-    if shutil.which("pdflatex"):
-        doc = tmp_path / "doc.tex"
-        (tmp_path / "table.tex").write_text(tex)
-        doc.write_text("\\documentclass{article}\\usepackage{booktabs}\\begin{document}\\input{table.tex}\\end{document}\n")
-        done = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", doc.name],
-                              cwd=tmp_path, capture_output=True, text=True, timeout=120)
-        assert done.returncode == 0, done.stdout[-2000:]
-        return
-    unescaped = re.sub(r"\\[{}&%#_$]", "", tex)
-    assert unescaped.count("{") == unescaped.count("}")
-    body = tex.split("\\begin{tabular}", 1)[1].split("\\end{tabular}", 1)[0]
-    spec = re.match(r"\{([lrc]+)\}", body).group(1)
-    rows = [line for line in body.splitlines() if "&" in line]
-    assert len(rows) >= 3
-    for line in rows:
-        assert line.endswith("\\\\")
-        cells = re.split(r"(?<!\\)&", line)
-        width = sum(int(m.group(1)) if (m := re.match(r"\s*\\multicolumn\{(\d+)\}", c)) else 1 for c in cells)
-        assert width == len(spec), line
-
-
-def test_csv_parses_back_to_the_same_numbers(suite):
-    rows = list(csv.DictReader(io.StringIO(leaderboard(suite, "csv"))))
-    ce = next(r for r in rows if r["method"] == "ce")
-    assert float(ce["mean"]) == pytest.approx(85.0) and float(ce["std"]) == pytest.approx(7.0710678, abs=1e-6)
-    assert ce["n"] == "2" and ce["rank"] == "1" and ce["unit"] == "%"
+def test_n_is_shown_when_seed_counts_differ_and_one_seed_is_said(tmp_path):
+    for seed in (0, 1, 2):
+        write_result(tmp_path, "digits", "ce", seed, balanced=0.8 + 0.01 * seed)
+    write_result(tmp_path, "digits", "lpg", 0, balanced=0.7)
+    text = leaderboard(tmp_path)
+    rows = md_rows(text)
+    assert rows["ce"][0] == "**81.00 ± 1.00** (n=3)" and rows["lpg"][0] == "70.00 (n=1)"
+    assert "With one seed no test is possible" in text
 
 
 def lt_suite(root, seeds=(0, 1)):
@@ -102,91 +150,18 @@ def lt_suite(root, seeds=(0, 1)):
                      balanced=0.65, shots=(0.85, 0.62, 0.4))
 
 
-def test_paper_column_converts_published_error(tmp_path):
+def test_paper_column_converts_published_error(tmp_path, latex):
     lt_suite(tmp_path)
     text = leaderboard(tmp_path, metric="accuracy")
     rows = md_rows(text)
-    assert rows["method"] == ["c10_lt100 reproduced", "c10_lt100 paper", "c10_lt100 many",
-                              "c10_lt100 medium", "c10_lt100 few"]
+    assert rows["Method"][:5] == ["c10_lt100 (ρ = 100) Acc.", "c10_lt100 (ρ = 100) Paper", "c10_lt100 (ρ = 100) Many",
+                                  "c10_lt100 (ρ = 100) Med.", "c10_lt100 (ρ = 100) Few"]
     assert rows["ce"][1] == "70.36" and rows["lpg"][1] == "–"  # 100 - 29.64; no LPG anchor
-    assert rows["ce"][4] == "35.00 ± 7.07" and rows["lpg"][4] == "**40.00 ± 0.00**"
-    assert "Cao et al. 2019 (LDAM-DRW), Table 2" in text and "shown as 100 - that" in text
+    assert rows["ce"][4] == "<ins>35.00 ± 7.07</ins>" and rows["lpg"][4] == "**40.00 ± 0.00**"  # few: 30/40 vs 40/40
+    assert "Cao et al. 2019 (LDAM-DRW), Table 2" in text and "100 minus that" in text
     assert md_rows(leaderboard(tmp_path, metric="error"))["ce"][1] == "29.64"
-    assert "balanced" in leaderboard(tmp_path)  # balanced accuracy anchors on the balanced test set
-    assert "paper" not in md_rows(leaderboard(tmp_path, metric="ece"))["method"][1]
-
-
-def test_noisy_paper_numbers_are_accuracy(tmp_path):
-    for method in ("ce", "gce"):
-        write_result(tmp_path, "c10_sym40", method, 0, dataset="cifar10", method=method,
-                     noise="sym_incl", noise_rate=0.4)
-    rows = md_rows(leaderboard(tmp_path, metric="accuracy"))
-    assert rows["ce"][1] == "77.52" and rows["gce"][1] == "87.31"
-    assert md_rows(leaderboard(tmp_path, metric="error"))["gce"][1] == "12.69"
-
-
-def test_failed_runs_are_marked_with_reason_and_epoch(tmp_path):
-    write_result(tmp_path, "digits", "ce", 0, balanced=0.8)
-    write_result(tmp_path, "digits", "ce", 1, balanced=0.9)
-    write_result(tmp_path, "digits", "ce", 2, status="failed", failure={"reason": "loss is NaN", "epoch": 4})
-    for seed in (0, 1):
-        write_result(tmp_path, "digits", "lpg", seed, status="failed")
-    text = leaderboard(tmp_path)
-    rows = md_rows(text)
-    assert rows["ce"] == ["**85.00 ± 7.07** (failed 1/3)†"]
-    assert rows["lpg"] == ["failed (2/2)†"]
-    assert "ce on digits, seed 2: loss is NaN (epoch 4)" in text
-    assert "lpg on digits, seed 1: training diverged (epoch 2)" in text
-    check_latex(leaderboard(tmp_path, "latex"), tmp_path)
-
-
-def curve(values):
-    return [{"epoch": e + 1, "test_accuracy": v, "test_balanced_accuracy": v} for e, v in enumerate(values)]
-
-
-def test_collapsed_runs_are_counted_marked_and_kept_in_the_mean(tmp_path):
-    write_result(tmp_path, "pair", "lpg", 0, balanced=0.66, history=curve([0.5, 0.6, 0.3, 0.66]))  # recovers
-    write_result(tmp_path, "pair", "lpg", 1, balanced=0.40, history=curve([0.5, 0.65, 0.14, 0.40]))
-    write_result(tmp_path, "pair", "ce", 0, balanced=0.55, history=curve([0.5, 0.67, 0.55]))  # memorizes
-    write_result(tmp_path, "pair", "ce", 1, balanced=0.57, history=curve([0.5, 0.66, 0.57]))
-    text = leaderboard(tmp_path)
-    rows = md_rows(text)
-    assert rows["lpg"] == ["53.00 ± 18.38 (collapsed 1/2)‡"]  # (66 + 40) / 2: the collapse stays in
-    assert rows["ce"] == ["**56.00 ± 1.41**"]
-    assert "lpg on pair, seed 1: 65.0 (epoch 2) -> 40.0, fallen from epoch 3" in text
-    assert "more than 20 points below" in text
-    assert "(collapsed 1/2)$^\\ddagger$" in leaderboard(tmp_path, "latex")
-    lines = list(csv.DictReader(io.StringIO(leaderboard(tmp_path, "csv"))))
-    assert {(r["method"], r["collapsed"]) for r in lines} == {("lpg", "1"), ("ce", "0")}
-
-
-def test_n_is_shown_when_seed_counts_differ(tmp_path):
-    for seed in (0, 1, 2):
-        write_result(tmp_path, "digits", "ce", seed, balanced=0.8)
-    write_result(tmp_path, "digits", "lpg", 0, balanced=0.7)
-    rows = md_rows(leaderboard(tmp_path))
-    assert rows["ce"] == ["**80.00 ± 0.00** (n=3)"] and rows["lpg"] == ["70.00 (n=1)"]
-
-
-def test_tables_are_pure_and_written_in_three_formats(tmp_path):
-    lt_suite(tmp_path)
-    write_result(tmp_path, "digits", "ce", 0)
-    first = write_leaderboards(tmp_path)
-    assert [p.name for p in first] == ["leaderboard.md", "leaderboard.tex", "leaderboard.csv"]
-    before = [p.read_bytes() for p in first]
-    assert [p.read_bytes() for p in write_leaderboards(tmp_path)] == before
-    assert leaderboard(tmp_path, "latex").encode() == before[1]
-    check_latex(before[1].decode(), tmp_path)
-
-
-def test_cli_prints_and_rejects_unknown_metric(suite, capsys):
-    parser = argparse.ArgumentParser()
-    add_table_parser(parser.add_subparsers(dest="command"))
-    assert cmd_table(parser.parse_args(["table", str(suite), "--format", "csv", "--write"])) == 0
-    out = capsys.readouterr().out
-    assert out.startswith("method,dataset_row,") and "leaderboard.tex" in out
-    with pytest.raises(UserError, match="unknown metric 'acuracy'.*Did you mean 'accuracy'"):
-        cmd_table(parser.parse_args(["table", str(suite), "--metric", "acuracy"]))
+    assert "Paper" not in md_rows(leaderboard(tmp_path, metric="ece"))["Method"][1]
+    latex(leaderboard(tmp_path, "latex"), tmp_path / "tex")
 
 
 def noisy_history(peak: float, last: float) -> list[dict]:
@@ -195,22 +170,63 @@ def noisy_history(peak: float, last: float) -> list[dict]:
             ((1, peak - 0.1), (2, peak), (3, last))]
 
 
-def test_noisy_rows_get_an_unranked_peak_column_from_the_history(tmp_path):
-    # ce memorizes (peak 0.70/0.60 -> last 0.50/0.52); gce keeps its peak to the end.
+def curve(values: list[float]) -> list[dict]:
+    return [{"epoch": e + 1, "test_accuracy": v, "test_balanced_accuracy": v} for e, v in enumerate(values)]
+
+
+def test_collapsed_runs_are_counted_marked_and_kept_in_the_mean(tmp_path, latex):
+    write_result(tmp_path, "pair", "lpg", 0, method="lpg", balanced=0.66, history=curve([0.5, 0.6, 0.3, 0.66]))
+    write_result(tmp_path, "pair", "lpg", 1, method="lpg", balanced=0.40, history=curve([0.5, 0.65, 0.14, 0.40]))
+    write_result(tmp_path, "pair", "ce", 0, balanced=0.55, history=curve([0.5, 0.67, 0.55]))  # memorizes: 12 points
+    write_result(tmp_path, "pair", "ce", 1, balanced=0.57, history=curve([0.5, 0.66, 0.57]))
+    text = leaderboard(tmp_path)
+    rows = md_rows(text)
+    assert rows["lpg"][0] == "<ins>53.00 ± 18.38</ins> (collapsed 1/2)‡"  # (66 + 40) / 2: the collapse stays in
+    assert "collapsed" not in rows["ce"][0]
+    assert "on pair, seed 1" in text and "on pair, seed 0" not in text and "more than 20 points below" in text
+    tex = leaderboard(tmp_path, "latex")
+    assert "$^{\\ddagger1}$" in tex
+    latex(tex, tmp_path / "tex")
+    lines = list(csv.DictReader(io.StringIO(leaderboard(tmp_path, "csv"))))
+    assert {(r["method"], r["collapsed"]) for r in lines if r["column"] == "main"} == {("lpg", "1"), ("ce", "0")}
+
+
+def test_noisy_rows_get_an_unmarked_peak_column_from_the_history(tmp_path):
     for seed, (ce_peak, ce_last) in enumerate([(0.70, 0.50), (0.60, 0.52)]):
         write_result(tmp_path, "sym40", "ce", seed, noise="sym_excl", noise_rate=0.4, balanced=ce_last,
                      history=noisy_history(ce_peak, ce_last))
         write_result(tmp_path, "sym40", "gce", seed, method="gce", noise="sym_excl", noise_rate=0.4,
                      balanced=0.66, history=noisy_history(0.66, 0.66))
-    for seed in (0, 1):
-        write_result(tmp_path, "clean", "ce", seed, balanced=0.9)  # no noise: no peak column
     rows = md_rows(leaderboard(tmp_path))
-    assert rows["method"] == ["clean", "sym40", "sym40 peak"]
-    assert rows["ce"][1:] == ["51.00 ± 1.41", "65.00 ± 7.07"]
-    assert rows["gce"][1:] == ["**66.00 ± 0.00**", "66.00 ± 0.00"]  # the peak is never bold
-    csv_rows = list(csv.DictReader(io.StringIO(leaderboard(tmp_path, "csv"))))
-    peak = next(r for r in csv_rows if r["method"] == "ce" and r["column"] == "peak")
-    assert float(peak["mean"]) == pytest.approx(65.0) and peak["rank"] == ""
-    assert "sym40 peak" in leaderboard(tmp_path) and "memorized" in leaderboard(tmp_path)
-    assert "peak" not in md_rows(leaderboard(tmp_path, metric="nll"))["method"][-1]  # no per-epoch nll
-    check_latex(leaderboard(tmp_path, "latex"), tmp_path)
+    assert rows["Method"][:2] == ["sym40 (sym. 40 %) Bal. acc.", "sym40 (sym. 40 %) Peak"]
+    assert rows["ce"][:2] == ["51.00 ± 1.41", "65.00 ± 7.07"]  # gce - ce: +15, +14: p = 0.02 on 1 df
+    assert rows["gce"][:2] == ["**66.00 ± 0.00**", "66.00 ± 0.00"]  # the peak is never marked
+    assert "Peak" not in md_rows(leaderboard(tmp_path, metric="nll"))["Method"][1]  # no per-epoch nll
+
+
+def test_widest_default_tables_fit_a_two_column_page(tmp_path, latex):
+    """Four noisy rows with peaks, two long-tail rows with shots, 20 methods: the CPU suite's shape."""
+    methods = [f"method_{i:02d}" for i in range(19)] + ["lpg+gce"]
+    for s in (0, 1, 2):
+        for d in ("mnist1d_sym", "mnist1d_pair", "digits_sym", "digits_asym"):
+            for i, m in enumerate(methods):
+                write_result(tmp_path, d, m, s, method=m, noise="sym_excl", noise_rate=0.4,
+                             balanced=0.5 + 0.01 * i + 0.003 * s, history=noisy_history(0.9, 0.5))
+        for d in ("mnist1d_lt", "digits_lt"):
+            for i, m in enumerate(methods):
+                write_result(tmp_path, d, m, s, method=m, imbalance=100.0, balanced=0.6 + 0.01 * i - 0.002 * s,
+                             shots=(0.95, 0.55, 0.123))
+    tex = leaderboard(tmp_path, "latex")
+    assert tex.count("\\begin{table*}") == 2
+    latex(tex, tmp_path / "tex")
+
+
+def test_cli_prints_writes_and_rejects_unknown_metric(suite, capsys, latex):
+    parser = argparse.ArgumentParser()
+    add_table_parser(parser.add_subparsers(dest="command"))
+    assert cmd_table(parser.parse_args(["table", str(suite), "--format", "csv", "--write"])) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("table,method,") and "leaderboard_balanced.tex" in out and "runs.csv" in out
+    latex((suite / "leaderboard_balanced.tex").read_text(), suite / "tex")
+    with pytest.raises(UserError, match="unknown metric 'acuracy'.*Did you mean 'accuracy'"):
+        cmd_table(parser.parse_args(["table", str(suite), "--metric", "acuracy"]))

@@ -1,0 +1,27 @@
+"""A suite's layout as plain data for the report: row order, display names and ``tables:``.
+
+The report never imports training code, so the names that methods and data sets declare on
+their classes (``display_name``) are read here and handed over as JSON-able data
+(``report.layout.layout_from_dict`` reads it).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from lpg_meta.bench.schema import Suite, load_suite
+
+
+def suite_spec(suite: Suite | str | Path) -> dict[str, Any]:
+    """``{"suite", "datasets", "methods", "tables"}`` of a suite (or its file), rows in suite order."""
+    from lpg_meta.data import DATASETS
+    from lpg_meta.methods import method_display_name
+
+    if not isinstance(suite, Suite):
+        suite = load_suite(suite)
+    datasets = {name: {"display": DATASETS.get(row.source).display_name or row.source}
+                for name, row in suite.datasets.items()}
+    methods = {name: {"display": method_display_name(row.method), "method": row.method}
+               for name, row in suite.methods.items()}
+    return {"suite": suite.name, "datasets": datasets, "methods": methods, "tables": suite.tables}

@@ -1,0 +1,152 @@
+"""What a suite's tables show, beside the numbers: row order, display names, and the tables.
+
+A *spec* is plain data (JSON-able) made from a suite file by ``lpg_meta.bench.layout`` (which
+may import the registries for the methods' own display names), so the report never imports
+training code. Without a spec, rows keep their sorted names and every protocol gets a table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from lpg_meta.results import METRIC_DIRECTIONS
+
+PROTOCOLS = ("balanced", "long-tail", "noisy")
+PROTOCOL_TITLES = {"balanced": "Balanced", "long-tail": "Long-tailed", "noisy": "Noisy-label"}
+EXTRAS = ("shots", "peak")
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    """How a metric is named in a table: full name, column header and unit ('' or '%')."""
+
+    name: str
+    header: str
+    unit: str
+    higher_is_better: bool
+
+
+def _info(metric: str, name: str, header: str, unit: str) -> MetricInfo:
+    # which way a metric improves is the result format's (results.METRIC_DIRECTIONS), not the report's
+    return MetricInfo(name, header, unit, METRIC_DIRECTIONS[metric] == "maximize")
+
+
+METRIC_INFO: dict[str, MetricInfo] = {
+    "balanced_accuracy": _info("balanced_accuracy", "balanced accuracy", "Bal. acc.", "%"),
+    "accuracy": _info("accuracy", "accuracy", "Acc.", "%"),
+    "error": _info("error", "error", "Error", "%"),
+    "nll": _info("nll", "negative log-likelihood", "NLL", ""),
+    "ece": _info("ece", "expected calibration error", "ECE", "%"),
+    "many_shot": _info("many_shot", "many-shot accuracy", "Many", "%"),
+    "medium_shot": _info("medium_shot", "medium-shot accuracy", "Med.", "%"),
+    "few_shot": _info("few_shot", "few-shot accuracy", "Few", "%"),
+}
+METRICS = tuple(METRIC_INFO)
+FORMATS = ("md", "latex", "csv")  # what `lpg-meta table --format` writes
+_NOISE_NAMES = {"sym_excl": "sym.", "sym_incl": "sym.", "sym": "sym.", "pair": "pair", "asym": "asym."}
+
+
+def protocol(config: dict[str, Any]) -> str:
+    """'noisy' when labels are flipped, 'long-tail' when imbalance > 1, else 'balanced'."""
+    data = config.get("data") or {}
+    if (data.get("noise") or "none") != "none" and float(data.get("noise_rate") or 0.0) > 0.0:
+        return "noisy"
+    if float(data.get("imbalance") or 1.0) > 1.0:
+        return "long-tail"
+    return "balanced"
+
+
+def qualified(name: str, config: dict[str, Any]) -> str:
+    """A data set's display name with its protocol: 'MNIST-1D (ρ = 100)', 'Digits (sym. 40 %)'."""
+    data = config.get("data") or {}
+    kind = protocol(config)
+    if kind == "long-tail":
+        return f"{name} (ρ = {float(data['imbalance']):g})"
+    if kind == "noisy":
+        noise = _NOISE_NAMES.get(str(data.get("noise")), str(data.get("noise")))
+        return f"{name} ({noise} {100 * float(data['noise_rate']):g} %)"
+    return name
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """One paper table: data set rows as columns, method rows in (possibly named) groups."""
+
+    name: str
+    datasets: list[str]
+    groups: list[tuple[str, list[str]]]
+    metric: str = "balanced_accuracy"
+    extra: tuple[str, ...] = ()
+    caption: str | None = None
+    label: str | None = None
+    reference: str | None = None
+    display: dict[str, str] = field(default_factory=dict)  # row-name overrides for this table
+
+    @property
+    def methods(self) -> list[str]:
+        return [m for _, rows in self.groups for m in rows]
+
+
+@dataclass
+class Layout:
+    """Rows in suite order with display names, each data set row's config, and the tables."""
+
+    suite: str
+    datasets: dict[str, dict[str, Any]]  # row -> {"display": str | None, "config": {...}}
+    methods: dict[str, dict[str, Any]]  # row -> {"display": str | None, "method": registry id}
+    tables: list[TableSpec] | None = None  # None: one per protocol (default_tables)
+
+    def method_name(self, row: str) -> str:
+        return self.methods.get(row, {}).get("display") or row
+
+    def base_of(self, row: str) -> str | None:
+        """The row whose method is the base X of this ``lpg+X`` row, if the suite has one."""
+        method = str(self.methods.get(row, {}).get("method") or row)
+        wrapper, plus, base = method.partition("+")
+        if not plus or not wrapper.startswith("lpg"):
+            return None
+        return next((r for r, info in self.methods.items() if (info.get("method") or r) == base), None)
+
+    def dataset_name(self, row: str) -> str:
+        info = self.datasets.get(row, {})
+        if info.get("display_full"):
+            return str(info["display_full"])
+        return qualified(info.get("display") or row, info.get("config") or {})
+
+    def protocol(self, row: str) -> str:
+        return protocol(self.datasets.get(row, {}).get("config") or {})
+
+    def default_tables(self, metric: str, present: set[tuple[str, str]]) -> list[TableSpec]:
+        """One table per protocol with rows, in suite order; non-LPG methods, a rule, then LPG."""
+        tables = []
+        for kind in PROTOCOLS:
+            rows = [d for d in self.datasets if self.protocol(d) == kind and any(c[0] == d for c in present)]
+            methods = [m for m in self.methods if any((d, m) in present for d in rows)]
+            if not rows or not methods:
+                continue
+            lpg = [m for m in methods if str(self.methods[m].get("method") or m).startswith("lpg")]
+            groups = [("", [m for m in methods if m not in lpg]), ("", lpg)]
+            extra = {"long-tail": ("shots",), "noisy": ("peak",)}.get(kind, ())
+            reference = "ce" if "ce" in methods else methods[0]
+            tables.append(TableSpec(kind, rows, [g for g in groups if g[1]], metric, extra,
+                                    reference=reference))
+        return tables
+
+    def to_dict(self) -> dict[str, Any]:
+        tables = None if self.tables is None else [
+            {"name": t.name, "datasets": t.datasets, "groups": [[g, rows] for g, rows in t.groups],
+             "metric": t.metric, "extra": list(t.extra), "caption": t.caption, "label": t.label,
+             "reference": t.reference, "display": t.display} for t in self.tables]
+        return {"suite": self.suite, "datasets": self.datasets, "methods": self.methods, "tables": tables}
+
+
+def layout_from_dict(data: dict[str, Any]) -> Layout:
+    """The inverse of :meth:`Layout.to_dict` (and the shape ``bench.layout.suite_spec`` returns)."""
+    tables = data.get("tables")
+    specs = None if tables is None else [
+        TableSpec(t["name"], list(t["datasets"]), [(g, list(rows)) for g, rows in t["groups"]],
+                  t.get("metric") or "balanced_accuracy", tuple(t.get("extra") or ()), t.get("caption"),
+                  t.get("label"), t.get("reference"), dict(t.get("display") or {})) for t in tables]
+    return Layout(str(data.get("suite") or ""), {k: dict(v) for k, v in data.get("datasets", {}).items()},
+                  {k: dict(v) for k, v in data.get("methods", {}).items()}, specs)

@@ -1,0 +1,213 @@
+"""Results as tidy data: read from a results folder or from committed ``runs.csv``, the same either way.
+
+Three files hold everything the tables, claims and plots need, so they regenerate without
+retraining (``write_tidy``):
+
+- ``runs.csv``: one row per run and scalar metric, ``suite, dataset, method, seed, split,
+  metric, value``: the last epoch's metrics of both splits, plus ``peak_accuracy`` and
+  ``peak_balanced_accuracy`` (best per-epoch value) on noisy rows, and ``collapsed`` (1 or 0,
+  ``lpg_meta.collapse`` on the per-epoch test curve) for every finished run. Values are Python's
+  ``repr`` of the float, so they read back bit-identical.
+- ``curves.csv``: per-epoch and per-class series for the plots, ``dataset, method, seed,
+  series, epoch, class, value`` (6 significant digits): ``test_balanced_accuracy`` per
+  epoch; on long-tail rows ``per_class_accuracy`` and
+  ``train_count`` per class; for LPG runs ``lpg_<quantity>`` per epoch and class.
+- ``runs.json``: the layout (row order, display names, tables, each data set row's config)
+  and the failed runs with their reason.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lpg_meta.errors import UserError
+from lpg_meta.report.collect import RESULT_NAME, Run, load_runs
+from lpg_meta.report.layout import Layout, layout_from_dict, protocol
+from lpg_meta.results import write_text_atomic
+
+RUNS_CSV, CURVES_CSV, RUNS_JSON = "runs.csv", "curves.csv", "runs.json"
+RUN_FIELDS = ("suite", "dataset", "method", "seed", "split", "metric", "value")
+CURVE_FIELDS = ("dataset", "method", "seed", "series", "epoch", "class", "value")
+SCALARS = ("accuracy", "balanced_accuracy", "error", "nll", "ece", "many_shot", "medium_shot", "few_shot")
+PEAKS = ("accuracy", "balanced_accuracy")
+COLLAPSED = "collapsed"  # 1.0 where lpg_meta.collapse flags the run's test curve, else 0.0
+SPLITS = ("test", "val")
+
+
+@dataclass(frozen=True)
+class Failure:
+    dataset: str
+    method: str
+    seed: int
+    reason: str
+    epoch: int | None
+
+
+@dataclass
+class Results:
+    """Every number a report uses, keyed by row names; ``values[(ds, m, split, metric)][seed]``."""
+
+    layout: Layout
+    values: dict[tuple[str, str, str, str], dict[int, float]]
+    seeds: dict[tuple[str, str], list[int]]  # every run's seed, failed ones included
+    failures: list[Failure] = field(default_factory=list)
+    curves: dict[tuple[str, str, int, str], list[tuple[int | None, int | None, float]]] = field(default_factory=dict)
+
+    def get(self, ds: str, m: str, metric: str, split: str = "test") -> dict[int, float]:
+        return self.values.get((ds, m, split, metric), {})
+
+    def present(self) -> set[tuple[str, str]]:
+        return set(self.seeds)
+
+
+def _round(value: float) -> float:
+    return float(f"{value:.6g}")
+
+
+def _run_values(run: Run, noisy: bool) -> list[tuple[str, str, float]]:
+    collapse = run.collapse
+    out = [("test", COLLAPSED, float(bool(collapse and collapse["collapsed"])))]
+    for split in SPLITS:
+        for metric in SCALARS:
+            if (value := run.metric(metric, split)) is not None:
+                out.append((split, metric, value))
+        if noisy:
+            for metric in PEAKS:
+                curve = [h[f"{split}_{metric}"] for h in run.result.get("history") or []
+                         if isinstance(h.get(f"{split}_{metric}"), (int, float))]
+                if curve:
+                    out.append((split, f"peak_{metric}", float(max(curve))))
+    return out
+
+
+def _run_curves(run: Run, long_tail: bool) -> dict[str, list[tuple[int | None, int | None, float]]]:
+    series: dict[str, list[tuple[int | None, int | None, float]]] = {}
+    for h in run.result.get("history") or []:
+        for key in ("test_balanced_accuracy",):  # the plots' series; accuracy would double the file
+            if isinstance(h.get(key), (int, float)) and math.isfinite(h[key]):
+                series.setdefault(key, []).append((int(h["epoch"]), None, _round(h[key])))
+    if long_tail:
+        per_class = run.result["metrics"]["test"].get("per_class") or []
+        series["per_class_accuracy"] = [(None, c, _round(v)) for c, v in enumerate(per_class)
+                                        if isinstance(v, (int, float)) and math.isfinite(v)]
+        counts = (run.result.get("data") or {}).get("per_class", {}).get("train") or []
+        series["train_count"] = [(None, c, float(v)) for c, v in enumerate(counts)]
+    lpg = run.result.get("lpg") or {}
+    if lpg.get("trajectory"):
+        name = f"lpg_{lpg.get('quantity', 'a_c')}"
+        series[name] = [(e + 1, c, _round(v)) for e, row in enumerate(lpg["trajectory"])
+                        for c, v in enumerate(row) if isinstance(v, (int, float)) and math.isfinite(v)]
+    return {k: v for k, v in series.items() if v}
+
+
+def _dataset_config(config: dict[str, Any]) -> dict[str, Any]:
+    keep = {k: config[k] for k in ("dataset", "model", "data") if k in config}
+    return {**keep, "train": {"epochs": (config.get("train") or {}).get("epochs")}}
+
+
+def results_from_runs(runs: list[Run], spec: dict[str, Any] | None = None) -> Results:
+    """Tidy results of loaded runs; ``spec`` (see ``layout``) gives order, names and tables."""
+    layout = layout_from_dict(spec or {})
+    for run in runs:  # rows the spec does not list go last, in sorted order (runs are sorted)
+        info = layout.datasets.setdefault(run.dataset_row, {})
+        if "config" not in info and run.config:
+            info["config"] = _dataset_config(run.config)
+        layout.methods.setdefault(run.method_row, {}).setdefault("method", run.config.get("method") or run.method_row)
+        if not layout.suite:
+            layout.suite = str((run.result.get("suite") or {}).get("name") or "")
+    results = Results(layout, {}, {})
+    for run in runs:
+        cell = (run.dataset_row, run.method_row)
+        results.seeds.setdefault(cell, []).append(run.seed)
+        if not run.ok:
+            reason, epoch = run.failure
+            results.failures.append(Failure(*cell, run.seed, reason, epoch))
+            continue
+        config = layout.datasets[run.dataset_row].get("config") or {}
+        for split, metric, value in _run_values(run, protocol(config) == "noisy"):
+            results.values.setdefault((*cell, split, metric), {})[run.seed] = value
+        for series, points in _run_curves(run, protocol(config) == "long-tail").items():
+            results.curves[(*cell, run.seed, series)] = points
+    return results
+
+
+def write_tidy(results: Results, folder: str | Path) -> list[Path]:
+    """Write ``runs.csv``, ``curves.csv`` and ``runs.json`` into ``folder``; return their paths."""
+    folder = Path(folder)
+    runs = io.StringIO()
+    writer = csv.writer(runs, lineterminator="\n")
+    writer.writerow(RUN_FIELDS)
+    for (ds, m, split, metric), by_seed in results.values.items():
+        for seed, value in sorted(by_seed.items()):
+            writer.writerow([results.layout.suite, ds, m, seed, split, metric, repr(float(value))])
+    curves = io.StringIO()
+    writer = csv.writer(curves, lineterminator="\n")
+    writer.writerow(CURVE_FIELDS)
+    for (ds, m, seed, series), points in results.curves.items():
+        for epoch, cls, value in points:
+            writer.writerow([ds, m, seed, series, "" if epoch is None else epoch, "" if cls is None else cls,
+                             f"{value:.6g}"])
+    meta = {**results.layout.to_dict(), "seeds": [[ds, m, seeds] for (ds, m), seeds in results.seeds.items()],
+            "failures": [[f.dataset, f.method, f.seed, f.reason, f.epoch] for f in results.failures]}
+    paths = [folder / RUNS_CSV, folder / CURVES_CSV, folder / RUNS_JSON]
+    for path, text in zip(paths, (runs.getvalue(), curves.getvalue(), json.dumps(meta, indent=1) + "\n"),
+                          strict=True):
+        write_text_atomic(path, text)
+    return paths
+
+
+def read_tidy(path: str | Path, spec: dict[str, Any] | None = None) -> Results:
+    """Results from ``runs.csv`` and the ``runs.json`` (and ``curves.csv``, if any) beside it."""
+    path = Path(path)
+    meta_path = path.with_name(RUNS_JSON)
+    try:
+        meta = json.loads(meta_path.read_text())
+        reader = csv.DictReader(path.open())
+        rows = list(reader)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, csv.Error) as err:
+        raise UserError(f"cannot read {path} with {meta_path.name} beside it ({err}); write both with "
+                        "'lpg-meta table RESULTS --write'.") from None
+    if tuple(reader.fieldnames or ()) != RUN_FIELDS:
+        raise UserError(f"{path} is not a runs.csv: its header must be {','.join(RUN_FIELDS)}.")
+    layout = layout_from_dict({**meta, **{k: v for k, v in (spec or {}).items() if k != "datasets"}})
+    if spec:  # display names from the spec, configs from the file
+        for ds, info in (spec.get("datasets") or {}).items():
+            layout.datasets.setdefault(ds, {}).update(info)
+    results = Results(layout, {}, {tuple(k[:2]): list(k[2]) for k in meta.get("seeds", [])},
+                      [Failure(*f) for f in meta.get("failures", [])])
+    for row in rows:
+        key = (row["dataset"], row["method"], row["split"], row["metric"])
+        results.values.setdefault(key, {})[int(row["seed"])] = float(row["value"])
+    curves = path.with_name(CURVES_CSV)
+    if curves.is_file():
+        for row in csv.DictReader(curves.open()):
+            point = (int(row["epoch"]) if row["epoch"] else None, int(row["class"]) if row["class"] else None,
+                     float(row["value"]))
+            key = (row["dataset"], row["method"], int(row["seed"]), row["series"])
+            results.curves.setdefault(key, []).append(point)
+    return results
+
+
+def load_results(source: str | Path, spec: dict[str, Any] | None = None) -> Results:
+    """Results of a results folder (its ``result.json`` files) or of a ``runs.csv``.
+
+    A folder without result files but with a ``runs.csv`` reads that. A folder's own
+    ``runs.json`` supplies order, names and tables unless ``spec`` is given.
+    """
+    source = Path(source)
+    if source.is_file():
+        return read_tidy(source, spec)
+    if source.is_dir() and not any(source.rglob(RESULT_NAME)) and (source / RUNS_CSV).is_file():
+        return read_tidy(source / RUNS_CSV, spec)
+    if spec is None and (source / RUNS_JSON).is_file():
+        saved = json.loads((source / RUNS_JSON).read_text())
+        spec = {k: saved.get(k) for k in ("suite", "methods", "tables")}
+        spec["datasets"] = {ds: {k: v for k, v in info.items() if k != "config"}
+                            for ds, info in (saved.get("datasets") or {}).items()}
+    return results_from_runs(load_runs(source), spec)

@@ -1,0 +1,77 @@
+"""The suite's ``tables:`` section and the layout the report receives (display names from the classes)."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from lpg_meta.bench.layout import suite_spec
+from lpg_meta.bench.schema import parse_suite
+from lpg_meta.errors import UserError
+from lpg_meta.methods import METHODS, method_display_name
+
+SUITE = """
+suite: t
+datasets:
+  lt: {source: mnist1d, imbalance: 10}
+  bal: {source: digits}
+methods:
+  ce: {}
+  la: {}
+  lpg: {}
+  lpg+la: {}
+seeds: [0, 1]
+"""
+TABLES = """
+tables:
+  main:
+    datasets: [bal, {lt: "MNIST-1D-LT (ρ = 10)"}]
+    methods:
+      Baselines: [ce, la]
+      LPG: [lpg, {lpg+la: "LPG+LA (ours)"}]
+    extra: [shots]
+    caption: Main results
+    reference: ce
+"""
+
+
+def test_tables_section_is_plain_data_with_groups_and_overrides():
+    spec = suite_spec(parse_suite(SUITE + TABLES))
+    assert list(spec["datasets"]) == ["lt", "bal"] and spec["datasets"]["bal"]["display"] == "Digits"
+    assert spec["methods"]["lpg+la"] == {"display": "LPG+LA", "method": "lpg+la"}
+    (table,) = spec["tables"]
+    assert table["groups"] == [["Baselines", ["ce", "la"]], ["LPG", ["lpg", "lpg+la"]]]
+    assert table["datasets"] == ["bal", "lt"] and table["extra"] == ["shots"] and table["reference"] == "ce"
+    assert table["display"] == {"lt": "MNIST-1D-LT (ρ = 10)", "lpg+la": "LPG+LA (ours)"}
+    assert table["caption"] == "Main results" and table["label"] is None
+    assert suite_spec(parse_suite(SUITE))["tables"] is None  # default: one table per protocol
+
+
+@pytest.mark.parametrize("name", METHODS.names())
+def test_every_method_declares_a_display_name(name):
+    assert METHODS.get(name).display_name, f"{name} has no display_name"
+
+
+def test_plug_in_display_names_compose():
+    assert method_display_name("lpg+ldam_drw") == "LPG+LDAM-DRW" and method_display_name("mwnet") == "MW-Net"
+
+
+@pytest.mark.parametrize("edit, expected", [
+    ("    datasets: [bal, lx]", r"tables.main.datasets\[1\]: no row named 'lx'.*Did you mean 'lt'"),
+    ("    metric: acc", r"tables.main.metric: unknown metric 'acc'"),
+    ("    extra: [shot]", r"tables.main.extra must be a list of shots and peak"),
+    ("    reference: gce", r"tables.main.reference: 'gce' is not one of the table's methods"),
+    ("    colour: red", r"tables.main.colour: unknown key"),
+])
+def test_mistakes_in_tables_name_the_key(edit, expected):
+    key = edit.split(":")[0]
+    lines = [line for line in TABLES.splitlines() if not line.startswith(key + ":")]
+    with pytest.raises(UserError, match=expected):
+        parse_suite(SUITE + "\n".join(lines + [edit]) + "\n")
+
+
+def test_a_method_in_two_groups_is_rejected():
+    data = yaml.safe_load(SUITE + TABLES)
+    data["tables"]["main"]["methods"]["LPG"].append("ce")
+    with pytest.raises(UserError, match="tables.main.methods: a method appears in two groups"):
+        parse_suite(yaml.safe_dump(data, allow_unicode=True))

@@ -1,0 +1,78 @@
+"""Shared fixtures: ``latex``, which compiles generated tables with pdflatex.
+
+pdflatex comes from TeX Live's base and recommended packages (Debian: texlive-latex-base,
+texlive-latex-recommended). Where it is missing the fixture installs them with apt-get (as
+root, with Debian's archive reachable, as in CI, where ``.ci/run`` installs them first);
+where that is impossible the tests that need it are skipped, unless ``LPG_REQUIRE_LATEX=1``
+(set by ``.ci/run``), which makes the skip a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+TEX_PACKAGES = ("texlive-latex-base", "texlive-latex-recommended")
+# Overfull boxes up to this width pass: 1 pt is a third of the 3 pt column padding, invisible in print.
+OVERFULL_TOLERANCE_PT = 1.0
+# A two-column paper (ICML / CVPR-like): text width 6.75 in; the tables are table* floats.
+DOCUMENT = r"""\documentclass[twocolumn,10pt]{article}
+\usepackage{booktabs}
+\setlength{\textwidth}{6.75in}\setlength{\oddsidemargin}{-0.125in}\setlength{\evensidemargin}{-0.125in}
+\setlength{\columnsep}{0.25in}
+\begin{document}
+\input{%s}
+\end{document}
+"""
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("LPG_REQUIRE_LATEX") == "1":
+        pytest.fail(f"LPG_REQUIRE_LATEX=1 but pdflatex cannot run here: {reason}")
+    pytest.skip(f"pdflatex not available: {reason}")
+
+
+def _install() -> str | None:
+    """Install TeX Live with apt-get where we may; return why not, or None."""
+    if not shutil.which("apt-get"):
+        return "no pdflatex and no apt-get to install it"
+    if os.geteuid() != 0:
+        return f"no pdflatex; install it with: apt-get install {' '.join(TEX_PACKAGES)}"
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for command in (["apt-get", "update"], ["apt-get", "install", "-y", "--no-install-recommends", *TEX_PACKAGES]):
+        done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
+        if done.returncode != 0:
+            return f"'{' '.join(command)}' failed: {done.stderr.strip()[-300:]}"
+    return None if shutil.which("pdflatex") else "apt-get ran but pdflatex is still missing"
+
+
+@pytest.fixture(scope="session")
+def latex() -> Callable[[str, Path], str]:
+    """``latex(tex, folder)`` compiles ``tex`` inside DOCUMENT and returns the log.
+
+    Fails on an error, and on an overfull box wider than OVERFULL_TOLERANCE_PT.
+    """
+    if not shutil.which("pdflatex"):
+        reason = _install()
+        if reason:
+            _unavailable(reason)
+
+    def compile_tex(tex: str, folder: Path) -> str:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "table.tex").write_text(tex)
+        (folder / "doc.tex").write_text(DOCUMENT % "table.tex")
+        done = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"],
+                              cwd=folder, capture_output=True, text=True, timeout=120)
+        log = (folder / "doc.log").read_text(errors="replace") if (folder / "doc.log").exists() else done.stdout
+        assert done.returncode == 0, f"pdflatex failed:\n{done.stdout[-3000:]}"
+        widths = [float(w) for w in re.findall(r"Overfull \\hbox \(([\d.]+)pt too wide\)", log)]
+        assert all(w <= OVERFULL_TOLERANCE_PT for w in widths), f"overfull boxes {widths} pt:\n{log[-3000:]}"
+        return log
+
+    return compile_tex

@@ -1,0 +1,127 @@
+"""Tidy data (runs.csv) gives the same tables and claims as the result files; claims match scipy."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import defaultdict
+
+import pytest
+from scipy import stats
+from test_collect import write_result
+from test_tables import SPEC, noisy_history, three_protocols
+
+from lpg_meta.errors import UserError
+from lpg_meta.report import leaderboard, load_results, write_claims, write_tidy
+from lpg_meta.report.claims import CLAIMS_FIELDS, check_claims
+from lpg_meta.report.tidy import RUN_FIELDS
+
+
+@pytest.fixture
+def folder(tmp_path):
+    root = three_protocols(tmp_path / "results")
+    for s in (0, 1):  # a noisy row with per-epoch history, and a failed run
+        write_result(root, "noisy2", "ce", s, noise="pair", noise_rate=0.2, balanced=0.5,
+                     history=noisy_history(0.7, 0.5))
+    write_result(root, "noisy2", "ce", 2, status="failed", failure={"reason": "loss is NaN", "epoch": 1})
+    return root
+
+
+def test_runs_csv_is_tidy_with_peaks_only_on_noisy_rows(folder, tmp_path):
+    out = tmp_path / "tidy"
+    write_tidy(load_results(folder, SPEC), out)
+    rows = list(csv.DictReader((out / "runs.csv").open()))
+    assert tuple(rows[0]) == RUN_FIELDS == ("suite", "dataset", "method", "seed", "split", "metric", "value")
+    peaks = {(r["dataset"], r["metric"]) for r in rows if r["metric"].startswith("peak_")}
+    assert {d for d, _ in peaks} == {"noisy", "noisy2"}
+    assert next(float(r["value"]) for r in rows if (r["dataset"], r["metric"], r["seed"], r["split"]) ==
+                ("noisy2", "peak_accuracy", "1", "test")) == 0.7
+    assert json.loads((out / "runs.json").read_text())["failures"] == [["noisy2", "ce", 2, "loss is NaN", 1]]
+
+
+def test_tables_and_claims_are_identical_from_result_files_and_runs_csv(folder, tmp_path, latex):
+    out = tmp_path / "tidy"
+    write_tidy(load_results(folder, SPEC), out)
+    for fmt in ("md", "latex", "csv"):
+        assert leaderboard(out / "runs.csv", fmt) == leaderboard(folder, fmt, spec=SPEC)
+        assert leaderboard(out, fmt) == leaderboard(out / "runs.csv", fmt)  # a folder holding only runs.csv
+    a = write_claims(load_results(folder, SPEC), tmp_path / "from_files")
+    b = write_claims(load_results(out / "runs.csv"), tmp_path / "from_csv")
+    assert [p.read_bytes() for p in a] == [p.read_bytes() for p in b]
+    latex(leaderboard(out / "runs.csv", "latex"), tmp_path / "tex")  # three tables, one with a failed run
+
+
+def test_claims_csv_p_values_equal_scipy_on_runs_csv(folder, tmp_path):
+    out = tmp_path / "tidy"
+    write_tidy(load_results(folder, SPEC), out)
+    write_claims(load_results(out / "runs.csv"), out)
+    claims = list(csv.DictReader((out / "claims.csv").open()))
+    assert tuple(claims[0]) == CLAIMS_FIELDS
+    values = defaultdict(dict)
+    for r in csv.DictReader((out / "runs.csv").open()):
+        if r["split"] == "test":
+            values[(r["dataset"], r["method"], r["metric"])][int(r["seed"])] = float(r["value"])
+    tested = 0
+    for c in claims:
+        a, b = values[(c["dataset"], c["method"], c["metric"])], values[(c["dataset"], c["baseline"], c["metric"])]
+        seeds = sorted(set(a) & set(b))
+        if c["test"] != "paired t (two-sided)":
+            continue  # constant differences: no t statistic (stats.paired)
+        assert float(c["p_value"]) == stats.ttest_rel([a[s] for s in seeds], [b[s] for s in seeds]).pvalue
+        assert int(c["n"]) == len(seeds) and float(c["mean_diff"]) == pytest.approx(
+            sum(a[s] - b[s] for s in seeds) / len(seeds), abs=1e-15)
+        tested += 1
+    assert tested >= 2
+    verdicts = {(c["dataset"], c["method"], c["baseline"]): c["verdict"] for c in claims}
+    # lpg - ce on bal_a: +5, +5.1, +5.4 points (p = 0.002); on bal_b -2, -1, 0 (p = 0.18)
+    assert verdicts[("bal_a", "lpg", "ce")] == "supported" and verdicts[("bal_b", "lpg", "ce")] == "not supported"
+    assert verdicts[("lt", "lpg+la", "la")] == "supported"  # +2 points on every seed (constant difference)
+    assert set(verdicts) == {("bal_a", "lpg", "ce"), ("bal_b", "lpg", "ce"), ("noisy", "lpg", "ce"),
+                             ("lt", "lpg+la", "la")}
+
+
+def test_claims_summary_counts_verdicts_per_protocol(folder, latex):
+    results = load_results(folder, SPEC)
+    claims = check_claims(results)
+    assert [c.verdict for c in claims if c.dataset == "noisy"] == ["supported"]  # 60 vs 50/51/52
+    text = write_claims(results, folder)[0].read_text()
+    assert ("**balanced**: LPG against each baseline: 1 supported, 1 not supported, 0 contradicted of 2 "
+            "comparisons on 2 data sets; the claim is not supported.") in text
+    assert "**long-tail**: LPG+X against X: 1 supported" in text
+    latex((folder / "claims.tex").read_text(), folder / "tex")
+
+
+def test_a_runs_csv_needs_its_header_and_runs_json(folder, tmp_path):
+    out = tmp_path / "tidy"
+    write_tidy(load_results(folder, SPEC), out)
+    (out / "other.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(UserError, match="is not a runs.csv: its header must be suite,dataset,method"):
+        load_results(out / "other.csv")
+    (out / "runs.json").unlink()
+    with pytest.raises(UserError, match="runs.json beside it"):
+        load_results(out / "runs.csv")
+
+
+def test_one_significant_loss_contradicts_consistently_outperforms(tmp_path):
+    for s in (0, 1, 2):
+        write_result(tmp_path, "bal", "ce", s, balanced=0.80 + 0.01 * s)
+        write_result(tmp_path, "bal", "gce", s, method="gce", balanced=0.50 + 0.02 * s)
+        write_result(tmp_path, "bal", "lpg", s, method="lpg", balanced=0.70 + 0.011 * s)  # -10 vs ce, +20 vs gce
+    results = load_results(tmp_path)
+    assert [c.verdict for c in check_claims(results)] == ["contradicted", "supported"]
+    text = write_claims(results, tmp_path)[0].read_text()
+    assert ("1 supported, 0 not supported, 1 contradicted of 2 comparisons on 1 data sets; "
+            "the claim is contradicted") in text
+
+
+def test_claims_count_collapsed_runs_of_the_compared_cells(tmp_path):
+    def curve(values):
+        return [{"epoch": e + 1, "test_accuracy": v, "test_balanced_accuracy": v} for e, v in enumerate(values)]
+
+    write_result(tmp_path, "pair", "lpg", 0, method="lpg", balanced=0.66, history=curve([0.5, 0.6, 0.3, 0.66]))
+    write_result(tmp_path, "pair", "lpg", 1, method="lpg", balanced=0.40, history=curve([0.5, 0.65, 0.14, 0.40]))
+    for seed in (0, 1):
+        write_result(tmp_path, "pair", "ce", seed, balanced=0.55, history=curve([0.5, 0.67, 0.55]))
+    write_claims(load_results(tmp_path), tmp_path / "out")
+    text = (tmp_path / "out" / "claims.md").read_text()
+    assert "lpg on pair 1/2, of 4 runs of the compared cells" in text
