@@ -6,6 +6,7 @@ import argparse
 import difflib
 import json
 import os
+import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -131,7 +132,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     out = Path(args.out or f"runs/{cfg['dataset']}/{cfg['method']}/seed{cfg['seed']}")
     writable_folder(out, "--out")  # before training, not when the result is written
     _keep_other_result(out, cfg, args.force)  # the same config is trained again and replaced
-    result = train(cfg, out)
+    result = train(cfg, out, foreign_checkpoint="restart" if args.force else "error")
     test = result["metrics"]["test"]
     print(f"{cfg['dataset']} {cfg['method']} seed {cfg['seed']}: test accuracy {100 * test['accuracy']:.2f}%, "
           f"balanced {100 * test['balanced_accuracy']:.2f}%, {result['timing']['seconds_total']:.1f}s "
@@ -214,8 +215,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"lpg-meta: error: {err}; lower optim.lr or the method's step sizes.", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        hint = {"run": " finished units are kept; run the same command again to resume.",
-                "reproduce": " finished runs are kept; run the same command again to resume."}
+        hint = {"reproduce": " finished runs are kept; run the same command again to resume."}
+        if args.command in ("train", "run"):  # both continue from the run folders' checkpoints
+            command = shlex.join(["lpg-meta", *(sys.argv[1:] if argv is None else argv)])
+            kept = "the last checkpoint is" if args.command == "train" else "finished units and checkpoints are"
+            hint[args.command] = f" {kept} kept; run the same command again to resume: {command}"
         print(f"lpg-meta: interrupted.{hint.get(args.command, '')}", file=sys.stderr)
         return 130
 

@@ -30,6 +30,15 @@ OPTIONAL_TRAIN_DEFAULTS: dict[str, Any] = {
     "channels_last": None,  # None = on for conv nets on CUDA, off elsewhere; true / false forces it
     "num_workers": 0,  # 0: batches built in-process (as before); N > 0: a DataLoader, N workers
     "max_steps_per_epoch": 0,  # 0: whole epochs; N > 0: stop each epoch after N steps (smoke tests)
+    # Checkpoints (in the run folder; not part of a run's identity, results.NOT_IDENTITY): one
+    # every N epochs (0: none), and one inside an epoch once this many minutes passed since the
+    # last (0: never), each skipped while writing would take more than checkpoint_budget of the
+    # time (null: never skipped); removed when the run finishes unless keep_checkpoints.
+    "checkpoint_every": 1,
+    "checkpoint_minutes": 10.0,
+    "checkpoint_budget": 0.02,
+    "keep_checkpoints": False,
+    "save_model": False,  # keep the initial and final weights (model_init.pt, model.pt)
 }
 AMP_MODES = ("none", "bf16")
 
@@ -191,6 +200,9 @@ def _check_ranges(cfg: dict[str, Any]) -> None:
         raise UserError(f"train.amp must be none or bf16, got {train['amp']!r}.")
     if train["channels_last"] is not None and not isinstance(train["channels_last"], bool):
         raise UserError(f"train.channels_last must be true, false or null (auto), got {train['channels_last']!r}.")
-    for key in ("num_workers", "max_steps_per_epoch"):
+    for key in ("num_workers", "max_steps_per_epoch", "checkpoint_every", "checkpoint_minutes"):
         if train[key] < 0:
             raise UserError(f"train.{key} must be >= 0, got {train[key]}.")
+    if train["checkpoint_budget"] is not None and not train["checkpoint_budget"] > 0:
+        raise UserError(f"train.checkpoint_budget must be above 0 (a fraction of the run's time) or null, "
+                        f"got {train['checkpoint_budget']}.")

@@ -18,9 +18,10 @@ SETTING = {"dataset": "mnist1d", "data": {"imbalance": 100.0}, "train": {"progre
 
 
 def run_or_load(cfg: dict[str, Any], out: Path) -> dict[str, Any]:
-    """Train ``cfg`` unless ``out/result.json`` already holds a finished run of it."""
+    """Train ``cfg`` unless ``out/result.json`` already holds a finished run of it (a stale
+    result or checkpoint of another config in ``out`` is replaced: this command owns the folder)."""
     done = load_finished_file(out / RESULT_NAME, cfg)
-    return done if done is not None else train(cfg, out)
+    return done if done is not None else train(cfg, out, foreign_checkpoint="restart")
 
 
 def _mean_std(values: list[float]) -> str:

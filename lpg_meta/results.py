@@ -14,9 +14,10 @@ import os
 import platform
 import subprocess
 import tempfile
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 PACKAGES = ("lpg-meta", "torch", "torchvision", "higher", "numpy", "optuna", "mnist1d", "scikit-learn")
 
@@ -34,20 +35,21 @@ def _umask() -> int:
     return mask
 
 
-def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
-    """Write ``text`` to ``path`` atomically: a reader (or a crash) never sees half a file.
+def write_atomic(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> Path:
+    """Write a file whole or not at all: a reader (or a crash) never sees half a file.
 
-    The text goes to a temporary file in the same folder, is fsynced, then renamed over ``path``.
-    The file gets the mode a plain ``open(path, "w")`` would give (0666 less the umask), not
-    mkstemp's 0600, so collaborators sharing an output folder can read it.
+    ``write`` fills a temporary file in the same folder, which is fsynced, then renamed over
+    ``path``; a killed writer leaves only ``.NAME.*.tmp``. The file gets the mode a plain
+    ``open(path, "w")`` would give (0666 less the umask), not mkstemp's 0600, so collaborators
+    sharing an output folder can read it.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.fchmod(fd, 0o666 & ~_umask())
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
@@ -55,6 +57,20 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` to ``path`` with ``write_atomic``."""
+    return write_atomic(path, lambda handle: handle.write(text.encode()))
+
+
+def remove_stray_temps(folder: str | os.PathLike, name: str) -> None:
+    """Remove the temporary files ``write_atomic`` left for ``name`` (writers killed mid-write).
+
+    Only for a folder this process owns: another live writer's temporary file would go too.
+    """
+    for stray in Path(folder).glob(f".{name}.*.tmp"):
+        stray.unlink(missing_ok=True)
 
 
 def write_json_atomic(path: str | os.PathLike, payload: Any) -> Path:
@@ -92,7 +108,12 @@ LOWER_IS_BETTER = frozenset(m for m, d in METRIC_DIRECTIONS.items() if d == "min
 SHOT_GROUPS = ("many_shot", "medium_shot", "few_shot")  # accuracy over classes by train count
 PER_EPOCH_METRICS = ("accuracy", "balanced_accuracy")  # what ``history`` records per split
 # Settings that do not change a run's outcome, so not its identity (``config_hash``).
-NOT_IDENTITY: dict[str, tuple[str, ...]] = {"train": ("progress",)}
+# Checkpoint and model-saving settings only say what is kept on disk: a resumed run equals an
+# uninterrupted one bit for bit (tests/train/test_checkpoint_kill.py).
+NOT_IDENTITY: dict[str, tuple[str, ...]] = {
+    "train": ("progress", "checkpoint_every", "checkpoint_minutes", "checkpoint_budget", "keep_checkpoints",
+              "save_model"),
+}
 
 
 def history_key(split: str, metric: str) -> str:

@@ -39,7 +39,8 @@ from lpg_meta.bench.preflight import preflight
 from lpg_meta.bench.progress import Overall, epoch_bar
 from lpg_meta.bench.schema import Suite, load_suite
 from lpg_meta.errors import TrainingDivergedError, UserError
-from lpg_meta.results import RESULT_NAME, provenance, write_json_atomic
+from lpg_meta.results import RESULT_NAME, provenance, remove_stray_temps, write_json_atomic
+from lpg_meta.train.checkpoint import finish_checkpoints
 
 Emit = Callable[[dict[str, Any]], None]
 # Each worker trains with one torch thread (a run's train.threads, if set, still wins): the
@@ -198,6 +199,7 @@ def _seed_run(plan: Plan, cell: Cell, params: dict[str, Any], study_name: str | 
                 result = _train_logged(cfg, run_dir, f"{cell.name} s{seed}", worker)
             result["suite"] = info
             write_result(run_dir, result)
+            finish_checkpoints(run_dir, cfg["train"])
     except BaseException:
         trial.set_user_attr("reason", "error")
         runs.tell(trial, state=TrialState.FAIL)  # enqueued again on the next call
@@ -234,22 +236,27 @@ def write_result(run_dir: Path, result: dict[str, Any]) -> None:
     Only this process owns the unit, so any other temp file in ``run_dir`` is a dead one's.
     """
     write_json_atomic(run_dir / RESULT_NAME, result)
-    for stray in run_dir.glob(".result.json.*.tmp"):
-        stray.unlink(missing_ok=True)
+    remove_stray_temps(run_dir, RESULT_NAME)
 
 
 def _train_logged(cfg: dict[str, Any], run_dir: Path, label: str, worker: int) -> dict[str, Any]:
-    """Train with the trainer's epoch lines in ``run_dir/train.log`` and an epoch bar on a terminal."""
+    """Train with the trainer's epoch lines in ``run_dir/train.log`` and an epoch bar on a terminal.
+
+    Checkpoints go to ``run_dir``: a unit handed to another worker (a dead one's) continues from
+    the last one, and its log goes on; a checkpoint of an older config of the cell is replaced.
+    """
+    from lpg_meta.train.checkpoint import CHECKPOINT_NAME
     from lpg_meta.train.trainer import train
 
     run_cfg = copy.deepcopy(cfg)
     run_cfg["train"]["progress"] = "log"  # excluded from config_hash: the key is unchanged
     run_dir.mkdir(parents=True, exist_ok=True)
     with epoch_bar(label, cfg["train"]["epochs"], worker) as bar, \
-            open(run_dir / "train.log", "w") as log, redirect_stderr(log):
+            open(run_dir / "train.log", "a" if (run_dir / CHECKPOINT_NAME).exists() else "w") as log, \
+            redirect_stderr(log):
         print(f"# {label} config {config_hash(cfg)}", file=log, flush=True)
         try:
-            return train(run_cfg, None, bar)
+            return train(run_cfg, None, bar, run_dir=run_dir, foreign_checkpoint="restart")
         except TrainingDivergedError as err:
             print(f"# diverged: {err}", file=log)
             return {"status": "diverged", "error": str(err), "config": run_cfg, "seed": cfg["seed"],

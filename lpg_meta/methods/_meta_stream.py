@@ -34,11 +34,30 @@ class MetaStream:
     def next(self, device: torch.device) -> Batch:
         """The next meta batch on ``device``; the stream starts at the first call (after warm-up)."""
         if self._batches is None:
-            # methods.check_meta_split refused a config without a meta split before any batch
-            assert self.ctx.meta_batches is not None, "the trainer passes a meta-batch factory"
-            self._batches = self.ctx.meta_batches(self.batch_size)
+            self._batches = self._open()
         x_m, y_m = next(self._batches)
         return x_m.to(device, non_blocking=True), y_m.to(device, non_blocking=True)
+
+    def _open(self) -> Iterator[Batch]:
+        # methods.check_meta_split refused a config without a meta split before any batch
+        assert self.ctx.meta_batches is not None, "the trainer passes a meta-batch factory"
+        return self.ctx.meta_batches(self.batch_size)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The stream's position (its batch order and generator) and this epoch's meta losses."""
+        if self._batches is not None and not hasattr(self._batches, "state_dict"):
+            raise TypeError(f"{self.method}'s meta-batch stream cannot be checkpointed: the trainer's "
+                            "meta_batch_source gives one that can.")
+        position = self._batches.state_dict() if self._batches is not None else None  # type: ignore[attr-defined]
+        return {"position": position, "epoch": list(self._epoch), "per_epoch": list(self.per_epoch)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue where ``state_dict`` was taken: the same meta batches come next."""
+        self._epoch, self.per_epoch = list(state["epoch"]), list(state["per_epoch"])
+        self._batches = None
+        if state["position"] is not None:
+            self._batches = self._open()
+            self._batches.load_state_dict(state["position"])  # type: ignore[attr-defined]
 
     def log(self, meta_loss: float) -> None:
         """Record one meta step's look-ahead loss."""

@@ -110,3 +110,69 @@ class Method:
     def record(self) -> dict[str, Any]:
         """Method-specific data stored in ``result.json`` (e.g. LPG trajectories)."""
         return {}
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything the next step depends on, for a checkpoint (``load_state_dict`` restores it).
+
+        Generic, so a new method needs no code: every attribute but ``params`` and ``ctx`` is
+        captured as its state (modules, optimizers and objects with a ``state_dict``, torch
+        generators, tensors, numbers, containers of them, and this package's plain objects such
+        as ``ClassRule``, recursively). Override where an attribute needs more (``MetaStream``).
+        """
+        return {k: v for k, v in ((k, capture(v)) for k, v in vars(self).items() if k not in _CONTEXT)
+                if v is not SKIP}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore ``state_dict()``'s output into this (set-up) method, in place where it can."""
+        for key, saved in state.items():
+            setattr(self, key, restore(getattr(self, key, None), saved))
+
+
+_CONTEXT = ("params", "ctx")  # fixed by the config: rebuilt, never checkpointed
+SKIP = object()  # not state (a function, a device, an iterator): rebuilt by the constructor
+
+
+def capture(value: Any) -> Any:
+    """A checkpointable copy of ``value`` (tensors, numbers, strings, lists and dicts), or ``SKIP``."""
+    if hasattr(value, "state_dict") and not isinstance(value, type):
+        return value.state_dict()
+    if isinstance(value, torch.Generator):
+        return value.get_state()
+    if isinstance(value, torch.Tensor):
+        return value.detach().clone()
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (list, tuple)):
+        items = [capture(v) for v in value]
+        return SKIP if any(v is SKIP for v in items) else items
+    if isinstance(value, dict):
+        pairs = {k: capture(v) for k, v in value.items()}
+        return SKIP if any(v is SKIP for v in pairs.values()) else pairs
+    if type(value).__module__.startswith("lpg_meta.") and hasattr(value, "__dict__"):
+        return {k: v for k, v in ((k, capture(v)) for k, v in vars(value).items() if k not in _CONTEXT)
+                if v is not SKIP}
+    return SKIP
+
+
+def restore(current: Any, saved: Any) -> Any:
+    """``current`` with ``saved`` (from ``capture``) put back: in place for modules, optimizers,
+    generators and tensors (optimizers keep their references), a new value for the rest."""
+    if hasattr(current, "load_state_dict") and not isinstance(current, type):
+        current.load_state_dict(saved)
+        return current
+    if isinstance(current, torch.Generator):
+        current.set_state(saved)
+        return current
+    if isinstance(current, torch.Tensor) and isinstance(saved, torch.Tensor):
+        if current.shape == saved.shape and current.dtype == saved.dtype:
+            with torch.no_grad():
+                current.copy_(saved)
+            return current
+        return saved.to(current.device)
+    if isinstance(current, list) and isinstance(saved, list) and len(current) == len(saved):
+        return [restore(c, v) for c, v in zip(current, saved, strict=True)]
+    if type(current).__module__.startswith("lpg_meta.") and isinstance(saved, dict):
+        for key, value in saved.items():
+            setattr(current, key, restore(getattr(current, key, None), value))
+        return current
+    return saved

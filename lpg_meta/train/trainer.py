@@ -5,8 +5,9 @@ from __future__ import annotations
 import itertools
 import math
 import random
+import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +27,15 @@ from lpg_meta.results import (
     provenance,
     write_json_atomic,
 )
+from lpg_meta.train.batches import BatchOrder, iterate_batches, meta_batch_source, prepare
+from lpg_meta.train.checkpoint import Checkpointer, rng_states, save_torch_atomic, set_rng_states
 from lpg_meta.train.device import Accelerator, EpochBatches, WorkerBatches, resolve_device
 from lpg_meta.train.metrics import classification_metrics
 from lpg_meta.train.progress import Progress
 from lpg_meta.train.schedule import build_optimizer, build_scheduler
 
 EpochCallback = Callable[[int, dict[str, Any]], None]
+INITIAL_MODEL, FINAL_MODEL = "model_init.pt", "model.pt"  # train.save_model's files in the run folder
 
 
 def seed_everything(seed: int) -> None:
@@ -41,57 +45,9 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def batch_indices(
-    n: int, batch_size: int, generator: torch.Generator, shuffle: bool = True
-) -> Iterator[torch.Tensor]:
-    """Yield mini-batch indices; a last batch smaller than half a batch is dropped when shuffling."""
-    order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
-    for start in range(0, n, batch_size):
-        idx = order[start : start + batch_size]
-        if shuffle and len(idx) < max(2, batch_size // 2) and start > 0:
-            break  # a tiny last batch gives BatchNorm and the meta step noisy statistics
-        yield idx
-
-
-def iterate_batches(
-    split: Split, batch_size: int, generator: torch.Generator, shuffle: bool = True
-) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """Yield ``(x, y)`` mini-batches of ``batch_indices``."""
-    for idx in batch_indices(len(split.y), batch_size, generator, shuffle):
-        yield split.x[idx], split.y[idx]
-
-
-def flipped_batches(
-    split: Split, batch_size: int, generator: torch.Generator
-) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
-    """``iterate_batches`` (same random stream) with each batch's flipped-label mask."""
-    flipped = split.y != split.clean_y
-    for idx in batch_indices(len(split.y), batch_size, generator):
-        yield split.x[idx], split.y[idx], flipped[idx]
-
-
 def steps_in_epoch(n: int, batch_size: int) -> int:
     full, rest = divmod(n, batch_size)
     return full + (1 if rest >= max(2, batch_size // 2) or full == 0 else 0)
-
-
-def meta_batch_source(
-    bundle: DataBundle, generator: torch.Generator, acc: Accelerator
-) -> Callable[[int], Iterator[tuple[torch.Tensor, torch.Tensor]]]:
-    """A factory of endless, reshuffled mini-batch streams over the clean meta split."""
-
-    def stream(batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        while True:
-            for x, y in iterate_batches(bundle.meta, min(batch_size, len(bundle.meta.y)), generator):
-                yield _prepare(x, bundle, False, generator, acc), y.to(acc.device)
-
-    return stream
-
-
-def _prepare(
-    x: torch.Tensor, bundle: DataBundle, train: bool, generator: torch.Generator, acc: Accelerator
-) -> torch.Tensor:
-    return acc.to_device(bundle.prepare(x, train=train, generator=generator))
 
 
 @torch.no_grad()
@@ -101,7 +57,7 @@ def evaluate(model: torch.nn.Module, method: Method, split: Split, bundle: DataB
     model.eval()
     gen = torch.Generator().manual_seed(0)
     with acc.autocast():
-        logits = [method.eval_logits(model(_prepare(x, bundle, False, gen, acc))).float().cpu()
+        logits = [method.eval_logits(model(prepare(x, bundle, False, gen, acc))).float().cpu()
                   for x, _ in iterate_batches(split, batch_size, gen, shuffle=False)]
     model.train()
     if not logits:
@@ -113,7 +69,8 @@ def evaluate(model: torch.nn.Module, method: Method, split: Split, bundle: DataB
 
 
 def train(
-    cfg: dict[str, Any], out_dir: str | Path | None = None, on_epoch: EpochCallback | None = None
+    cfg: dict[str, Any], out_dir: str | Path | None = None, on_epoch: EpochCallback | None = None,
+    run_dir: str | Path | None = None, foreign_checkpoint: str = "error",
 ) -> dict[str, Any]:
     """Train one resolved configuration and return (and optionally write) its result.
 
@@ -121,6 +78,9 @@ def train(
         cfg: a configuration from ``resolve_config``.
         out_dir: where ``result.json`` is written atomically; nothing is written if None.
         on_epoch: called with ``(epoch, validation metrics)`` after each epoch (tuning reports).
+        run_dir: the folder of checkpoints and saved models (default ``out_dir``); None: neither.
+            A matching checkpoint there is resumed from (``Checkpointer``).
+        foreign_checkpoint: ``"error"`` or ``"restart"`` for a checkpoint of another config.
     """
     started = time.perf_counter()
     seed, tcfg, ocfg = cfg["seed"], cfg["train"], cfg["optim"]
@@ -136,7 +96,8 @@ def train(
     steps_per_epoch = steps_in_epoch(len(bundle.train.y), batch_size)
     if train_setting(tcfg, "max_steps_per_epoch"):  # a truncated epoch: the schedule follows it
         steps_per_epoch = min(steps_per_epoch, train_setting(tcfg, "max_steps_per_epoch"))
-    data_gen = torch.Generator().manual_seed(seed)
+    order = BatchOrder(len(bundle.train.y), batch_size, torch.Generator().manual_seed(seed))
+    data_gen = order.generator
     ctx = TrainContext(
         num_classes=bundle.num_classes,
         class_counts=list(bundle.train_counts),
@@ -150,25 +111,63 @@ def train(
     scheduler = build_scheduler(optimizer, steps_per_epoch, epochs, ocfg)
     method.setup(model, optimizer)
 
-    noisy = bundle.noise.get("kind", "none") != "none"
+    run_dir = run_dir if run_dir is not None else out_dir
+    ckpt = Checkpointer(run_dir, cfg, foreign_checkpoint) if run_dir is not None else None
+    saved = ckpt.load() if ckpt is not None else None
+    # The loop's counters: epochs done, steps done in the current epoch, steps done in all.
+    epoch, in_epoch, step, seconds_before = 0, 0, 0, 0.0
+    history: list[dict[str, Any]] = []
+    losses: list[float] = []
+    val: dict[str, Any] = {}
+    test: dict[str, Any] = {}
+    if saved is not None:
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        scheduler.load_state_dict(saved["scheduler"])
+        method.load_state_dict(saved["method"])
+        order.load_state_dict(saved["order"])
+        set_rng_states(saved["rng"])
+        epoch, in_epoch, step, seconds_before = saved["epoch"], saved["in_epoch"], saved["step"], saved["seconds"]
+        history, losses, val, test = saved["history"], saved["losses"], saved["val"], saved["test"]
+        print(f"lpg-meta: resuming from {ckpt.path}: {epoch} of {epochs} epochs done, then {in_epoch} steps "
+              f"({step} in all)", file=sys.stderr, flush=True)
+    elif train_setting(tcfg, "save_model") and run_dir is not None:
+        save_torch_atomic(Path(run_dir) / INITIAL_MODEL, model.state_dict())
+
+    def snapshot() -> dict[str, Any]:
+        return {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(), "method": method.state_dict(), "order": order.state_dict(),
+                "rng": rng_states(), "epoch": epoch, "in_epoch": in_epoch, "step": step, "history": history,
+                "losses": losses, "val": val, "test": test,
+                "seconds": seconds_before + time.perf_counter() - started}
+
+    # Which training labels were flipped: a weight diagnostic may read it (Method.observe_batch).
+    flipped = bundle.train.y != bundle.train.clean_y if bundle.noise.get("kind", "none") != "none" else None
     workers = None
     if acc.num_workers > 0:  # else today's in-process batches from ``data_gen``
         dataset = EpochBatches(bundle.train, bundle, batch_size, steps_per_epoch, seed)
         workers = WorkerBatches(dataset, acc.num_workers, device)
     progress = Progress(tcfg["progress"], epochs * steps_per_epoch, f"{cfg['dataset']}/{cfg['method']}/s{seed}")
-    history: list[dict[str, Any]] = []
-    step = 0
     try:
-        for epoch in range(epochs):
+        while epoch < epochs:
             model.train()
-            losses = []
-            # In-process batches carry their flipped-label masks (the weight diagnostic); the
-            # workers' do not, and a method then sees None.
-            batches = (flipped_batches(bundle.train, batch_size, data_gen) if workers is None
-                       else ((x, y, None) for x, y in workers.epoch(epoch)))
-            for x, y, flipped in itertools.islice(batches, steps_per_epoch):  # fewer with max_steps_per_epoch
-                method.observe_batch(flipped if noisy else None)
-                x = _prepare(x, bundle, True, data_gen, acc) if workers is None else acc.to_device(x)
+            if in_epoch == 0 and workers is None:
+                order.start_pass()
+            # A DataLoader's epoch is a function of (seed, epoch): a resumed one skips what was done.
+            loaded = None if workers is None else itertools.islice(workers.epoch(epoch), in_epoch, None)
+            while in_epoch < steps_per_epoch:
+                if loaded is None:
+                    idx = order.take()
+                    if idx is None:
+                        break
+                    x, y = prepare(bundle.train.x[idx], bundle, True, data_gen, acc), bundle.train.y[idx]
+                    method.observe_batch(None if flipped is None else flipped[idx])
+                else:
+                    batch = next(loaded, None)
+                    if batch is None:
+                        break
+                    x, y = acc.to_device(batch[0]), batch[1]
+                    method.observe_batch(None)  # the workers' batches carry no indices
                 y = y.to(device, non_blocking=True)
                 info = StepInfo(epoch=epoch, step=step, steps_per_epoch=steps_per_epoch, epochs=epochs)
                 with acc.autocast():
@@ -178,7 +177,10 @@ def train(
                 losses.append(loss)
                 scheduler.step()
                 step += 1
+                in_epoch += 1
                 progress.step(loss)
+                if ckpt is not None and ckpt.due(None):
+                    ckpt.save(snapshot())
             method.on_epoch_end(epoch)
             val = evaluate(model, method, bundle.val, bundle, tcfg["eval_batch_size"], acc)
             test = evaluate(model, method, bundle.test, bundle, tcfg["eval_batch_size"], acc)
@@ -192,12 +194,23 @@ def train(
                    for split, metrics in (("val", val), ("test", test)) for m in PER_EPOCH_METRICS},
             }
             history.append(record)
-            progress.epoch(epoch, epochs, {k: v for k, v in record.items() if k not in ("epoch", "lr")})
+            epoch, in_epoch, losses = epoch + 1, 0, []
+            if ckpt is not None and ckpt.due(epoch):
+                ckpt.save(snapshot())
+            progress.epoch(epoch - 1, epochs, {k: v for k, v in record.items() if k not in ("epoch", "lr")})
             if on_epoch is not None:
-                on_epoch(epoch, val)
+                on_epoch(epoch - 1, val)
+    except TrainingDivergedError:
+        if ckpt is not None:
+            ckpt.finish()  # deterministic: a resume would diverge again
+        raise
     finally:
         progress.close()
 
+    saved_model = {}
+    if train_setting(tcfg, "save_model") and run_dir is not None:
+        save_torch_atomic(Path(run_dir) / FINAL_MODEL, model.state_dict())
+        saved_model = {"saved_model": {"initial": INITIAL_MODEL, "final": FINAL_MODEL}}
     result = {
         "status": "ok",
         "config": cfg,
@@ -207,10 +220,13 @@ def train(
         "collapse": history_collapse(history),  # a fall of > 20 points from the best epoch, kept
         "data": bundle.summary(),
         "provenance": provenance(),
-        "timing": {"seconds_total": time.perf_counter() - started, "steps": step, "device": str(device),
-                   **acc.record()},
+        "timing": {"seconds_total": seconds_before + time.perf_counter() - started, "steps": step,
+                   "device": str(device), **acc.record(), **(ckpt.record() if ckpt is not None else {})},
+        **saved_model,
         **method.record(),
     }
     if out_dir is not None:
         write_json_atomic(Path(out_dir) / RESULT_NAME, result)
+        if ckpt is not None:
+            ckpt.finish()  # else the caller writes the result, then calls finish_checkpoints
     return result

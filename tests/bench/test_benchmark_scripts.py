@@ -32,6 +32,23 @@ def test_bench_meta_step_writes_one_record_per_configuration(tmp_path: Path) -> 
         assert rec["ratio_to_ce"] == pytest.approx(sum(ratios) / 2)  # the median of two rounds
 
 
+def test_bench_checkpoint_measures_resnet32_and_a_cpu_row(tmp_path: Path) -> None:
+    out = tmp_path / "checkpoint.json"
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "bench_checkpoint.py"), "--steps", "1", "--writes", "1",
+           "--net-method", "ce", "--methods", "ce", "--out", str(out)]
+    subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT)
+    record = json.loads(out.read_text())
+    net = record["resnet32"]
+    assert net["method"] == "ce" and net["checkpoint_bytes"] > 4 * 464_154  # resnet32's float32 weights, momentum
+    assert net["overhead_one_write_per_epoch"] == pytest.approx(net["write_seconds"] / (391 * net["step_seconds"]))
+    (row,) = record["cpu_rows"]
+    assert (row["row"], row["method"], row["epochs"]) == ("mnist1d_bal", "ce", 15)
+    assert row["none"]["checkpoints"] == 0 and row["every_epoch"]["checkpoints"] == 15
+    assert row["default"]["checkpoints"] <= 15  # how many the budget lets through depends on the machine
+    for run in ("none", "default", "every_epoch"):
+        assert row[run]["overhead"] == pytest.approx(row[run]["seconds_checkpointing"] / row[run]["seconds_total"])
+
+
 def test_diag_collapse_records_steps_epochs_and_a(tmp_path: Path) -> None:
     out = tmp_path / "diag.json"
     cmd = [sys.executable, str(ROOT / "benchmarks" / "diag_collapse.py"),

@@ -43,7 +43,7 @@ def test_an_unreadable_result_is_not_replaced_without_force(tmp_path, capsys) ->
     assert (tmp_path / "result.json").read_text() == "{half a fi"
 
 
-@pytest.mark.parametrize(("command", "resumes"), [("run", True), ("reproduce", True), ("train", False)])
+@pytest.mark.parametrize(("command", "resumes"), [("run", True), ("reproduce", True), ("train", True)])
 def test_an_interrupt_exits_130_and_says_how_to_resume(command, resumes, monkeypatch, capsys) -> None:
     def interrupted(_):
         raise KeyboardInterrupt

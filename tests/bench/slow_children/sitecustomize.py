@@ -22,13 +22,13 @@ def _install() -> None:
 
     real_train, real_write = trainer.train, runner.write_result
 
-    def slow_train(cfg: dict[str, Any], out_dir: Any = None, on_epoch: Any = None) -> Any:
+    def slow_train(cfg: dict[str, Any], out_dir: Any = None, on_epoch: Any = None, **kwargs: Any) -> Any:
         def paused(epoch: int, val: dict[str, Any]) -> None:
             if on_epoch is not None:
                 on_epoch(epoch, val)
             time.sleep(DELAY_S)
 
-        return real_train(cfg, out_dir, paused)
+        return real_train(cfg, out_dir, paused, **kwargs)
 
     def slow_write(run_dir: Any, result: dict[str, Any]) -> None:
         real_replace = os.replace
