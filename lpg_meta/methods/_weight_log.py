@@ -42,8 +42,9 @@ class WeightLog:
     """Collects (weight, flipped) pairs over an epoch and summarises them at its end."""
 
     def __init__(self) -> None:
-        self._weights: list[np.ndarray] = []
-        self._flipped: list[np.ndarray] = []
+        # Tensors, not arrays: a checkpoint (Method.state_dict) captures them mid-epoch.
+        self._weights: list[torch.Tensor] = []
+        self._flipped: list[torch.Tensor] = []
         self.share: list[float | None] = []
         self.auc: list[float | None] = []
         self.seen = False  # any flipped mask at all (a noisy row, in-process batches)
@@ -53,13 +54,13 @@ class WeightLog:
         if flipped is None:
             return
         self.seen = True
-        self._weights.append(weights.detach().double().cpu().numpy().ravel())
-        self._flipped.append(flipped.detach().cpu().numpy().astype(bool).ravel())
+        self._weights.append(weights.detach().double().cpu().flatten())
+        self._flipped.append(flipped.detach().cpu().bool().flatten())
 
     def end_epoch(self) -> None:
         """Close the epoch (None, JSON null, for an epoch without logged weights)."""
         if self._weights:
-            w, f = np.concatenate(self._weights), np.concatenate(self._flipped)
+            w, f = torch.cat(self._weights).numpy(), torch.cat(self._flipped).numpy()
             self.share.append(flipped_share(w, f))
             self.auc.append(clean_vs_flipped_auc(w, f))
         else:
