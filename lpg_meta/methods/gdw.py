@@ -175,6 +175,6 @@ class GDW(MWNet):
         self._counts.zero_()
 
     def record(self) -> dict[str, Any]:
-        rec = {"quantity": "mean omega, label class x logit", "trajectory": self.trajectory}
+        rec: dict[str, Any] = {"quantity": "mean omega, label class x logit", "trajectory": self.trajectory}
         rec = {**rec, **self.weight_curve(), **self.weight_log.record()}
         return {"gdw": {**self.base_record(), **rec}}
