@@ -54,7 +54,7 @@ def _number(table: Table, key: tuple[str, int], latex: bool) -> str:
     if cell.mark:
         text = (f"\\lpg{cell.mark}{{{text}}}" if latex else
                 f"**{text}**" if cell.mark == "best" else f"<ins>{text}</ins>")
-    if table.show_n and col.kind == "main":
+    if table.show_n and col.kind == "main" and not latex:  # LaTeX: the note lists them (width)
         text += f" (n={cell.n})"
     if cell.failed and col.kind == "main":
         text += f" (failed {cell.failed}/{cell.total}){dagger}"

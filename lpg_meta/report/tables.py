@@ -196,13 +196,25 @@ def build_table(results: Results, spec: TableSpec, split: str = "test") -> Table
     return table
 
 
+def _seed_counts(table: Table) -> str:
+    """Which cells have other than the usual number of seeds: one line, so cells stay narrow."""
+    by_n: dict[int, list[str]] = {}
+    for (m, i), c in table.cells.items():
+        col = table.columns[i]
+        if col.kind == "main" and c.n and col.dataset:
+            by_n.setdefault(c.n, []).append(f"{table.method_names[m]} on {table.dataset_names[col.dataset]}")
+    usual = max(by_n, key=lambda n: (len(by_n[n]), n))
+    others = "; ".join(f"{n} seeds: {', '.join(cells)}" for n, cells in sorted(by_n.items()) if n != usual)
+    return f"Seeds with a value: {usual} in a cell, except {others} (n in the Markdown cells)."
+
+
 def _notes(results: Results, table: Table, fewest: int) -> list[str]:
     spec, info, split = table.spec, METRIC_INFO[table.spec.metric], table.split
     kinds = {c.kind for c in table.columns}
     better = "higher" if info.higher_is_better else "lower"
     notes = [f"Cells: mean ± sample std (n-1) over seeds of the last-epoch {split} {info.name}"
              f"{' in %' if info.unit else ''} ({better} is better)."
-             + (" n: seeds with a value, shown where it differs across cells." if table.show_n else ""),
+             + (f" {_seed_counts(table)}" if table.show_n else ""),
              "Bold: the best mean of a column; underlined: not significantly worse than it (two-sided "
              "paired t-test over seeds, which share data split, label noise and initialisation; α = 0.05, "
              "Holm's correction within the column). Equal shown means share the bold; a column whose "
