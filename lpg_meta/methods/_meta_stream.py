@@ -224,12 +224,7 @@ class MetaLearnedMethod(Method):
         if shared is None:
             out = self.plain_step(model, optimizer, x, y, step, loss_fn)
         else:
-            optimizer.zero_grad(set_to_none=True)
-            loss = loss_fn(shared[1], y)
-            loss.backward()
-            self.before_update(model, step)
-            optimizer.step()
-            out = {"loss": loss.item()}
+            out = self.step_on_logits(model, optimizer, shared[1], y, step, loss_fn)
         self.time_real_s += time.perf_counter() - start
         return out
 

@@ -92,9 +92,20 @@ class Method:
         loss_fn: LossFn | None = None,
     ) -> dict[str, float]:
         """One optimisation step; ``loss_fn`` lets a wrapper (LPG) substitute a perturbed loss."""
-        loss_fn = loss_fn or self.loss
+        return self.step_on_logits(model, optimizer, model(x), y, step, loss_fn or self.loss)
+
+    def step_on_logits(
+        self,
+        model: torch.nn.Module,
+        optimizer: torch.optim.Optimizer,
+        logits: torch.Tensor,
+        y: torch.Tensor,
+        step: StepInfo,
+        loss_fn: LossFn,
+    ) -> dict[str, float]:
+        """The backward and update of a step whose forward is done (a meta step may share it)."""
         optimizer.zero_grad(set_to_none=True)
-        loss = loss_fn(model(x), y)
+        loss = loss_fn(logits, y)
         loss.backward()
         self.before_update(model, step)
         optimizer.step()
