@@ -1,5 +1,6 @@
 """LPG core: perturbation forms, the bilevel look-ahead step and the closed-form rule."""
 
+from lpg_meta.lpg.amplification import AmplificationLog
 from lpg_meta.lpg.forms import (
     FORMS,
     ClipForm,
@@ -22,6 +23,7 @@ from lpg_meta.lpg.meta import (
 from lpg_meta.lpg.rule import RULE_DEFAULTS, ClassRule
 
 __all__ = [
+    "AmplificationLog",
     "BACKENDS",
     "FORMS",
     "RULE_DEFAULTS",

@@ -36,6 +36,9 @@ class TrainContext:
     epochs: int
     steps_per_epoch: int
     meta_batches: Callable[[int], Iterator[tuple[torch.Tensor, torch.Tensor]]] | None = None
+    # Realised share of each true class's training samples with a flipped label (None: no noise
+    # record). Oracle knowledge: only the hand-set intervention (lpg_fixed, classes=noisy) reads it.
+    class_noise_rates: list[float | None] | None = None
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
 
 

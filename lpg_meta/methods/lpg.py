@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 import torch
 
-from lpg_meta.lpg import FORMS, BilevelStep, ClassRule, MatrixForm, Transform, build_form
+from lpg_meta.lpg import FORMS, AmplificationLog, BilevelStep, ClassRule, MatrixForm, Transform, build_form
 from lpg_meta.lpg.rule import RULE_DEFAULTS
 from lpg_meta.methods._meta_stream import (
     META_DEFAULTS,
@@ -66,6 +66,7 @@ class _PlugIn(Method):
         super().__init__(params, ctx)
         self.base = base if base is not None else CrossEntropy({}, ctx)
         self.trajectory: list[list[float]] = []
+        self.amplification = AmplificationLog(ctx.num_classes)  # of the real steps' logit gradients
         self.time_real_s = 0.0
 
     # The loss itself is the base's: LPG changes only its gradient.
@@ -84,6 +85,7 @@ class _PlugIn(Method):
 
     def on_epoch_end(self, epoch: int) -> None:
         self.base.on_epoch_end(epoch)
+        self.amplification.end_epoch()
         super().on_epoch_end(epoch)
 
     def eval_logits(self, logits: torch.Tensor) -> torch.Tensor:
@@ -97,6 +99,21 @@ class _PlugIn(Method):
             return base_loss(perturb_logit_grad(logits, lambda g: transform(g, y)), y)
 
         return loss_fn
+
+    def fixed_phi_record(self, form: str, **extra: Any) -> dict[str, Any]:
+        """result.json's ``lpg`` entry of a variant without meta steps (its ``a_c`` set, not learned)."""
+        rec = {
+            "form": form,
+            "backend": None,
+            "quantity": "a_c",
+            "trajectory": self.trajectory,
+            **extra,
+            **self.amplification.record(),
+            "meta_loss": [],
+            "time_meta_s": 0.0,
+            "time_real_s": self.time_real_s,
+        }
+        return {**self.base.record(), "lpg": rec}
 
     def _real_step(
         self,
@@ -190,7 +207,7 @@ class LPG(_PlugIn, MetaLearnedMethod):
 
     def real_loss(self, step: StepInfo, loss_fn: LossFn | None) -> LossFn:
         # phi as just updated (frozen() detaches it)
-        return self._perturbed(loss_fn or self.base.loss, self.form.frozen())
+        return self._perturbed(loss_fn or self.base.loss, self.amplification.wrap(self.form.frozen()))
 
     def plain_step(
         self,
@@ -213,6 +230,7 @@ class LPG(_PlugIn, MetaLearnedMethod):
             **self.base_record(),  # backend as resolved by setup() (auto -> jvp or higher)
             "quantity": "tau_c" if self.form_name == "clip" else "a_c",
             "trajectory": self.trajectory,
+            **self.amplification.record(),
         }
         if isinstance(self.form, MatrixForm):
             rec["A"] = self.form.perturbation_matrix().cpu().tolist()
@@ -310,7 +328,7 @@ class LPGRule(_PlugIn):
         def transform(g: torch.Tensor, yy: torch.Tensor) -> torch.Tensor:
             return ClassRule.transform(g, yy, a)
 
-        perturbed = self._perturbed(loss_with_update, transform)
+        perturbed = self._perturbed(loss_with_update, self.amplification.wrap(transform))
         return self._real_step(model, optimizer, x, y, step, perturbed)
 
     def on_epoch_end(self, epoch: int) -> None:
@@ -319,14 +337,4 @@ class LPGRule(_PlugIn):
         self.q_trajectory.append(self.rule.q.cpu().tolist())
 
     def record(self) -> dict[str, Any]:
-        rec = {
-            "form": "rule",
-            "backend": None,
-            "quantity": "a_c",
-            "trajectory": self.trajectory,
-            "q": self.q_trajectory,
-            "meta_loss": [],
-            "time_meta_s": 0.0,
-            "time_real_s": self.time_real_s,
-        }
-        return {**self.base.record(), "lpg": rec}
+        return self.fixed_phi_record("rule", q=self.q_trajectory)

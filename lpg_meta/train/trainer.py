@@ -104,6 +104,7 @@ def train(
         epochs=epochs,
         steps_per_epoch=steps_per_epoch,
         meta_batches=meta_batch_source(bundle, torch.Generator().manual_seed(seed + 1), acc),
+        class_noise_rates=bundle.noise.get("per_class_rate"),
         device=device,
     )
     method = build_method(cfg["method"], cfg["method_params"], ctx)
