@@ -30,11 +30,12 @@ reproduce: install
 quick: install
 	$(VENV)/bin/lpg-meta reproduce
 
-# results/cpu/ (tables, claims, plots) from the committed runs.csv, curves.csv and runs.json.
+# results/cpu/ (tables, claims, plots, theory) from the committed runs.csv, curves.csv and runs.json.
 tables: install
 	$(VENV)/bin/lpg-meta table results/cpu/runs.csv --write
 	$(VENV)/bin/lpg-meta claims results/cpu/runs.csv > /dev/null
 	$(VENV)/bin/lpg-meta plot results/cpu/runs.csv
+	$(VENV)/bin/lpg-meta theory results/cpu/runs.csv > /dev/null
 
 bench: install
 	$(PY) benchmarks/bench_meta_step.py

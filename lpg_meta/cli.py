@@ -1,4 +1,4 @@
-"""Command line: ``lpg-meta train | list | data | run | table | claims | plot | reproduce``."""
+"""Command line: ``lpg-meta train | list | data | run | table | claims | plot | theory | reproduce``."""
 
 from __future__ import annotations
 
@@ -19,9 +19,11 @@ from lpg_meta.report.cli import (
     add_claims_parser,
     add_plot_parser,
     add_table_parser,
+    add_theory_parser,
     cmd_claims,
     cmd_plot,
     cmd_table,
+    cmd_theory,
 )
 
 
@@ -82,6 +84,7 @@ def build_parser() -> Parser:
     add_table_parser(sub)
     add_claims_parser(sub)
     add_plot_parser(sub)
+    add_theory_parser(sub)
 
     reproduce = sub.add_parser("reproduce", help="ce vs lpg on long-tail MNIST-1D, 3 seeds")
     reproduce.add_argument("--out", default="results/reproduce")
@@ -192,6 +195,7 @@ COMMANDS = {
     "table": cmd_table,
     "claims": cmd_claims,
     "plot": cmd_plot,
+    "theory": cmd_theory,
 }
 
 

@@ -1,4 +1,4 @@
-"""``lpg-meta table``, ``claims`` and ``plot``: parsers and handlers for the main CLI to wire in.
+"""``lpg-meta table``, ``claims``, ``plot`` and ``theory``: parsers and handlers for the main CLI to wire in.
 
 Each takes a results folder or a ``runs.csv``. ``--suite FILE`` (order, display names and the
 ``tables:`` section) is turned into a plain spec by the main CLI (``bench.layout``) and arrives
@@ -101,4 +101,24 @@ def cmd_plot(args: argparse.Namespace) -> int:
         print(f"wrote {path}")
     if not paths:
         print(f"no plot applies to {args.root}")
+    return 0
+
+
+def add_theory_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add ``theory ROOT [--suite] [--out]``."""
+    parser = subparsers.add_parser(
+        "theory", help="the paper's theory measured: PAC-Bayes bound vs test error, amplify/dampen conjecture "
+                       "(theory.md, .tex, plots/theory_*)")
+    _source(parser)
+    return parser
+
+
+def cmd_theory(args: argparse.Namespace) -> int:
+    """Write theory.md, theory.tex and plots/theory_*.png and print the Markdown."""
+    from lpg_meta.report.theory_render import write_theory  # scipy and matplotlib load only here
+
+    paths = write_theory(_results(args), _out(args))
+    print(paths[0].read_text(), end="")
+    for path in paths:
+        print(f"wrote {path}")
     return 0

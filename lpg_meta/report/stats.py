@@ -57,8 +57,14 @@ def paired(a: dict[int, float], b: dict[int, float]) -> Paired:
         p = 1.0 if abs(mean) <= 1e-12 * scale else 0.0
         return Paired(n, mean, mean, mean, p, f"{TEST_NAME}, constant difference")
     result = stats.ttest_rel([a[s] for s in seeds], [b[s] for s in seeds])
-    half = float(stats.t.ppf(0.975, n - 1)) * float(diffs.std(ddof=1)) / math.sqrt(n)
+    half = t_half_width(diffs)
     return Paired(n, mean, mean - half, mean + half, float(result.pvalue), TEST_NAME)
+
+
+def t_half_width(values: np.ndarray) -> float:
+    """Half the width of the 95 % t interval of the mean of ``values`` (at least 2 of them)."""
+    n = len(values)
+    return float(stats.t.ppf(0.975, n - 1)) * float(np.std(values, ddof=1)) / math.sqrt(n)
 
 
 def holm(p_values: list[float | None], alpha: float = ALPHA) -> list[bool]:

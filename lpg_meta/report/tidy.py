@@ -6,12 +6,14 @@ retraining (``write_tidy``):
 - ``runs.csv``: one row per run and scalar metric, ``suite, dataset, method, seed, split,
   metric, value``: the last epoch's metrics of both splits, plus ``peak_accuracy`` and
   ``peak_balanced_accuracy`` (best per-epoch value) on noisy rows, and ``collapsed`` (1 or 0,
-  ``lpg_meta.collapse`` on the per-epoch test curve) for every finished run. Values are Python's
+  ``lpg_meta.collapse`` on the per-epoch test curve) for every finished run, and the numeric
+  fields of the PAC-Bayes bound (split ``pac_bayes``, metric = field name). Values are Python's
   ``repr`` of the float, so they read back bit-identical.
 - ``curves.csv``: per-epoch and per-class series for the plots, ``dataset, method, seed,
   series, epoch, class, value`` (6 significant digits): ``test_balanced_accuracy`` per
   epoch; on long-tail rows ``per_class_accuracy`` and
-  ``train_count`` per class; for LPG runs ``lpg_<quantity>`` per epoch and class; for
+  ``train_count`` per class; for LPG runs ``lpg_<quantity>`` and ``lpg_amplification`` (mean
+  ``||g~|| / ||g||``) per epoch and class, on noisy rows with ``noise_rate`` per true class; for
   ``mwnet``, ``l2rw``, ``gdw`` on noisy rows ``flipped_weight_share`` and
   ``weight_auc_clean_vs_flipped`` per epoch.
 - ``runs.json``: the layout (row order, display names, tables, each data set row's config)
@@ -40,6 +42,8 @@ SCALARS = ("accuracy", "balanced_accuracy", "error", "nll", "ece", "many_shot", 
 PEAKS = ("accuracy", "balanced_accuracy")
 COLLAPSED = "collapsed"  # 1.0 where lpg_meta.collapse flags the run's test curve, else 0.0
 SPLITS = ("test", "val")
+PAC_BAYES = "pac_bayes"  # split of the PAC-Bayes bound's numeric fields (result.json's "pac_bayes")
+AMPLIFICATION, NOISE_RATE = "lpg_amplification", "noise_rate"  # curve series (per epoch and class; per class)
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,9 @@ def _run_values(run: Run, noisy: bool) -> list[tuple[str, str, float]]:
                          if isinstance(h.get(f"{split}_{metric}"), (int, float))]
                 if curve:
                     out.append((split, f"peak_{metric}", float(max(curve))))
+    for key, value in (run.result.get(PAC_BAYES) or {}).items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+            out.append((PAC_BAYES, key, float(value)))
     return out
 
 
@@ -108,10 +115,19 @@ def _run_curves(run: Run, long_tail: bool) -> dict[str, list[tuple[int | None, i
                                 if isinstance(v, (int, float)) and math.isfinite(v)]
     lpg = run.result.get("lpg") or {}
     if lpg.get("trajectory"):
-        name = f"lpg_{lpg.get('quantity', 'a_c')}"
-        series[name] = [(e + 1, c, _round(v)) for e, row in enumerate(lpg["trajectory"])
-                        for c, v in enumerate(row) if isinstance(v, (int, float)) and math.isfinite(v)]
+        series[f"lpg_{lpg.get('quantity', 'a_c')}"] = _epoch_class(lpg["trajectory"])
+    if lpg.get("amplification"):  # mean ||g~|| / ||g|| per epoch and class (issue 17)
+        series[AMPLIFICATION] = _epoch_class(lpg["amplification"])
+    noise = (run.result.get("data") or {}).get("noise") or {}
+    if lpg and noise.get("kind", "none") != "none" and noise.get("per_class_rate"):  # read beside LPG's
+        series[NOISE_RATE] = [(None, c, _round(v)) for c, v in enumerate(noise["per_class_rate"])
+                              if isinstance(v, (int, float))]
     return {k: v for k, v in series.items() if v}
+
+
+def _epoch_class(rows: list[list[float | None]]) -> list[tuple[int | None, int | None, float]]:
+    return [(e + 1, c, _round(v)) for e, row in enumerate(rows)
+            for c, v in enumerate(row) if isinstance(v, (int, float)) and math.isfinite(v)]
 
 
 def _dataset_config(config: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,258 @@
+"""The LPG paper's theory, measured (``lpg-meta theory``): the PAC-Bayes bound and the amplify/dampen conjecture.
+
+A pure function of the tidy extract (``runs.csv``, ``curves.csv``, ``runs.json``), like the tables.
+
+1. **Bound against test error**, per data set row: Kendall's τ_b (``scipy.stats.kendalltau``)
+   between the bound and the 0-1 test error over every (method, seed) run, and over the methods'
+   seed means; the bound ranks the methods as the test error does when the latter τ is 1.
+2. **Correlations of the conjecture**, per data set row and LPG row: Spearman's ρ between a
+   class's amplification (mean ``||g~|| / ||g||`` over its training samples, averaged over all
+   epochs; the last epoch's in a second column) and its training count (long-tail rows; the
+   conjecture predicts ρ < 0: tail classes amplified) or its realised noise rate (noisy rows;
+   ρ < 0: noisy classes dampened). ρ pools the (class, seed) pairs. Its p-value is a permutation
+   test that reassigns the classes' counts (or rates) among the classes, the same way in every
+   seed, so a class's seeds stay together and are not taken as independent samples: exact up
+   to 8 classes, else 20,000 seeded draws, p = (1 + #{|ρ*| >= |ρ|}) / (1 + draws).
+3. **The intervention** (``lpg_fixed`` rows: hand-set perturbations, no meta-learning): few-shot
+   accuracy (long-tail rows) or the peak-to-last gap of test accuracy (noisy rows) against ``ce``
+   and ``lpg``, paired by seed (``stats.paired``). Predicted: amplifying the tail raises few-shot
+   accuracy and dampening it lowers it; dampening the noisy classes narrows the gap and
+   amplifying them widens it.
+
+A verdict per half of the conjecture counts the significant (α = 0.05) results for and against.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+from lpg_meta.report.stats import ALPHA, Paired, paired
+from lpg_meta.report.tidy import AMPLIFICATION, NOISE_RATE, PAC_BAYES, Results
+
+EXACT_MAX_CLASSES = 8  # 8! = 40,320 permutations; beyond, Monte-Carlo draws
+DRAWS = 20_000
+FIXED = "lpg_fixed"
+TRAIN_COUNT, PERTURBATION = "train_count", "lpg_a_c"
+
+
+@dataclass(frozen=True)
+class Correlation:
+    """Spearman's ρ over pooled (class, seed) pairs with its class-permutation p-value."""
+
+    rho: float | None
+    p_value: float | None
+    classes: int
+    seeds: int
+
+
+def _ranks_centred(values: np.ndarray) -> np.ndarray:
+    ranks = stats.rankdata(values.ravel()).reshape(values.shape)  # ties: average ranks
+    return ranks - ranks.mean()
+
+
+def spearman_by_class(x: np.ndarray, y: np.ndarray, seed: int = 0) -> Correlation:
+    """ρ of ``x`` and ``y`` (``[classes, seeds]``) over all pairs, and its two-sided permutation p-value.
+
+    The null reassigns the rows (classes) of ``x`` among the classes, the same permutation in
+    every seed. None where either side is constant.
+    """
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    classes, seeds = x.shape
+    rx, ry = _ranks_centred(x), _ranks_centred(y)
+    denom = math.sqrt(float((rx**2).sum()) * float((ry**2).sum()))
+    if classes < 2 or denom == 0:
+        return Correlation(None, None, classes, seeds)
+    rho = float((rx * ry).sum()) / denom
+    if math.factorial(classes) <= math.factorial(EXACT_MAX_CLASSES):
+        perms = np.array(list(itertools.permutations(range(classes))))
+        extra = 0
+    else:
+        rng = np.random.default_rng(seed)
+        perms = np.array([rng.permutation(classes) for _ in range(DRAWS)])
+        extra = 1  # the observed assignment counts as one draw
+    null = np.einsum("pcs,cs->p", rx[perms], ry) / denom
+    hits = int(np.sum(np.abs(null) >= abs(rho) - 1e-12))
+    return Correlation(rho, (hits + extra) / (len(perms) + extra), classes, seeds)
+
+
+def _per_class(results: Results, ds: str, m: str, seed: int, series: str) -> dict[int, float]:
+    return {c: v for _, c, v in results.curves.get((ds, m, seed, series), []) if c is not None}
+
+
+def amplification(results: Results, ds: str, m: str, seed: int, last: bool = False) -> dict[int, float]:
+    """class -> amplification of one run: the mean over epochs, or the last epoch's."""
+    points = [(e, c, v) for e, c, v in results.curves.get((ds, m, seed, AMPLIFICATION), []) if c is not None]
+    if last and points:
+        final = max(e or 0 for e, _, _ in points)
+        points = [p for p in points if (p[0] or 0) == final]
+    by_class: dict[int, list[float]] = {}
+    for _, c, v in points:
+        by_class.setdefault(c, []).append(v)
+    return {c: float(np.mean(v)) for c, v in by_class.items()}
+
+
+def is_fixed(results: Results, m: str) -> bool:
+    """Whether row ``m`` is a hand-set intervention (``lpg_fixed`` or ``lpg_fixed+X``)."""
+    return str(results.layout.methods.get(m, {}).get("method") or m).split("+")[0] == FIXED
+
+
+@dataclass(frozen=True)
+class ClassData:
+    """One LPG row's classes on one data set row: x (count or noise rate) and amplification, [class, seed]."""
+
+    dataset: str
+    method: str
+    covariate: str  # TRAIN_COUNT or NOISE_RATE
+    x: np.ndarray
+    mean_amp: np.ndarray
+    last_amp: np.ndarray
+
+
+def class_data(results: Results, ds: str, m: str) -> ClassData | None:
+    """The matrices of a (data set row, LPG row), or None where the row has no covariate or amplification."""
+    kind = results.layout.protocol(ds)
+    covariate = {"long-tail": TRAIN_COUNT, "noisy": NOISE_RATE}.get(kind)
+    if covariate is None:
+        return None
+    seeds = sorted(s for (d, mm, s, series) in results.curves if (d, mm, series) == (ds, m, AMPLIFICATION))
+    columns = []
+    for seed in seeds:
+        x = _per_class(results, ds, m, seed, covariate)
+        mean, last = amplification(results, ds, m, seed), amplification(results, ds, m, seed, last=True)
+        columns.append((x, mean, last))
+    classes = sorted(set.intersection(*(set(x) & set(a) & set(b) for x, a, b in columns))) if columns else []
+    if not classes:
+        return None
+    mats = [np.array([[col[i][c] for col in columns] for c in classes]) for i in range(3)]
+    return ClassData(ds, m, covariate, *mats)
+
+
+def nominal_rates_differ(results: Results, ds: str) -> bool:
+    """Whether the row's noise kind gives classes different nominal flip rates (asym), so that
+    a correlation with the realised rates tests the conjecture; sym and pair rows share one rate."""
+    data = (results.layout.datasets.get(ds, {}).get("config") or {}).get("data") or {}
+    return str(data.get("noise")) == "asym"
+
+
+@dataclass(frozen=True)
+class BoundRow:
+    """Bound against test error on one data set row."""
+
+    dataset: str
+    runs: list[tuple[str, int, float, float]]  # (method row, seed, bound, test error)
+    tau: float | None
+    p_value: float | None
+    tau_methods: float | None
+    p_methods: float | None
+    n_methods: int
+
+
+def _kendall(a: list[float], b: list[float]) -> tuple[float | None, float | None]:
+    if len(a) < 2 or len(set(a)) < 2 or len(set(b)) < 2:
+        return None, None
+    result = stats.kendalltau(a, b)
+    return float(result.statistic), float(result.pvalue)
+
+
+def bound_rows(results: Results) -> list[BoundRow]:
+    """Every data set row with at least one run that has a bound."""
+    out = []
+    for ds in results.layout.datasets:
+        runs = []
+        for m in results.layout.methods:
+            bound, error = results.get(ds, m, "bound", PAC_BAYES), results.get(ds, m, "test_error", PAC_BAYES)
+            runs += [(m, s, bound[s], error[s]) for s in sorted(set(bound) & set(error))]
+        if not runs:
+            continue
+        tau, p = _kendall([r[2] for r in runs], [r[3] for r in runs])
+        methods = list(dict.fromkeys(r[0] for r in runs))
+        means = [(np.mean([r[2] for r in runs if r[0] == m]), np.mean([r[3] for r in runs if r[0] == m]))
+                 for m in methods]
+        tau_m, p_m = _kendall([float(b) for b, _ in means], [float(e) for _, e in means])
+        out.append(BoundRow(ds, runs, tau, p, tau_m, p_m, len(methods)))
+    return out
+
+
+def ranking_sentence(row: BoundRow) -> str:
+    """Whether the bound ranks the methods as the test error does, in plain words."""
+    if row.n_methods < 2 or row.tau_methods is None:
+        return "fewer than two methods with distinct values: no ranking to compare"
+    if row.tau_methods >= 1 - 1e-12:
+        return "yes: the bound orders the methods' mean test errors exactly"
+    if row.tau_methods > 0:
+        return f"partly: τ = {row.tau_methods:.2f} over the {row.n_methods} methods' means, not the same order"
+    return f"no: τ = {row.tau_methods:.2f} over the {row.n_methods} methods' means"
+
+
+@dataclass(frozen=True)
+class Intervention:
+    """An ``lpg_fixed`` row on one data set row against ``ce`` and ``lpg``."""
+
+    dataset: str
+    method: str
+    action: str  # "amplify" or "dampen"
+    target: str  # "tail" or "noisy"
+    classes: list[int]
+    metric: str  # "few_shot" or "gap"
+    values: dict[int, float]
+    against: dict[str, Paired]  # reference row -> paired comparison of the metric
+    verdict: str  # against ce: "supports", "contradicts", "no effect shown"
+
+
+def _metric_values(results: Results, ds: str, m: str, metric: str) -> dict[int, float]:
+    if metric == "few_shot":
+        return results.get(ds, m, "few_shot")
+    peak, last = results.get(ds, m, "peak_accuracy"), results.get(ds, m, "accuracy")
+    return {s: peak[s] - last[s] for s in set(peak) & set(last)}
+
+
+def _classify(diff: Paired, predicted_sign: int) -> str:
+    if diff.p_value is None or diff.mean_diff is None or diff.p_value >= ALPHA or diff.mean_diff == 0:
+        return "no effect shown"
+    return "supports" if math.copysign(1, diff.mean_diff) == predicted_sign else "contradicts"
+
+
+def interventions(results: Results) -> list[Intervention]:
+    out = []
+    for ds in results.layout.datasets:
+        kind = results.layout.protocol(ds)
+        if kind not in ("long-tail", "noisy"):
+            continue
+        for m in (m for m in results.layout.methods if is_fixed(results, m) and (ds, m) in results.present()):
+            a = {}
+            for (d, mm, _, series), points in results.curves.items():
+                if (d, mm, series) == (ds, m, PERTURBATION):
+                    final = max((e or 0) for e, _, _ in points)
+                    a.update({c: v for e, c, v in points if (e or 0) == final and c is not None and v != 0})
+            if not a:
+                continue
+            action = "amplify" if np.mean(list(a.values())) > 0 else "dampen"
+            target, metric = ("tail", "few_shot") if kind == "long-tail" else ("noisy", "gap")
+            values = _metric_values(results, ds, m, metric)
+            against = {ref: paired(values, _metric_values(results, ds, ref, metric))
+                       for ref in ("ce", "lpg") if (ds, ref) in results.present()}
+            # few-shot: amplify up, dampen down; gap: amplify wider, dampen narrower
+            sign = (1 if action == "amplify" else -1)
+            verdict = _classify(against["ce"], sign) if "ce" in against else "no ce row"
+            out.append(Intervention(ds, m, action, target, sorted(a), metric, values, against, verdict))
+    return out
+
+
+def correlation_verdict(c: Correlation) -> str:
+    """ρ < 0 is what the conjecture predicts, for counts and for noise rates alike."""
+    if c.rho is None or c.p_value is None or c.p_value >= ALPHA:
+        return "no effect shown"
+    return "supports" if c.rho < 0 else "contradicts"
+
+
+def overall(verdicts: list[str]) -> str:
+    """supported / contradicted / mixed / not shown, from the significant results."""
+    pro, con = verdicts.count("supports"), verdicts.count("contradicts")
+    if pro and con:
+        return "mixed"
+    return "supported" if pro else ("contradicted" if con else "not shown (no significant result)")

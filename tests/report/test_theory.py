@@ -1,0 +1,121 @@
+"""``lpg-meta theory`` (issue 17): Spearman with its class-permutation p-value on hand cases, and the
+whole report on fabricated result files whose answers are known."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+from test_collect import write_result
+
+from lpg_meta.cli import main
+from lpg_meta.report import load_results, spearman_by_class, write_tidy
+from lpg_meta.report.theory_render import analyse, verdict_lines
+
+COUNTS = [100, 60, 40, 20, 15, 10]  # median 30: classes 3, 4, 5 are the tail
+RATES = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5]
+
+
+def test_spearman_on_hand_cases() -> None:
+    # Three classes, one seed, same order: rho = 1; of the 3! assignments, identity and reversal reach |rho| = 1.
+    c = spearman_by_class(np.array([[1.0], [2.0], [3.0]]), np.array([[1.0], [2.0], [3.0]]))
+    assert c.rho == pytest.approx(1.0) and c.p_value == pytest.approx(2 / 6)
+    # Two seeds, x tied within a class: centred ranks x (-2,-2,0,0,2,2), y (-2.5..2.5): rho = 16 / sqrt(16 * 17.5).
+    x, y = np.array([[1.0, 1.0], [2.0, 2.0], [3.0, 3.0]]), np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+    c = spearman_by_class(x, y)
+    assert c.rho == pytest.approx(16 / math.sqrt(16 * 17.5)) and c.p_value == pytest.approx(2 / 6)
+    assert c.rho == pytest.approx(stats.spearmanr(x.ravel(), y.ravel()).statistic)
+    assert (c.classes, c.seeds) == (3, 2)
+    assert spearman_by_class(np.ones((4, 2)), y[:1].repeat(4, 0)).rho is None  # constant: no correlation
+
+
+def test_spearman_beyond_eight_classes_draws_seeded_permutations() -> None:
+    x = np.arange(10.0).reshape(10, 1)
+    c = spearman_by_class(x, -x)
+    # Only identity and reversal reach |rho| = 1: (1 + hits) / (1 + 20,000) with hits ~ 0 (p 2/10! a draw).
+    assert c.rho == pytest.approx(-1.0) and c.p_value < 1e-3
+    assert spearman_by_class(x, -x) == c  # seeded
+    noise = np.random.default_rng(1).random((10, 3))
+    assert spearman_by_class(x.repeat(3, 1), noise).p_value > 0.05
+
+
+def _history(peak: float, last: float) -> list[dict]:
+    return [{"epoch": e, "train_loss": 1.0, "test_accuracy": a, "test_balanced_accuracy": a}
+            for e, a in ((1, peak - 0.1), (2, peak), (3, last))]
+
+
+def _fabricate(root) -> None:
+    """lt: LPG amplifies tail classes (rho = -1 with count), the bound rises with test error (tau = 1),
+    amplifying the tail raises few-shot accuracy and dampening lowers it. asym: LPG amplifies noisy classes
+    (rho = +1 with the noise rate: against the conjecture), the bound falls with test error, dampening the
+    noisy classes widens the peak-to-last gap (against)."""
+    lt_data = {"num_classes": 6, "per_class": {"train": COUNTS}}
+    noisy_data = {"num_classes": 6, "per_class": {"train": [50] * 6},
+                  "noise": {"kind": "asym", "rate": 0.4, "per_class_rate": RATES}}
+    few = {"ce": 0.50, "lpg": 0.55, "lpg_amp_tail": 0.60, "lpg_damp_tail": 0.40}
+    last = {"ce": 0.70, "lpg": 0.72, "lpg_damp_noisy": 0.62, "lpg_amp_noisy": 0.71}
+    for seed in range(3):
+        jitter = 0.01 * seed * (seed + 1) / 2  # 0, .01, .03: paired differences vary, so the t-test has spread
+        for k, (m, f) in enumerate(few.items()):
+            acc = 0.6 + 0.05 * k + 0.01 * seed
+            a = -0.5 if m == "lpg_damp_tail" else 0.5
+            lpg = {"quantity": "a_c", "trajectory": [[0, 0, 0, a, a, a]] * 3} if m.startswith("lpg_") else None
+            if m == "lpg":
+                amp = [[2.0 - n / 100 + 0.001 * seed for n in COUNTS]] * 3  # falls with the count
+                lpg = {"quantity": "a_c", "trajectory": [[0.0] * 6] * 3, "amplification": amp}
+            write_result(root, "lt", m, seed, method="lpg_fixed" if m.startswith("lpg_") else m, imbalance=10.0,
+                         accuracy=acc, shots=(0.9, 0.7, f + (jitter if m != "ce" else 0.0) * (1 if f > 0.5 else -1)),
+                         data=lt_data, pac_bayes={"bound": 0.2 + 2 * (1 - acc), "test_error": 1 - acc, "n": 400},
+                         **({"lpg": lpg} if lpg else {}))
+        for m, final in last.items():
+            acc = final + 0.01 * seed
+            gap = 0.1 + (0.1 + jitter if m == "lpg_damp_noisy" else 0.0)
+            a = -0.5 if m == "lpg_damp_noisy" else 0.5
+            lpg = {"quantity": "a_c", "trajectory": [[0, 0, 0, a, a, a]] * 3} if m.startswith("lpg_") else None
+            if m == "lpg":
+                lpg = {"quantity": "a_c", "trajectory": [[0.0] * 6] * 3,
+                       "amplification": [[1 + r for r in RATES], [1 + r + 0.01 * seed for r in RATES]]}
+            write_result(root, "asym", m, seed, method="lpg_fixed" if m.startswith("lpg_") else m,
+                         noise="asym", noise_rate=0.4, accuracy=acc, data=noisy_data,
+                         history=_history(acc + gap, acc), pac_bayes={"bound": 0.5 + acc, "test_error": 1 - acc},
+                         **({"lpg": lpg} if lpg else {}))
+
+
+def test_the_report_finds_the_known_answers_from_result_files_and_from_the_tidy_extract(tmp_path) -> None:
+    _fabricate(tmp_path / "runs")
+    from_files = load_results(tmp_path / "runs")
+    write_tidy(from_files, tmp_path)
+    for results in (from_files, load_results(tmp_path / "runs.csv")):
+        theory = analyse(results)
+        bounds = {b.dataset: b for b in theory.bounds}
+        lt, asym = bounds["lt"], bounds["asym"]
+        assert lt.tau == pytest.approx(1.0) and lt.tau_methods == pytest.approx(1.0) and len(lt.runs) == 12
+        assert asym.tau == pytest.approx(-1.0) and asym.n_methods == 4
+        (noise, count) = theory.correlations  # rows in sorted order: asym, lt
+        assert (count.data.method, count.half, noise.half) == ("lpg", "tail", "noisy") and noise.applies
+        assert count.mean.rho < -0.95 and count.mean.p_value == pytest.approx(2 / 720)
+        assert noise.mean.rho > 0.95 and noise.last.rho > 0.95 and noise.mean.p_value == pytest.approx(2 / 720)
+        acts = {i.method: i for i in theory.interventions}
+        assert acts["lpg_amp_tail"].classes == [3, 4, 5] and acts["lpg_amp_tail"].action == "amplify"
+        assert acts["lpg_amp_tail"].against["ce"].mean_diff == pytest.approx(0.1 + 0.04 / 3)
+        assert [acts[m].verdict for m in ("lpg_amp_tail", "lpg_damp_tail", "lpg_damp_noisy")] == ["supports"] * 2 + [
+            "contradicts"]
+        assert acts["lpg_amp_noisy"].verdict == "no effect shown" and acts["lpg_damp_noisy"].target == "noisy"
+        tail, noisy = verdict_lines(results, theory)  # the halves in a fixed order
+        assert "Verdict: correlational supported; causal supported" in tail
+        assert "Verdict: correlational contradicted; causal contradicted" in noisy
+
+
+def test_cli_writes_markdown_latex_and_figures(tmp_path, capsys) -> None:
+    _fabricate(tmp_path / "runs")
+    assert main(["table", str(tmp_path / "runs"), "--write", "--out", str(tmp_path)]) == 0
+    assert main(["theory", str(tmp_path / "runs.csv")]) == 0
+    md = (tmp_path / "theory.md").read_text()
+    assert "the bound ranks the methods as the test error does: yes" in md and "no: τ = -1.00" in md
+    assert "\\begin{tabular}" in (tmp_path / "theory.tex").read_text()
+    for name in ("theory_bound_lt", "theory_bound_asym", "theory_amp_count_lt", "theory_amp_noise_asym"):
+        assert (tmp_path / "plots" / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
+    assert main(["theory", str(tmp_path / "nope.csv")]) == 2
+    assert "nope.csv does not exist" in capsys.readouterr().err
