@@ -27,7 +27,7 @@ _LATEX_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$",
                   "<": "$<$", ">": "$>$", "±": "$\\pm$", "†": "$^\\dagger$", "‡": "$^\\ddagger$",
                   "–": "--", "§": "\\S{}",
                   "ρ": "$\\rho$", "Δ": "$\\Delta$", "α": "$\\alpha$", "χ": "$\\chi$", "²": "$^2$", "≥": "$\\geq$",
-                  "≤": "$\\leq$"}
+                  "≤": "$\\leq$", "τ": "$\\tau$", "×": "$\\times$", "−": "$-$", "|": "$|$"}
 MACROS = ("\\providecommand{\\lpgbest}[1]{\\textbf{#1}}",
           "\\providecommand{\\lpgnsw}[1]{\\underline{#1}}",
           "\\providecommand{\\lpgstd}[1]{{\\scriptsize$\\pm$#1}}")

@@ -108,13 +108,15 @@ def test_the_report_finds_the_known_answers_from_result_files_and_from_the_tidy_
         assert "Verdict: correlational contradicted; causal contradicted" in noisy
 
 
-def test_cli_writes_markdown_latex_and_figures(tmp_path, capsys) -> None:
+def test_cli_writes_markdown_latex_and_figures(tmp_path, capsys, latex) -> None:
     _fabricate(tmp_path / "runs")
     assert main(["table", str(tmp_path / "runs"), "--write", "--out", str(tmp_path)]) == 0
     assert main(["theory", str(tmp_path / "runs.csv")]) == 0
     md = (tmp_path / "theory.md").read_text()
     assert "the bound ranks the methods as the test error does: yes" in md and "no: τ = -1.00" in md
-    assert "\\begin{tabular}" in (tmp_path / "theory.tex").read_text()
+    tex = (tmp_path / "theory.tex").read_text()
+    assert tex.count("\\begin{tabular}") == 3
+    latex(tex, tmp_path / "tex")  # compiles, and fits a two-column paper's text width
     for name in ("theory_bound_lt", "theory_bound_asym", "theory_amp_count_lt", "theory_amp_noise_asym"):
         assert (tmp_path / "plots" / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
     assert main(["theory", str(tmp_path / "nope.csv")]) == 2
