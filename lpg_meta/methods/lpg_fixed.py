@@ -57,7 +57,7 @@ class LPGFixed(_PlugIn):
     kind = "loss"
     needs_meta = False
     defaults = {"classes": "tail", "a": 0.5, "noisy_margin": 0.05}
-    search_space: dict[str, Any] = {}  # an intervention: nothing to tune
+    search_space = {}  # an intervention: nothing to tune
 
     def __init__(
         self, params: dict[str, Any], ctx: TrainContext, base: Method | None = None

@@ -96,3 +96,18 @@ def test_every_lpg_form_records_one_amplification_per_epoch_and_class(method: st
     assert all(r is not None and r > 0 for r in ratios)
     if method == "lpg_clip":  # clipping never lengthens a gradient
         assert max(ratios) <= 1 + 1e-6
+
+
+def test_a_checkpoint_mid_epoch_keeps_the_running_sums() -> None:
+    from lpg_meta.methods import build_method
+
+    ctx = TrainContext(num_classes=3, class_counts=[50, 20, 5], epochs=1, steps_per_epoch=2)
+    g, y = torch.randn(6, 3, generator=torch.Generator().manual_seed(0)), torch.tensor([0, 1, 2, 2, 1, 0])
+    first = build_method("lpg_fixed", {}, ctx)
+    first.amplification.add(g, 2 * g, y)
+    second = build_method("lpg_fixed", {}, ctx)
+    second.load_state_dict(first.state_dict())
+    for method in (first, second):
+        method.amplification.add(g, g, y)
+        method.amplification.end_epoch()
+    assert second.amplification.per_epoch == first.amplification.per_epoch == [[pytest.approx(1.5)] * 3]
