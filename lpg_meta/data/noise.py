@@ -122,6 +122,12 @@ def noise_record(
             float(np.mean(noisy[clean == c] != c)) if np.any(clean == c) else None
             for c in range(len(transition))
         ],
+        # Per training label: the share of the samples labelled c whose true class is another (null
+        # for a label no sample carries). A class-level perturbation is indexed by this label.
+        "per_label_rate": [
+            float(np.mean(clean[noisy == c] != c)) if np.any(noisy == c) else None
+            for c in range(len(transition))
+        ],
         "transition": transition.tolist(),
     }
     if kind == "asym":

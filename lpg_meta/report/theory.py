@@ -32,12 +32,16 @@ import numpy as np
 from scipy import stats
 
 from lpg_meta.report.stats import ALPHA, Paired, paired
-from lpg_meta.report.tidy import AMPLIFICATION, NOISE_RATE, PAC_BAYES, Results
+from lpg_meta.report.tidy import AMPLIFICATION, LABEL_NOISE_RATE, NOISE_RATE, PAC_BAYES, Results
 
 EXACT_MAX_CLASSES = 8  # 8! = 40,320 permutations; beyond, Monte-Carlo draws
 DRAWS = 20_000
 FIXED = "lpg_fixed"
 TRAIN_COUNT, PERTURBATION = "train_count", "lpg_a_c"
+# What a class's amplification is read against, per protocol. Noise: the issue's rate per true class
+# (``noise.per_class_rate``) and the rate per training label, the class a perturbation is indexed by
+# (a source class of asym noise keeps only its unflipped samples under its own label).
+COVARIATES = {"long-tail": (TRAIN_COUNT,), "noisy": (NOISE_RATE, LABEL_NOISE_RATE)}
 
 
 @dataclass(frozen=True)
@@ -107,18 +111,14 @@ class ClassData:
 
     dataset: str
     method: str
-    covariate: str  # TRAIN_COUNT or NOISE_RATE
+    covariate: str  # TRAIN_COUNT, NOISE_RATE or LABEL_NOISE_RATE
     x: np.ndarray
     mean_amp: np.ndarray
     last_amp: np.ndarray
 
 
-def class_data(results: Results, ds: str, m: str) -> ClassData | None:
-    """The matrices of a (data set row, LPG row), or None where the row has no covariate or amplification."""
-    kind = results.layout.protocol(ds)
-    covariate = {"long-tail": TRAIN_COUNT, "noisy": NOISE_RATE}.get(kind)
-    if covariate is None:
-        return None
+def class_data(results: Results, ds: str, m: str, covariate: str) -> ClassData | None:
+    """The matrices of a (data set row, LPG row) against ``covariate``, or None where either is missing."""
     seeds = sorted(s for (d, mm, s, series) in results.curves if (d, mm, series) == (ds, m, AMPLIFICATION))
     columns = []
     for seed in seeds:

@@ -12,7 +12,10 @@ from lpg_meta.report.plots import PLOTS_DIR, _figure, _safe, _save
 from lpg_meta.report.render import latex_escape
 from lpg_meta.report.stats import ALPHA, Paired, t_half_width
 from lpg_meta.report.theory import (
+    COVARIATES,
+    LABEL_NOISE_RATE,
     NOISE_RATE,
+    TRAIN_COUNT,
     BoundRow,
     ClassData,
     Correlation,
@@ -31,6 +34,8 @@ from lpg_meta.report.tidy import Results
 from lpg_meta.results import write_text_atomic
 
 THEORY_MD, THEORY_TEX = "theory.md", "theory.tex"
+AGAINST = {TRAIN_COUNT: "training count", NOISE_RATE: "noise rate (true class)",
+           LABEL_NOISE_RATE: "noise rate (label)"}
 _PREDICTED = {"tail": "tail classes amplified (ρ < 0 with the training count)",
               "noisy": "noisy classes dampened (ρ < 0 with the noise rate)"}
 
@@ -44,7 +49,7 @@ class CorrelationRow:
 
     @property
     def half(self) -> str:
-        return "tail" if self.data.covariate != NOISE_RATE else "noisy"
+        return "tail" if self.data.covariate == TRAIN_COUNT else "noisy"
 
 
 @dataclass(frozen=True)
@@ -58,12 +63,12 @@ def analyse(results: Results) -> Theory:
     """Everything the report shows, computed from ``results`` alone."""
     rows = []
     for ds in results.layout.datasets:
-        for m in results.layout.methods:
-            if is_fixed(results, m) or (data := class_data(results, ds, m)) is None:
-                continue
-            applies = data.covariate != NOISE_RATE or nominal_rates_differ(results, ds)
-            rows.append(CorrelationRow(data, spearman_by_class(data.x, data.mean_amp),
-                                       spearman_by_class(data.x, data.last_amp), applies))
+        covariates = COVARIATES.get(results.layout.protocol(ds), ())
+        for m in (m for m in results.layout.methods if not is_fixed(results, m)):
+            for data in filter(None, (class_data(results, ds, m, c) for c in covariates)):
+                applies = data.covariate == TRAIN_COUNT or nominal_rates_differ(results, ds)
+                rows.append(CorrelationRow(data, spearman_by_class(data.x, data.mean_amp),
+                                           spearman_by_class(data.x, data.last_amp), applies))
     return Theory(bound_rows(results), rows, interventions(results))
 
 
@@ -103,7 +108,7 @@ def verdict_lines(results: Results, theory: Theory) -> list[str]:
         count = {v: (corr.count(v), acts.count(v)) for v in ("supports", "contradicts")}
         lines.append(
             f"**{half} half** ({claim}): correlation {count['supports'][0]} for, {count['contradicts'][0]} against "
-            f"of {len(corr)} (row, LPG method) pairs; intervention {count['supports'][1]} for, "
+            f"of {len(corr)} (row, LPG method, covariate) readings; intervention {count['supports'][1]} for, "
             f"{count['contradicts'][1]} against of {len(acts)} rows (α = {ALPHA}). Verdict: correlational "
             f"{overall(corr)}; causal {overall(acts)}.")
     return lines
@@ -127,7 +132,7 @@ def _correlation_table(results: Results, theory: Theory) -> tuple[list[str], lis
             "Reading"]
     rows = []
     for r in theory.correlations:
-        against = "training count" if r.half == "tail" else "noise rate"
+        against = AGAINST[r.data.covariate]
         reading = correlation_verdict(r.mean) if r.applies else "not a test: one nominal rate for every class"
         rows.append([results.layout.dataset_name(r.data.dataset), results.layout.method_name(r.data.method), against,
                      f"{r.mean.classes} × {r.mean.seeds}", _f(r.mean.rho), _p(r.mean.p_value), _f(r.last.rho),
@@ -153,7 +158,11 @@ DEFINITIONS = (
     "loss, g~ the perturbed one), averaged over all epochs (and the last epoch's). ρ: Spearman's rank "
     "correlation over the pooled (class, seed) pairs; p: permutation test that reassigns the classes' counts or "
     "noise rates among the classes, the same way in every seed (exact up to 8 classes, else 20,000 seeded "
-    "draws). The conjecture predicts ρ < 0 for both halves: tail classes amplified, noisy classes dampened. "
+    "draws). Noise rate (true class): the share of the class's training samples whose label was flipped; noise "
+    "rate (label): the share of the samples carrying the label whose true class is another (the perturbation is "
+    "indexed by the label). Sym and pair noise give every class one nominal rate: there ρ is not a test and "
+    "stays out of the verdict. The conjecture predicts ρ < 0 for both halves: tail classes amplified, noisy "
+    "classes dampened. "
     "Intervention: hand-set g~ = (1 + a) g on the picked classes (lpg_fixed), a = ±0.5; Δ in percentage "
     "points, paired by seed (two-sided paired t-test, 95 % t interval). Predicted: amplifying the tail raises "
     "few-shot accuracy, dampening it lowers it; dampening the noisy classes narrows the peak-to-last gap, "
@@ -229,8 +238,8 @@ def plot_bounds(results: Results, theory: Theory, folder: Path) -> list[Path]:
 
 def plot_amplification(results: Results, theory: Theory, folder: Path) -> list[Path]:
     paths = []
-    for ds in dict.fromkeys(r.data.dataset for r in theory.correlations):
-        rows = [r for r in theory.correlations if r.data.dataset == ds]
+    for ds, covariate in dict.fromkeys((r.data.dataset, r.data.covariate) for r in theory.correlations):
+        rows = [r for r in theory.correlations if (r.data.dataset, r.data.covariate) == (ds, covariate)]
         fig, ax = _figure(6.0, 4.5)
         colour = _colours([r.data.method for r in rows])
         for r in rows:
@@ -240,11 +249,11 @@ def plot_amplification(results: Results, theory: Theory, folder: Path) -> list[P
         tail = rows[0].half == "tail"
         if tail:
             ax.set_xscale("log")
-        ax.set(xlabel="training count of the class" if tail else "realised noise rate of the class",
+        ax.set(xlabel=f"{AGAINST[covariate]} of the class" + ("" if tail else ", realised"),
                ylabel="amplification ||g~||/||g|| (mean over epochs)",
                title=f"{results.layout.dataset_name(ds)}: one point per class and seed")
         ax.legend(fontsize=6)
-        name = "count" if tail else "noise"
+        name = {TRAIN_COUNT: "count", NOISE_RATE: "noise", LABEL_NOISE_RATE: "label_noise"}[covariate]
         paths.append(_save(fig, folder / f"theory_amp_{name}_{_safe(ds)}.png"))
     return paths
 

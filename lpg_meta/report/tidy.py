@@ -13,7 +13,8 @@ retraining (``write_tidy``):
   series, epoch, class, value`` (6 significant digits): ``test_balanced_accuracy`` per
   epoch; on long-tail rows ``per_class_accuracy`` and
   ``train_count`` per class; for LPG runs ``lpg_<quantity>`` and ``lpg_amplification`` (mean
-  ``||g~|| / ||g||``) per epoch and class, on noisy rows with ``noise_rate`` per true class; for
+  ``||g~|| / ||g||``) per epoch and class, on noisy rows with ``noise_rate`` per true class and
+  ``label_noise_rate`` per training label; for
   ``mwnet``, ``l2rw``, ``gdw`` on noisy rows ``flipped_weight_share`` and
   ``weight_auc_clean_vs_flipped`` per epoch.
 - ``runs.json``: the layout (row order, display names, tables, each data set row's config)
@@ -43,7 +44,8 @@ PEAKS = ("accuracy", "balanced_accuracy")
 COLLAPSED = "collapsed"  # 1.0 where lpg_meta.collapse flags the run's test curve, else 0.0
 SPLITS = ("test", "val")
 PAC_BAYES = "pac_bayes"  # split of the PAC-Bayes bound's numeric fields (result.json's "pac_bayes")
-AMPLIFICATION, NOISE_RATE = "lpg_amplification", "noise_rate"  # curve series (per epoch and class; per class)
+# curve series: per epoch and class; per true class; per training label
+AMPLIFICATION, NOISE_RATE, LABEL_NOISE_RATE = "lpg_amplification", "noise_rate", "label_noise_rate"
 
 
 @dataclass(frozen=True)
@@ -120,8 +122,9 @@ def _run_curves(run: Run, long_tail: bool) -> dict[str, list[tuple[int | None, i
         series[AMPLIFICATION] = _epoch_class(lpg["amplification"])
     noise = (run.result.get("data") or {}).get("noise") or {}
     if lpg and noise.get("kind", "none") != "none" and noise.get("per_class_rate"):  # read beside LPG's
-        series[NOISE_RATE] = [(None, c, _round(v)) for c, v in enumerate(noise["per_class_rate"])
-                              if isinstance(v, (int, float))]
+        for name, key in ((NOISE_RATE, "per_class_rate"), (LABEL_NOISE_RATE, "per_label_rate")):
+            series[name] = [(None, c, _round(v)) for c, v in enumerate(noise.get(key) or [])
+                            if isinstance(v, (int, float))]
     return {k: v for k, v in series.items() if v}
 
 

@@ -97,4 +97,6 @@ def test_per_class_rate_on_a_hand_case() -> None:
     noisy = np.array([0, 1, 1, 0, 1, 0, 2])  # class 0: 2 of 4 flipped, class 1: 1 of 2, class 2: 0
     rec = noise_record("sym_excl", 0.4, clean, noisy, np.eye(4))
     assert rec["per_class_rate"] == [0.5, 0.5, 0.0, None]  # class 3 has no samples
+    # labelled 0: samples 0, 3, 5 (5 is a flipped 1); labelled 1: 1, 2 (flipped 0s) and 4
+    assert rec["per_label_rate"] == [pytest.approx(1 / 3), pytest.approx(2 / 3), 0.0, None]
     assert rec["realised_rate"] == pytest.approx(3 / 7)

@@ -48,12 +48,12 @@ def _history(peak: float, last: float) -> list[dict]:
 
 def _fabricate(root) -> None:
     """lt: LPG amplifies tail classes (rho = -1 with count), the bound rises with test error (tau = 1),
-    amplifying the tail raises few-shot accuracy and dampening lowers it. asym: LPG amplifies noisy classes
-    (rho = +1 with the noise rate: against the conjecture), the bound falls with test error, dampening the
-    noisy classes widens the peak-to-last gap (against)."""
+    amplifying the tail raises few-shot accuracy and dampening lowers it. asym: LPG amplifies the classes
+    noisy by true class (rho = +1: against the conjecture) and dampens those noisy by label (rho = -1: for),
+    the bound falls with test error, dampening the noisy classes widens the peak-to-last gap (against)."""
     lt_data = {"num_classes": 6, "per_class": {"train": COUNTS}}
     noisy_data = {"num_classes": 6, "per_class": {"train": [50] * 6},
-                  "noise": {"kind": "asym", "rate": 0.4, "per_class_rate": RATES}}
+                  "noise": {"kind": "asym", "rate": 0.4, "per_class_rate": RATES, "per_label_rate": RATES[::-1]}}
     few = {"ce": 0.50, "lpg": 0.55, "lpg_amp_tail": 0.60, "lpg_damp_tail": 0.40}
     last = {"ce": 0.70, "lpg": 0.72, "lpg_damp_noisy": 0.62, "lpg_amp_noisy": 0.71}
     for seed in range(3):
@@ -93,8 +93,9 @@ def test_the_report_finds_the_known_answers_from_result_files_and_from_the_tidy_
         lt, asym = bounds["lt"], bounds["asym"]
         assert lt.tau == pytest.approx(1.0) and lt.tau_methods == pytest.approx(1.0) and len(lt.runs) == 12
         assert asym.tau == pytest.approx(-1.0) and asym.n_methods == 4
-        (noise, count) = theory.correlations  # rows in sorted order: asym, lt
+        (noise, label, count) = theory.correlations  # rows in sorted order: asym, lt
         assert (count.data.method, count.half, noise.half) == ("lpg", "tail", "noisy") and noise.applies
+        assert label.mean.rho < -0.95 and label.mean.p_value == pytest.approx(2 / 720)
         assert count.mean.rho < -0.95 and count.mean.p_value == pytest.approx(2 / 720)
         assert noise.mean.rho > 0.95 and noise.last.rho > 0.95 and noise.mean.p_value == pytest.approx(2 / 720)
         acts = {i.method: i for i in theory.interventions}
@@ -105,7 +106,7 @@ def test_the_report_finds_the_known_answers_from_result_files_and_from_the_tidy_
         assert acts["lpg_amp_noisy"].verdict == "no effect shown" and acts["lpg_damp_noisy"].target == "noisy"
         tail, noisy = verdict_lines(results, theory)  # the halves in a fixed order
         assert "Verdict: correlational supported; causal supported" in tail
-        assert "Verdict: correlational contradicted; causal contradicted" in noisy
+        assert "Verdict: correlational mixed; causal contradicted" in noisy
 
 
 def test_cli_writes_markdown_latex_and_figures(tmp_path, capsys, latex) -> None:
@@ -117,7 +118,8 @@ def test_cli_writes_markdown_latex_and_figures(tmp_path, capsys, latex) -> None:
     tex = (tmp_path / "theory.tex").read_text()
     assert tex.count("\\begin{tabular}") == 3
     latex(tex, tmp_path / "tex")  # compiles, and fits a two-column paper's text width
-    for name in ("theory_bound_lt", "theory_bound_asym", "theory_amp_count_lt", "theory_amp_noise_asym"):
+    for name in ("theory_bound_lt", "theory_bound_asym", "theory_amp_count_lt", "theory_amp_noise_asym",
+                 "theory_amp_label_noise_asym"):
         assert (tmp_path / "plots" / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
     assert main(["theory", str(tmp_path / "nope.csv")]) == 2
     assert "nope.csv does not exist" in capsys.readouterr().err
