@@ -145,7 +145,7 @@ def _intervention_table(results: Results, theory: Theory) -> tuple[list[str], li
     rows = []
     for i in theory.interventions:
         metric = "few-shot acc." if i.metric == "few_shot" else "peak − last acc."
-        rows.append([results.layout.dataset_name(i.dataset), results.layout.method_name(i.method),
+        rows.append([results.layout.dataset_name(i.dataset), i.method,  # the row: several share a method
                      f"{i.action} {i.target}: {', '.join(map(str, i.classes))}", metric, _mean_ci(i.values),
                      _diff(i.against.get("ce")), _diff(i.against.get("lpg")), i.verdict])
     return head, rows
