@@ -6,7 +6,9 @@ retraining (``write_tidy``):
 - ``runs.csv``: one row per run and scalar metric, ``suite, dataset, method, seed, split,
   metric, value``: the last epoch's metrics of both splits, plus ``peak_accuracy`` and
   ``peak_balanced_accuracy`` (best per-epoch value) on noisy rows, and ``collapsed`` (1 or 0,
-  ``lpg_meta.collapse`` on the per-epoch test curve) for every finished run. Values are Python's
+  ``lpg_meta.collapse`` on the per-epoch test curve) for every finished run, and the numeric
+  fields of the PAC-Bayes bound (``train.pac_bayes``: ``bound``, ``kl``, ``sigma``,
+  ``test_error``, ...) under split ``pac_bayes``, where a run has one. Values are Python's
   ``repr`` of the float, so they read back bit-identical.
 - ``curves.csv``: per-epoch and per-class series for the plots, ``dataset, method, seed,
   series, epoch, class, value`` (6 significant digits): ``test_balanced_accuracy`` per
@@ -40,6 +42,7 @@ SCALARS = ("accuracy", "balanced_accuracy", "error", "nll", "ece", "many_shot", 
 PEAKS = ("accuracy", "balanced_accuracy")
 COLLAPSED = "collapsed"  # 1.0 where lpg_meta.collapse flags the run's test curve, else 0.0
 SPLITS = ("test", "val")
+PAC_BAYES = "pac_bayes"  # the split of the bound's fields (result.json's ``pac_bayes`` block)
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,9 @@ def _run_values(run: Run, noisy: bool) -> list[tuple[str, str, float]]:
                          if isinstance(h.get(f"{split}_{metric}"), (int, float))]
                 if curve:
                     out.append((split, f"peak_{metric}", float(max(curve))))
+    for key, value in (run.result.get(PAC_BAYES) or {}).items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+            out.append((PAC_BAYES, key, float(value)))
     return out
 
 
