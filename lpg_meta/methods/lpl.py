@@ -35,7 +35,7 @@ each of the K_c steps is added once, so ``||delta_c|| <= eps_c`` holds as the pa
 eps 0.4, alpha 0.01, seeds 0-2), the mean per-sample ``||delta_y||`` over training is 0.400 once
 and 0.810 double, i.e. 40 and 81 increments along a direction that hardly turns (README,
 "Reference variants and departures"); the reference's extra steps for extreme classes, dropped
-here, take it towards 0.89. Each run records it per epoch as ``lpl.perturbation_norm``.
+here, allow up to 0.89. Each run records it per epoch as ``lpl.perturbation_norm``.
 """
 
 from __future__ import annotations
