@@ -15,7 +15,8 @@ retraining (``write_tidy``):
   epoch; on long-tail rows ``per_class_accuracy`` and
   ``train_count`` per class; for LPG runs ``lpg_<quantity>`` per epoch and class; for
   ``mwnet``, ``l2rw``, ``gdw`` on noisy rows ``flipped_weight_share`` and
-  ``weight_auc_clean_vs_flipped`` per epoch.
+  ``weight_auc_clean_vs_flipped`` per epoch; on noisy rows ``class_noise_rate`` per class
+  (the share of the class's training labels flipped, ``data.noise.per_class_rate``).
 - ``runs.json``: the layout (row order, display names, tables, each data set row's config)
   and the failed runs with their reason.
 """
@@ -43,6 +44,7 @@ PEAKS = ("accuracy", "balanced_accuracy")
 COLLAPSED = "collapsed"  # 1.0 where lpg_meta.collapse flags the run's test curve, else 0.0
 SPLITS = ("test", "val")
 PAC_BAYES = "pac_bayes"  # the split of the bound's fields (result.json's ``pac_bayes`` block)
+NOISE_RATES = "class_noise_rate"  # curves.csv series: each class's realised flip rate
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,29 @@ def _run_curves(run: Run, long_tail: bool) -> dict[str, list[tuple[int | None, i
     return {k: v for k, v in series.items() if v}
 
 
+def _data_key(run: Run) -> str:
+    """What identifies a run's noisy training set: its row, seed, split sizes and label counts."""
+    data = run.result.get("data") or {}
+    noise = data.get("noise") or {}
+    same = {k: noise.get(k) for k in ("kind", "rate", "realised_rate", "map")}
+    return json.dumps([run.dataset_row, run.seed, data.get("sizes"), data.get("per_class"), same],
+                      sort_keys=True, default=str)
+
+
+def class_noise_rates(runs: list[Run]) -> dict[str, list[float | None]]:
+    """``_data_key`` -> the per-class flip rates that some run with that training set recorded.
+
+    A run's data set depends on its row's data settings and seed, not on its method, so a run
+    recorded before ``per_class_rate`` existed takes it from a run with the same data record.
+    """
+    out: dict[str, list[float | None]] = {}
+    for run in runs:
+        rates = ((run.result.get("data") or {}).get("noise") or {}).get("per_class_rate")
+        if rates:
+            out.setdefault(_data_key(run), rates)
+    return out
+
+
 def _dataset_config(config: dict[str, Any]) -> dict[str, Any]:
     keep = {k: config[k] for k in ("dataset", "model", "data") if k in config}
     return {**keep, "train": {"epochs": (config.get("train") or {}).get("epochs")}}
@@ -136,6 +161,7 @@ def results_from_runs(runs: list[Run], spec: dict[str, Any] | None = None) -> Re
         if not layout.suite:
             layout.suite = str((run.result.get("suite") or {}).get("name") or "")
     results = Results(layout, {}, {})
+    noise_rates = class_noise_rates(runs)
     for run in runs:
         cell = (run.dataset_row, run.method_row)
         results.seeds.setdefault(cell, []).append(run.seed)
@@ -148,6 +174,9 @@ def results_from_runs(runs: list[Run], spec: dict[str, Any] | None = None) -> Re
             results.values.setdefault((*cell, split, metric), {})[run.seed] = value
         for series, points in _run_curves(run, protocol(config) == "long-tail").items():
             results.curves[(*cell, run.seed, series)] = points
+        if protocol(config) == "noisy" and (rates := noise_rates.get(_data_key(run))):
+            results.curves[(*cell, run.seed, NOISE_RATES)] = [
+                (None, c, _round(v)) for c, v in enumerate(rates) if isinstance(v, (int, float))]
     return results
 
 
