@@ -32,7 +32,8 @@ import numpy as np
 from scipy import stats
 
 from lpg_meta.report.stats import ALPHA, Paired, paired
-from lpg_meta.report.tidy import AMPLIFICATION, LABEL_NOISE_RATE, NOISE_RATE, PAC_BAYES, Results
+from lpg_meta.report.tidy import AMPLIFICATION, LABEL_NOISE_RATE, PAC_BAYES, Results
+from lpg_meta.report.tidy import NOISE_RATES as NOISE_RATE  # per true class, every noisy run
 
 EXACT_MAX_CLASSES = 8  # 8! = 40,320 permutations; beyond, Monte-Carlo draws
 DRAWS = 20_000

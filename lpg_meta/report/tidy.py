@@ -7,16 +7,18 @@ retraining (``write_tidy``):
   metric, value``: the last epoch's metrics of both splits, plus ``peak_accuracy`` and
   ``peak_balanced_accuracy`` (best per-epoch value) on noisy rows, and ``collapsed`` (1 or 0,
   ``lpg_meta.collapse`` on the per-epoch test curve) for every finished run, and the numeric
-  fields of the PAC-Bayes bound (split ``pac_bayes``, metric = field name). Values are Python's
+  fields of the PAC-Bayes bound (``train.pac_bayes``: ``bound``, ``kl``, ``sigma``,
+  ``test_error``, ...) under split ``pac_bayes``, where a run has one. Values are Python's
   ``repr`` of the float, so they read back bit-identical.
 - ``curves.csv``: per-epoch and per-class series for the plots, ``dataset, method, seed,
   series, epoch, class, value`` (6 significant digits): ``test_balanced_accuracy`` per
   epoch; on long-tail rows ``per_class_accuracy`` and
   ``train_count`` per class; for LPG runs ``lpg_<quantity>`` and ``lpg_amplification`` (mean
-  ``||g~|| / ||g||``) per epoch and class, on noisy rows with ``noise_rate`` per true class and
-  ``label_noise_rate`` per training label; for
+  ``||g~|| / ||g||``) per epoch and class, on noisy rows with ``label_noise_rate`` per training
+  label (the share of the samples carrying it whose true class is another); for
   ``mwnet``, ``l2rw``, ``gdw`` on noisy rows ``flipped_weight_share`` and
-  ``weight_auc_clean_vs_flipped`` per epoch.
+  ``weight_auc_clean_vs_flipped`` per epoch; on noisy rows ``class_noise_rate`` per class
+  (the share of the class's training labels flipped, ``data.noise.per_class_rate``).
 - ``runs.json``: the layout (row order, display names, tables, each data set row's config)
   and the failed runs with their reason.
 """
@@ -43,9 +45,10 @@ SCALARS = ("accuracy", "balanced_accuracy", "error", "nll", "ece", "many_shot", 
 PEAKS = ("accuracy", "balanced_accuracy")
 COLLAPSED = "collapsed"  # 1.0 where lpg_meta.collapse flags the run's test curve, else 0.0
 SPLITS = ("test", "val")
-PAC_BAYES = "pac_bayes"  # split of the PAC-Bayes bound's numeric fields (result.json's "pac_bayes")
-# curve series: per epoch and class; per true class; per training label
-AMPLIFICATION, NOISE_RATE, LABEL_NOISE_RATE = "lpg_amplification", "noise_rate", "label_noise_rate"
+PAC_BAYES = "pac_bayes"  # the split of the bound's fields (result.json's ``pac_bayes`` block)
+NOISE_RATES = "class_noise_rate"  # curves.csv series: each class's realised flip rate
+# curves.csv series of LPG runs: mean ||g~|| / ||g|| per epoch and class; flip rate per training label
+AMPLIFICATION, LABEL_NOISE_RATE = "lpg_amplification", "label_noise_rate"
 
 
 @dataclass(frozen=True)
@@ -121,16 +124,38 @@ def _run_curves(run: Run, long_tail: bool) -> dict[str, list[tuple[int | None, i
     if lpg.get("amplification"):  # mean ||g~|| / ||g|| per epoch and class (issue 17)
         series[AMPLIFICATION] = _epoch_class(lpg["amplification"])
     noise = (run.result.get("data") or {}).get("noise") or {}
-    if lpg and noise.get("kind", "none") != "none" and noise.get("per_class_rate"):  # read beside LPG's
-        for name, key in ((NOISE_RATE, "per_class_rate"), (LABEL_NOISE_RATE, "per_label_rate")):
-            series[name] = [(None, c, _round(v)) for c, v in enumerate(noise.get(key) or [])
-                            if isinstance(v, (int, float))]
+    if lpg and noise.get("kind", "none") != "none":  # the label a perturbation is indexed by: its flip rate
+        series[LABEL_NOISE_RATE] = [(None, c, _round(v)) for c, v in enumerate(noise.get("per_label_rate") or [])
+                                    if isinstance(v, (int, float))]
     return {k: v for k, v in series.items() if v}
 
 
 def _epoch_class(rows: list[list[float | None]]) -> list[tuple[int | None, int | None, float]]:
     return [(e + 1, c, _round(v)) for e, row in enumerate(rows)
             for c, v in enumerate(row) if isinstance(v, (int, float)) and math.isfinite(v)]
+
+
+def _data_key(run: Run) -> str:
+    """What identifies a run's noisy training set: its row, seed, split sizes and label counts."""
+    data = run.result.get("data") or {}
+    noise = data.get("noise") or {}
+    same = {k: noise.get(k) for k in ("kind", "rate", "realised_rate", "map")}
+    return json.dumps([run.dataset_row, run.seed, data.get("sizes"), data.get("per_class"), same],
+                      sort_keys=True, default=str)
+
+
+def class_noise_rates(runs: list[Run]) -> dict[str, list[float | None]]:
+    """``_data_key`` -> the per-class flip rates that some run with that training set recorded.
+
+    A run's data set depends on its row's data settings and seed, not on its method, so a run
+    recorded before ``per_class_rate`` existed takes it from a run with the same data record.
+    """
+    out: dict[str, list[float | None]] = {}
+    for run in runs:
+        rates = ((run.result.get("data") or {}).get("noise") or {}).get("per_class_rate")
+        if rates:
+            out.setdefault(_data_key(run), rates)
+    return out
 
 
 def _dataset_config(config: dict[str, Any]) -> dict[str, Any]:
@@ -149,6 +174,7 @@ def results_from_runs(runs: list[Run], spec: dict[str, Any] | None = None) -> Re
         if not layout.suite:
             layout.suite = str((run.result.get("suite") or {}).get("name") or "")
     results = Results(layout, {}, {})
+    noise_rates = class_noise_rates(runs)
     for run in runs:
         cell = (run.dataset_row, run.method_row)
         results.seeds.setdefault(cell, []).append(run.seed)
@@ -161,6 +187,9 @@ def results_from_runs(runs: list[Run], spec: dict[str, Any] | None = None) -> Re
             results.values.setdefault((*cell, split, metric), {})[run.seed] = value
         for series, points in _run_curves(run, protocol(config) == "long-tail").items():
             results.curves[(*cell, run.seed, series)] = points
+        if protocol(config) == "noisy" and (rates := noise_rates.get(_data_key(run))):
+            results.curves[(*cell, run.seed, NOISE_RATES)] = [
+                (None, c, _round(v)) for c, v in enumerate(rates) if isinstance(v, (int, float))]
     return results
 
 
