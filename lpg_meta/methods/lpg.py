@@ -115,6 +115,24 @@ class _PlugIn(Method):
         }
         return {**self.base.record(), "lpg": rec}
 
+    def scale_step(
+        self,
+        model: torch.nn.Module,
+        optimizer: torch.optim.Optimizer,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        step: StepInfo,
+        base_loss: LossFn,
+        a: torch.Tensor,
+    ) -> dict[str, float]:
+        """A real step on ``base_loss`` with the scale form ``g~ = (1 + a_y) g`` at fixed ``a [C]``."""
+
+        def transform(g: torch.Tensor, yy: torch.Tensor) -> torch.Tensor:
+            return ClassRule.transform(g, yy, a)
+
+        perturbed = self._perturbed(base_loss, self.amplification.wrap(transform))
+        return self._real_step(model, optimizer, x, y, step, perturbed)
+
     def _real_step(
         self,
         model: torch.nn.Module,
@@ -325,11 +343,7 @@ class LPGRule(_PlugIn):
                 first = False
             return base_loss(logits, yy)
 
-        def transform(g: torch.Tensor, yy: torch.Tensor) -> torch.Tensor:
-            return ClassRule.transform(g, yy, a)
-
-        perturbed = self._perturbed(loss_with_update, self.amplification.wrap(transform))
-        return self._real_step(model, optimizer, x, y, step, perturbed)
+        return self.scale_step(model, optimizer, x, y, step, loss_with_update, a)
 
     def on_epoch_end(self, epoch: int) -> None:
         super().on_epoch_end(epoch)

@@ -27,7 +27,6 @@ from typing import Any
 
 import torch
 
-from lpg_meta.lpg import ClassRule
 from lpg_meta.methods._meta_stream import require
 from lpg_meta.methods.base import LossFn, Method, StepInfo, TrainContext
 from lpg_meta.methods.lpg import _PlugIn
@@ -87,11 +86,7 @@ class LPGFixed(_PlugIn):
         step: StepInfo,
         loss_fn: LossFn | None = None,
     ) -> dict[str, float]:
-        def transform(g: torch.Tensor, yy: torch.Tensor) -> torch.Tensor:
-            return ClassRule.transform(g, yy, self.a)
-
-        perturbed = self._perturbed(loss_fn or self.base.loss, self.amplification.wrap(transform))
-        return self._real_step(model, optimizer, x, y, step, perturbed)
+        return self.scale_step(model, optimizer, x, y, step, loss_fn or self.base.loss, self.a)
 
     def on_epoch_end(self, epoch: int) -> None:
         super().on_epoch_end(epoch)
