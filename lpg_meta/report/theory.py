@@ -151,6 +151,9 @@ class BoundRow:
     tau_methods: float | None
     p_methods: float | None
     n_methods: int
+    # The KL term against the test error over the runs: a ranking where a vacuous bound (1) has none.
+    tau_kl: float | None = None
+    p_kl: float | None = None
 
 
 def _kendall(a: list[float], b: list[float]) -> tuple[float | None, float | None]:
@@ -175,12 +178,20 @@ def bound_rows(results: Results) -> list[BoundRow]:
         means = [(np.mean([r[2] for r in runs if r[0] == m]), np.mean([r[3] for r in runs if r[0] == m]))
                  for m in methods]
         tau_m, p_m = _kendall([float(b) for b, _ in means], [float(e) for _, e in means])
-        out.append(BoundRow(ds, runs, tau, p, tau_m, p_m, len(methods)))
+        kl = {(m, s): v for m in methods for s, v in results.get(ds, m, "kl", PAC_BAYES).items()}
+        paired_kl = [(kl[(m, s)], e) for m, s, _, e in runs if (m, s) in kl]
+        tau_kl, p_kl = _kendall([k for k, _ in paired_kl], [e for _, e in paired_kl])
+        out.append(BoundRow(ds, runs, tau, p, tau_m, p_m, len(methods), tau_kl, p_kl))
     return out
 
 
 def ranking_sentence(row: BoundRow) -> str:
     """Whether the bound ranks the methods as the test error does, in plain words."""
+    bounds = {round(r[2], 12) for r in row.runs}
+    if len(bounds) == 1:
+        (value,) = bounds
+        kl = "" if row.tau_kl is None else f"; its KL term ranks the runs with τ = {row.tau_kl:.2f} (p {row.p_kl:.3g})"
+        return f"no: the bound is {value:.3f} on every run{' (vacuous)' if value >= 1 else ''}{kl}"
     if row.n_methods < 2 or row.tau_methods is None:
         return "fewer than two methods with distinct values: no ranking to compare"
     if row.tau_methods >= 1 - 1e-12:
