@@ -14,10 +14,11 @@ One more record per model, method ``floor``, times the passes that any exact one
 look-ahead with a shared forward has to make, and nothing else: the train forward at theta,
 the virtual step's backward, the meta forward and backward at theta', and the real backward with
 its SGD step. Its ratio to ``ce`` is a floor under the cost of ``jvp`` (which adds one
-forward-mode JVP of the train logits and the perturbation's own work).
+forward-mode JVP of the train logits and the perturbation's own work; ``fd`` replaces that JVP
+with two plain forwards).
 
 Usage: ``python benchmarks/bench_meta_step.py [--blocks N] [--only cnn1d|resnet32]
-[--methods lpg mwnet gdw] [--backends higher torchfunc jvp] [--intervals 1 5] [--meta-batch M]
+[--methods lpg mwnet gdw] [--backends higher torchfunc jvp fd] [--intervals 1 5] [--meta-batch M]
 [--out PATH]``
 """
 
@@ -204,7 +205,7 @@ def main() -> None:
     parser.add_argument("--only", choices=sorted(MODELS), nargs="*", default=sorted(MODELS))
     registered = [m for m in META_METHODS if m in METHODS]
     parser.add_argument("--methods", choices=registered, nargs="*", default=registered)
-    parser.add_argument("--backends", nargs="*", default=["higher", "torchfunc", "jvp"])
+    parser.add_argument("--backends", nargs="*", default=["higher", "torchfunc", "jvp", "fd"])
     parser.add_argument("--intervals", type=int, nargs="*", default=[1, 5])
     parser.add_argument("--meta-batch", type=int, default=BATCH)
     parser.add_argument("--out", default="results/bench/meta_step.json")
