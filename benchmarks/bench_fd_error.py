@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from lpg_meta.bench.cells import expand
 from lpg_meta.bench.schema import load_suite
 from lpg_meta.lpg import lookahead_meta_grad
-from lpg_meta.methods._meta_stream import MetaLearnedMethod
+from lpg_meta.methods import METHODS
 from lpg_meta.results import cpu_info, git_commit, write_json_atomic
 from lpg_meta.train.trainer import train
 
@@ -36,11 +36,12 @@ OUT = Path("results/bench/fd_error.json")
 
 
 class Probe:
-    """Wraps ``MetaLearnedMethod.look_ahead``: compares ``fd`` with ``jvp`` every ``every`` calls."""
+    """Wraps a meta method's ``look_ahead``: compares ``fd`` with ``jvp`` every ``every`` calls."""
 
-    def __init__(self, every: int) -> None:
+    def __init__(self, method: str, every: int) -> None:
         self.every, self.calls, self.records = every, 0, []
-        self.original = MetaLearnedMethod.look_ahead
+        self.cls = METHODS.get(method)
+        self.original = self.cls.look_ahead
 
     def __enter__(self) -> Probe:
         probe = self
@@ -51,11 +52,11 @@ class Probe:
             probe.calls += 1
             return probe.original(method, model, optimizer, batch, meta_batch, virtual_loss, meta_params)
 
-        MetaLearnedMethod.look_ahead = look_ahead  # type: ignore[method-assign]
+        self.cls.look_ahead = look_ahead
         return self
 
     def __exit__(self, *exc: object) -> None:
-        MetaLearnedMethod.look_ahead = self.original  # type: ignore[method-assign]
+        self.cls.look_ahead = self.original
 
     def compare(self, model, optimizer, batch, meta_batch, virtual_loss, meta_params) -> None:
         grads = {}
@@ -106,7 +107,7 @@ def main() -> None:
         cfg = cell.config(args.seed, {"backend": args.backend})
         cfg["train"] = {**cfg["train"], "threads": args.threads, "progress": "none",
                         **({"epochs": args.epochs} if args.epochs else {})}
-        with Probe(args.every) as probe:
+        with Probe(cell.raw["method"].split("+")[0], args.every) as probe:  # lpg+BASE: the lpg class
             result = train(cfg)
         rec = {"row": row, "method": args.method, "seed": args.seed, "backend": args.backend, "every": args.every,
                "dtype": str(torch.get_default_dtype()),
