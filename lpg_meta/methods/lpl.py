@@ -108,7 +108,6 @@ def lpl_delta(
 class LogitPerturbation(Method):
     """CE on logits perturbed per class by ``delta_y`` (see the module docstring)."""
 
-    name = "lpl"
     display_name = "LPL"
     # lpl_eps / lpl_alpha = 0.4 / 0.01 = 40 steps: the reference's balanced and CIFAR-100-LT runs.
     defaults = {
