@@ -11,9 +11,10 @@ from lpg_meta.lpg.forms import (
     Transform,
     build_form,
 )
-from lpg_meta.lpg.jvp import jvp_meta_grad, rng_state
+from lpg_meta.lpg.jvp import fd_directional, fd_step_size, jvp_meta_grad, rng_state
 from lpg_meta.lpg.meta import (
     BACKENDS,
+    CLOSED_FORM,
     Backend,
     BilevelStep,
     lookahead_meta_grad,
@@ -25,6 +26,7 @@ from lpg_meta.lpg.rule import RULE_DEFAULTS, ClassRule
 __all__ = [
     "AmplificationLog",
     "BACKENDS",
+    "CLOSED_FORM",
     "FORMS",
     "RULE_DEFAULTS",
     "Backend",
@@ -37,6 +39,8 @@ __all__ = [
     "ShiftForm",
     "Transform",
     "build_form",
+    "fd_directional",
+    "fd_step_size",
     "jvp_meta_grad",
     "lookahead_meta_grad",
     "preserved_state",

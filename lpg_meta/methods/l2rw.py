@@ -49,7 +49,6 @@ class L2RW(MetaLearnedMethod):
     the reference. Steps between meta steps (``meta_interval`` > 1) use plain CE.
     """
 
-    name = "l2rw"
     display_name = "L2RW"
     defaults = dict(META_DEFAULTS)
     search_space = dict(META_SPACE)

@@ -124,7 +124,6 @@ def lpl_delta(
 class LogitPerturbation(Method):
     """CE on logits perturbed per class by ``delta_y`` (see the module docstring)."""
 
-    name = "lpl"
     display_name = "LPL"
     # double_add came after runs were recorded: left out of a config while false (same hash).
     optional_defaults = {"double_add": False}

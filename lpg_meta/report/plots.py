@@ -30,6 +30,7 @@ from matplotlib.ticker import MaxNLocator
 
 from lpg_meta.report.claims import suite_friedman
 from lpg_meta.report.tidy import Results
+from lpg_meta.results import write_atomic
 
 PLOTS_DIR = "plots"
 SHOWN = 3  # best other rows drawn beside the reference and LPG
@@ -61,10 +62,11 @@ def _figure(width: float = 7.0, height: float = 4.0) -> tuple[Figure, object]:
 
 
 def _save(fig: Figure, path: Path) -> Path:
-    """Write ``path`` (.png) and the same figure as .pdf; no dates or versions, so same data, same bytes."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110, metadata={"Software": None})
-    fig.savefig(path.with_suffix(".pdf"), metadata={"CreationDate": None, "Producer": None, "Creator": None})
+    """Write ``path`` (.png) and the same figure as .pdf, each atomically; no dates or versions, so same
+    data, same bytes."""
+    write_atomic(path, lambda handle: fig.savefig(handle, format="png", dpi=110, metadata={"Software": None}))
+    write_atomic(path.with_suffix(".pdf"), lambda handle: fig.savefig(
+        handle, format="pdf", metadata={"CreationDate": None, "Producer": None, "Creator": None}))
     return path
 
 

@@ -36,13 +36,14 @@ from typing import Any
 from lpg_meta.errors import UserError
 from lpg_meta.report.collect import RESULT_NAME, Run, load_runs
 from lpg_meta.report.layout import Layout, layout_from_dict, protocol
-from lpg_meta.results import write_text_atomic
+from lpg_meta.results import METRIC_DIRECTIONS, PER_EPOCH_METRICS, history_key, write_text_atomic
 
 RUNS_CSV, CURVES_CSV, RUNS_JSON = "runs.csv", "curves.csv", "runs.json"
 RUN_FIELDS = ("suite", "dataset", "method", "seed", "split", "metric", "value")
 CURVE_FIELDS = ("dataset", "method", "seed", "series", "epoch", "class", "value")
-SCALARS = ("accuracy", "balanced_accuracy", "error", "nll", "ece", "many_shot", "medium_shot", "few_shot")
-PEAKS = ("accuracy", "balanced_accuracy")
+# Every metric of a split, the per-epoch ones first (the order of runs.csv's rows).
+SCALARS = (*PER_EPOCH_METRICS, *(m for m in METRIC_DIRECTIONS if m not in PER_EPOCH_METRICS))
+PEAKS = PER_EPOCH_METRICS
 COLLAPSED = "collapsed"  # 1.0 where lpg_meta.collapse flags the run's test curve, else 0.0
 SPLITS = ("test", "val")
 PAC_BAYES = "pac_bayes"  # the split of the bound's fields (result.json's ``pac_bayes`` block)
@@ -90,8 +91,8 @@ def _run_values(run: Run, noisy: bool) -> list[tuple[str, str, float]]:
                 out.append((split, metric, value))
         if noisy:
             for metric in PEAKS:
-                curve = [h[f"{split}_{metric}"] for h in run.result.get("history") or []
-                         if isinstance(h.get(f"{split}_{metric}"), (int, float))]
+                key = history_key(split, metric)
+                curve = [h[key] for h in run.result.get("history") or [] if isinstance(h.get(key), (int, float))]
                 if curve:
                     out.append((split, f"peak_{metric}", float(max(curve))))
     for key, value in (run.result.get(PAC_BAYES) or {}).items():
@@ -103,7 +104,7 @@ def _run_values(run: Run, noisy: bool) -> list[tuple[str, str, float]]:
 def _run_curves(run: Run, long_tail: bool) -> dict[str, list[tuple[int | None, int | None, float]]]:
     series: dict[str, list[tuple[int | None, int | None, float]]] = {}
     for h in run.result.get("history") or []:
-        for key in ("test_balanced_accuracy",):  # the plots' series; accuracy would double the file
+        for key in (history_key("test", "balanced_accuracy"),):  # the plots' series; accuracy would double it
             if isinstance(h.get(key), (int, float)) and math.isfinite(h[key]):
                 series.setdefault(key, []).append((int(h["epoch"]), None, _round(h[key])))
     if long_tail:
