@@ -51,7 +51,6 @@ def pick_classes(which: str, ctx: TrainContext, noisy_margin: float) -> list[int
 class LPGFixed(_PlugIn):
     """Hand-set ``g~ = (1 + a) g`` on the picked classes (``tail`` or ``noisy``), ``g`` elsewhere."""
 
-    name = "lpg_fixed"
     display_name = "LPG-fixed"
     kind = "loss"
     needs_meta = False
