@@ -13,7 +13,7 @@ retraining (``write_tidy``):
 - ``curves.csv``: per-epoch and per-class series for the plots, ``dataset, method, seed,
   series, epoch, class, value`` (6 significant digits): ``test_balanced_accuracy`` per
   epoch; on long-tail rows ``per_class_accuracy`` and
-  ``train_count`` per class; for LPG runs ``lpg_<quantity>`` and ``lpg_amplification`` (mean
+  ``train_count`` per class; for LPG runs ``lpg_<quantity>`` and ``gradient_amplification`` (mean
   ``||g~|| / ||g||``) per epoch and class, on noisy rows with ``label_noise_rate`` per training
   label (the share of the samples carrying it whose true class is another); for
   ``mwnet``, ``l2rw``, ``gdw`` on noisy rows ``flipped_weight_share`` and
@@ -49,7 +49,7 @@ SPLITS = ("test", "val")
 PAC_BAYES = "pac_bayes"  # the split of the bound's fields (result.json's ``pac_bayes`` block)
 NOISE_RATES = "class_noise_rate"  # curves.csv series: each class's realised flip rate
 # curves.csv series of LPG runs: mean ||g~|| / ||g|| per epoch and class; flip rate per training label
-AMPLIFICATION, LABEL_NOISE_RATE = "lpg_amplification", "label_noise_rate"
+AMPLIFICATION, LABEL_NOISE_RATE = "gradient_amplification", "label_noise_rate"  # no lpg_ prefix: not a trajectory
 
 
 @dataclass(frozen=True)
