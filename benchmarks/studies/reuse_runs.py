@@ -34,7 +34,8 @@ def main() -> None:
         if not fnmatch.fnmatchcase(cell.name, args.only):
             continue
         found, ce_seconds = {}, []
-        for seed in suite.seeds:
+        seeds = suite.cell_seeds(cell.name)
+        for seed in seeds:
             src = args.source / cell.dataset / cell.method / f"seed{seed}" / RESULT_NAME
             ce = args.source / cell.dataset / "ce" / f"seed{seed}" / RESULT_NAME
             if not (src.exists() and ce.exists()):
@@ -44,7 +45,7 @@ def main() -> None:
                 continue
             found[seed] = result
             ce_seconds.append(json.loads(ce.read_text())["timing"]["seconds_total"])
-        if list(found) != list(suite.seeds):  # all seeds or none: one cell is timed under one load
+        if list(found) != list(seeds):  # all seeds or none: one cell is timed under one load
             continue
         for seed, result in found.items():
             write_json_atomic(cell.run_dir(suite.output, seed) / RESULT_NAME, result)

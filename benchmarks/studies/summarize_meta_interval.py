@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import random
 import statistics
 import sys
 from pathlib import Path
@@ -55,9 +56,16 @@ def run_record(result: dict) -> dict:
     }
 
 
-def sign_flip_p(diffs: list[float]) -> float:
-    """Exact two-sided sign-flip permutation p-value of the mean paired difference."""
+def sign_flip_p(diffs: list[float], draws: int = 20000) -> float:
+    """Two-sided sign-flip permutation p-value of the mean paired difference.
+
+    Exact up to 16 pairs; beyond, ``draws`` random sign vectors (seeded), counting the observed one.
+    """
     observed = abs(sum(diffs))
+    if len(diffs) > 16:
+        rng = random.Random(0)
+        hits = sum(abs(sum(d if rng.random() < 0.5 else -d for d in diffs)) >= observed - 1e-12 for _ in range(draws))
+        return (hits + 1) / (draws + 1)
     flips = list(itertools.product((1, -1), repeat=len(diffs)))
     hits = sum(abs(sum(s * d for s, d in zip(signs, diffs, strict=True))) >= observed - 1e-12 for signs in flips)
     return hits / len(flips)
@@ -76,9 +84,9 @@ def paired(base: dict[tuple[str, int], float], other: dict[tuple[str, int], floa
     for (row, _), d in zip(keys, diffs, strict=True):
         per_row.setdefault(row, []).append(d)
     return {"pairs": len(diffs), "mean_diff": mean, "sd_diff": sd, "t": t,
-            "p_sign_flip": sign_flip_p(diffs) if len(diffs) <= 20 else None,
+            "p_sign_flip": sign_flip_p(diffs),
             "per_row": {r: {"mean": statistics.fmean(v), "sd": statistics.stdev(v) if len(v) > 1 else None,
-                            "n": len(v)} for r, v in per_row.items()}}
+                            "n": len(v), "p_sign_flip": sign_flip_p(v)} for r, v in per_row.items()}}
 
 
 def summarize(folder: Path) -> dict:
@@ -92,12 +100,15 @@ def summarize(folder: Path) -> dict:
         recs = {s: run_record(r) for s, r in seeds.items()}
         ce = runs.get((row, "ce"), {})
         common = sorted(set(recs) & set(ce))
-        # medians: the first run of a process pays one-off start-up costs (seconds, not a rate)
-        ratio = (statistics.median(recs[s]["seconds"] for s in common)
-                 / statistics.median(run_record(ce[s])["seconds"] for s in common)) if common else None
-        if (row, method) in reused:  # timed in the committed suite: against that suite's ce
-            ratio = (statistics.median(recs[s]["seconds"] for s in common)
-                     / statistics.median(reused[(row, method)]["ce_seconds"]))
+        # Per-seed ratios, then their median: the first run of a process pays one-off start-up
+        # costs, and the load changed between runs (the re-used cells were timed beside their own
+        # suite's ce run of the same seed).
+        if (row, method) in reused:
+            ce_seconds = dict(zip(reused[(row, method)]["seeds"], reused[(row, method)]["ce_seconds"], strict=True))
+        else:
+            ce_seconds = {s: run_record(ce[s])["seconds"] for s in ce}
+        common = sorted(set(recs) & set(ce_seconds))
+        ratio = statistics.median(recs[s]["seconds"] / ce_seconds[s] for s in common) if common else None
         within = [r["within_run_ratio"] for r in recs.values() if r["within_run_ratio"] is not None]
         table.append({"row": row, "method": method, "reused_from_cpu_suite": (row, method) in reused,
                       "within_run_ratio": statistics.median(within) if within else None,
@@ -119,8 +130,9 @@ def summarize(folder: Path) -> dict:
 
 def markdown(summary: dict) -> str:
     lines = ["# meta_interval / meta_batch_size study (issue 18, item 1)", "",
-             "Last-epoch test balanced accuracy (%, mean ± sd over seeds), run time / ce run time (same row "
-             "and seeds, medians; measured under load on the shared 2-core machine, 1 thread, niced: the load "
+             "Last-epoch test balanced accuracy (%, mean ± sd over seeds), run time / ce run time (same row, "
+             "median over seeds of the per-seed ratio; measured under load on the shared 2-core machine, 1 thread, "
+             "niced: the load "
              "varied 2-4x between runs), the within-run ratio (median over seeds of total / (total - meta-step "
              "time) of the same run: the run against itself without its meta steps, which is a ce run), and "
              "steps and meta steps per run (load-independent).", "",
@@ -137,13 +149,14 @@ def markdown(summary: dict) -> str:
                      f"{100 * t['balanced_accuracy_mean']:.1f} | {sd} | {ratio} | {within} | {first['steps']} | "
                      f"{meta} |")
     lines += ["", "Paired differences to interval 1 (variant - base, points of balanced accuracy) over (row, seed) "
-              "pairs: mean, sd, paired t, exact two-sided sign-flip permutation p; then per row mean (sd).", "",
+              "pairs: mean, sd, paired t, two-sided sign-flip permutation p (exact up to 16 pairs, else 20,000 "
+              "seeded draws); then per row: mean (sd, pairs, sign-flip p; with 3 pairs p >= 0.25).", "",
               "| comparison | pairs | mean | sd | t | p (sign flip) | per row |", "|---|---|---|---|---|---|---|"]
     for name, c in sorted(summary["paired_vs_interval_1"].items()):
         if not c["pairs"]:
             continue
-        per_row = "; ".join(f"{r} {100 * v['mean']:+.1f}" + (f" ({100 * v['sd']:.1f})" if v["sd"] is not None else "")
-                            for r, v in c["per_row"].items())
+        per_row = "; ".join(f"{r} {100 * v['mean']:+.1f}" + (f" ({100 * v['sd']:.1f}" if v["sd"] is not None else " (-")
+                            + f", n {v['n']}, p {v['p_sign_flip']:.2f})" for r, v in c["per_row"].items())
         p = "-" if c["p_sign_flip"] is None else f"{c['p_sign_flip']:.3f}"
         lines.append(f"| {name} | {c['pairs']} | {100 * c['mean_diff']:+.2f} | {100 * c['sd_diff']:.2f} | "
                      f"{c['t']:.2f} | {p} | {per_row} |")
