@@ -43,6 +43,19 @@ def trials_in_order(suite: Suite, cell: Cell) -> list[optuna.trial.FrozenTrial]:
     return sorted(trials, key=lambda t: t.number)
 
 
+def prefix_check(suite: Suite, cell: Cell, other: Path) -> dict[str, Any]:
+    """Whether a k-trial run of ``cell`` (its journal in ``other``) drew the first k trials of ours."""
+    store = storage_mod.open_storage(str(other / "optuna.journal"))
+    names = [s.study_name for s in optuna.get_all_study_summaries(store)
+             if s.study_name.endswith(cell.study_name.split(".", 1)[1])]
+    short = sorted(optuna.load_study(study_name=names[0], storage=store).get_trials(deepcopy=False),
+                   key=lambda t: t.number)
+    ours = trials_in_order(suite, cell)[:len(short)]
+    same = [a.params == b.params and a.state == b.state and a.value == b.value
+            for a, b in zip(short, ours, strict=True)]
+    return {"cell": cell.name, "trials": len(short), "same_params_state_value": all(same), "per_trial": same}
+
+
 def best_of_first(trials: list[optuna.trial.FrozenTrial], k: int) -> optuna.trial.FrozenTrial:
     """The best complete trial among the first ``k`` (maximized metric; ties to the earliest)."""
     complete = [t for t in trials[:k] if t.state == TrialState.COMPLETE]
@@ -74,6 +87,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--budgets", type=int, nargs="+", default=[2, 8, 20])
     parser.add_argument("--only", default="*", help="glob over DATASET/METHOD")
+    parser.add_argument("--prefix-check", nargs=2, metavar=("CELL", "OUTPUT"),
+                        help="compare CELL's trials with a shorter run of it whose output folder is OUTPUT")
     args = parser.parse_args()
     torch.set_num_threads(1)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -81,6 +96,10 @@ def main() -> None:
     cells = [c for c in expand(suite) if fnmatch.fnmatchcase(c.name, args.only)]
     spec = suite_spec(suite)
     out: dict[str, Any] = {"budgets": {}, "trials": {}}
+    if args.prefix_check:
+        cell = next(c for c in expand(suite) if c.name == args.prefix_check[0])
+        out["prefix_check"] = prefix_check(suite, cell, Path(args.prefix_check[1]))
+        print(out["prefix_check"])
     for k in args.budgets:
         runs, cells_out = [], {}
         for cell in cells:
@@ -133,6 +152,11 @@ def markdown(out: dict[str, Any]) -> str:
         lines.append(f"| {name} | " + " | ".join(
             "-" if c is None else f"{100 * c['mean']:.1f}" + ("" if c["trial"] is None else f" [{c['trial']}]")
             for c in cells) + " |")
+    if "prefix_check" in out:
+        c = out["prefix_check"]
+        lines += ["", f"Prefix check: a separate {c['trials']}-trial run of {c['cell']} drew the same params, "
+                  f"states and values as the first {c['trials']} trials of the 20-trial study: "
+                  f"{c['same_params_state_value']}."]
     lines += ["", "Method ranks per row (best first):", ""]
     for k in budgets:
         for row, order in out["budgets"][k]["ranks"].items():
