@@ -14,11 +14,12 @@ One more record per model, method ``floor``, times the passes that any exact one
 look-ahead with a shared forward has to make, and nothing else: the train forward at theta,
 the virtual step's backward, the meta forward and backward at theta', and the real backward with
 its SGD step. Its ratio to ``ce`` is a floor under the cost of ``jvp`` (which adds one
-forward-mode JVP of the train logits and the perturbation's own work).
+forward-mode JVP of the train logits and the perturbation's own work; ``fd`` replaces that JVP
+with two plain forwards).
 
 Usage: ``python benchmarks/bench_meta_step.py [--blocks N] [--only cnn1d|resnet32]
-[--methods lpg mwnet gdw] [--backends higher torchfunc jvp] [--intervals 1 5] [--meta-batch M]
-[--out PATH]``
+[--methods lpg mwnet gdw] [--backends higher torchfunc jvp fd] [--intervals 1 5] [--meta-batch M]
+[--device cpu|cuda] [--out PATH]``
 """
 
 from __future__ import annotations
@@ -50,11 +51,11 @@ NUM_CLASSES = 10
 META_METHODS = ("lpg", "mwnet", "gdw")
 
 
-def _batches(shape, generator, size=BATCH):
+def _batches(shape, generator, size=BATCH, device="cpu"):
     while True:
         x = torch.randn(size, *shape, generator=generator)
         y = torch.randint(0, NUM_CLASSES, (size,), generator=generator)
-        yield x, y
+        yield x.to(device), y.to(device)
 
 
 class _Floor:
@@ -96,7 +97,8 @@ def _rss_mb() -> float:
     return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def _runner(model_name: str, method: str, backend: str | None, interval: int, meta_batch: int):
+def _runner(model_name: str, method: str, backend: str | None, interval: int, meta_batch: int,
+            device: str = "cpu"):
     """A model, optimizer and method set up as the trainer does; returns ``(run_steps, rss)``.
 
     ``run_steps(n)`` trains ``n`` more steps on fresh random batches; ``rss`` is the resident set
@@ -105,7 +107,7 @@ def _runner(model_name: str, method: str, backend: str | None, interval: int, me
     torch.manual_seed(0)
     shape = MODELS[model_name]
     gen = torch.Generator().manual_seed(0)
-    model = build_model(model_name, NUM_CLASSES, shape, {})
+    model = build_model(model_name, NUM_CLASSES, shape, {}).to(device)
     rss_built = _rss_mb()
     optimizer = build_optimizer(model, OPTIM_DEFAULTS)
     meta_gen = torch.Generator().manual_seed(1)
@@ -114,15 +116,16 @@ def _runner(model_name: str, method: str, backend: str | None, interval: int, me
         [100] * NUM_CLASSES,
         epochs=1,
         steps_per_epoch=10**6,
-        meta_batches=lambda size: _batches(shape, meta_gen, size),
+        meta_batches=lambda size: _batches(shape, meta_gen, size, device),
+        device=torch.device(device),
     )
     params = {"backend": backend, "meta_interval": interval, "meta_batch_size": meta_batch}
     if method == "floor":
-        m = _Floor(_batches(shape, meta_gen, meta_batch))
+        m = _Floor(_batches(shape, meta_gen, meta_batch, device))
     else:
         m = build_method(method, {} if method == "ce" else params, ctx)
         m.setup(model, optimizer)
-    data = _batches(shape, gen)
+    data = _batches(shape, gen, device=device)
     steps = itertools.count()
 
     def run_steps(n: int) -> None:
@@ -136,8 +139,12 @@ def _runner(model_name: str, method: str, backend: str | None, interval: int, me
 
 def _timed(run_steps, n: int) -> tuple[float, float]:
     """Wall and process CPU seconds per step of ``run_steps(n)``."""
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()  # time finished GPU work only
     start, cpu_start = time.perf_counter(), time.process_time()
     run_steps(n)
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
     return (time.perf_counter() - start) / n, (time.process_time() - cpu_start) / n
 
 
@@ -149,6 +156,7 @@ def measure(
     blocks: int,
     warmup: int,
     meta_batch: int = BATCH,
+    device: str = "cpu",
 ) -> dict:
     """Peak memory of one configuration, and its time per step against ce, in this process.
 
@@ -158,10 +166,11 @@ def measure(
     over seconds to minutes; the ratio of the two blocks of a round does not carry that drift,
     and the reported ratio is the median over rounds.
     """
-    run, rss_built = _runner(model_name, method, backend, interval, meta_batch)
+    run, rss_built = _runner(model_name, method, backend, interval, meta_batch, device)
     run(warmup * interval)
     peak = _peak_rss_mb()
-    ce_run = run if method == "ce" else _runner(model_name, "ce", None, 1, meta_batch)[0]
+    gpu_peak = torch.cuda.max_memory_allocated() / 2**20 if device == "cuda" else None
+    ce_run = run if method == "ce" else _runner(model_name, "ce", None, 1, meta_batch, device)[0]
     if method != "ce":
         ce_run(warmup)
     rounds = [(_timed(ce_run, interval), _timed(run, interval)) for _ in range(blocks)]
@@ -186,13 +195,15 @@ def measure(
         "peak_delta_mb": peak - rss_built,
         "rss_after_build_mb": rss_built,
         "threads": torch.get_num_threads(),
+        "device": torch.cuda.get_device_name() if device == "cuda" else "cpu",
+        "gpu_peak_mb": gpu_peak,  # torch's peak allocation on the GPU during warm-up (CUDA only)
     }
 
 
 def _run_child(spec: dict, args: argparse.Namespace) -> dict:
     cmd = [sys.executable, __file__, "--one", json.dumps(spec)]
     cmd += ["--blocks", str(args.blocks), "--warmup", str(args.warmup)]
-    cmd += ["--meta-batch", str(args.meta_batch)]
+    cmd += ["--meta-batch", str(args.meta_batch), "--device", args.device]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -204,9 +215,10 @@ def main() -> None:
     parser.add_argument("--only", choices=sorted(MODELS), nargs="*", default=sorted(MODELS))
     registered = [m for m in META_METHODS if m in METHODS]
     parser.add_argument("--methods", choices=registered, nargs="*", default=registered)
-    parser.add_argument("--backends", nargs="*", default=["higher", "torchfunc", "jvp"])
+    parser.add_argument("--backends", nargs="*", default=["higher", "torchfunc", "jvp", "fd"])
     parser.add_argument("--intervals", type=int, nargs="*", default=[1, 5])
     parser.add_argument("--meta-batch", type=int, default=BATCH)
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--out", default="results/bench/meta_step.json")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -214,7 +226,8 @@ def main() -> None:
         spec = json.loads(args.one)
         print(
             json.dumps(
-                measure(**spec, blocks=args.blocks, warmup=args.warmup, meta_batch=args.meta_batch)
+                measure(**spec, blocks=args.blocks, warmup=args.warmup, meta_batch=args.meta_batch,
+                        device=args.device)
             )
         )
         return

@@ -125,7 +125,7 @@ def _resolved(dataset: str, method: str, seed: int, overrides: list[str]) -> dic
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from lpg_meta.bench.preflight import writable_folder
+    from lpg_meta.results import writable_folder
     from lpg_meta.train.trainer import train
 
     cfg = _resolved(args.dataset, args.method, args.seed, args.overrides)

@@ -39,6 +39,7 @@ OPTIONAL_TRAIN_DEFAULTS: dict[str, Any] = {
     "checkpoint_budget": 0.02,
     "keep_checkpoints": False,
     "save_model": False,  # keep the initial and final weights (model_init.pt, model.pt)
+    "pac_bayes": False,  # a PAC-Bayes bound after the last epoch (lpg_meta/train/pac_bayes.py)
 }
 AMP_MODES = ("none", "bf16")
 

@@ -19,18 +19,25 @@ Entry = TypeVar("Entry")
 class Registry(Generic[Entry]):
     """Maps names to builders of type ``Entry``; ``@REGISTRY.register("name")`` adds one."""
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, sets_name: bool = False) -> None:
+        """A registry of ``kind`` entries (the word in messages: ``method``).
+
+        With ``sets_name``, the decorator gives each registered class its key as the ``name``
+        attribute, so an entry's name is written once, in the decorator.
+        """
         self.kind = kind
+        self.sets_name = sets_name
         self._entries: dict[str, Entry] = {}
 
-    def register(self, name: str | None = None) -> Callable[[Entry], Entry]:
-        """Return a decorator that registers its target under ``name`` (default: its ``name`` attribute)."""
+    def register(self, name: str) -> Callable[[Entry], Entry]:
+        """Return a decorator that registers its target under ``name``."""
 
         def decorator(obj: Entry) -> Entry:
-            key = name or getattr(obj, "name", None) or obj.__name__  # type: ignore[attr-defined]
-            if key in self._entries:
-                raise ValueError(f"{self.kind} '{key}' is registered twice")
-            self._entries[key] = obj
+            if name in self._entries:
+                raise ValueError(f"{self.kind} '{name}' is registered twice")
+            if self.sets_name:
+                obj.name = name  # type: ignore[attr-defined]
+            self._entries[name] = obj
             return obj
 
         return decorator
@@ -58,6 +65,6 @@ class Registry(Generic[Entry]):
         return len(self._entries)
 
 
-METHODS: Registry[type[Method]] = Registry("method")
-DATASETS: Registry[type[Source]] = Registry("dataset")
+METHODS: Registry[type[Method]] = Registry("method", sets_name=True)
+DATASETS: Registry[type[Source]] = Registry("dataset", sets_name=True)
 MODELS: Registry[type[nn.Module]] = Registry("model")

@@ -1,7 +1,8 @@
 """The result format: what ``result.json`` holds, how it is written, and what names a run.
 
 One module owns it, so a metric, a history column or an identity rule is added once: metric
-names and which way is better, the per-epoch history keys, the shot groups, the atomic write,
+names and which way is better, the per-epoch history keys, the shot groups, the atomic write
+(and the check, before a run, that its folder can be written),
 provenance (versions, git commit, CPU and torch build), and ``config_hash`` (which settings make a run's identity).
 No torch here: the report and the command line read results without the training stack.
 """
@@ -18,6 +19,8 @@ from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 from typing import Any, BinaryIO
+
+from lpg_meta.errors import UserError
 
 PACKAGES = ("lpg-meta", "torch", "torchvision", "higher", "numpy", "optuna", "mnist1d", "scikit-learn")
 
@@ -76,6 +79,44 @@ def remove_stray_temps(folder: str | os.PathLike, name: str) -> None:
 def write_json_atomic(path: str | os.PathLike, payload: Any) -> Path:
     """Write ``payload`` as indented JSON with ``write_text_atomic`` (NaN refused: not JSON)."""
     return write_text_atomic(path, json.dumps(payload, indent=2, allow_nan=False) + "\n")
+
+
+def _nearest_existing(path: Path) -> Path:
+    """``path`` or its closest ancestor that exists (a dangling link counts as existing)."""
+    path = path.absolute()
+    while not os.path.lexists(path) and path != path.parent:
+        path = path.parent
+    return path
+
+
+def writable_folder(path: Path, key: str, prefix: str = "") -> None:
+    """Raise ``UserError`` unless ``path`` is, or can be created as, a folder this process can write.
+
+    Args:
+        path: the folder (it need not exist).
+        key: the setting or flag that named it (``output``, ``--out``).
+        prefix: put before the message (the suite file, for suite keys).
+    """
+    path = Path(path).expanduser()
+    existing = _nearest_existing(path)
+    if not existing.is_dir():
+        below = "" if existing == path.absolute() else f", so {path} cannot be created"
+        raise UserError(f"{prefix}{key}: {existing} is not a folder (it is a file){below}; "
+                        f"point {key} elsewhere, or move that file away.")
+    needed = "" if existing == path.absolute() else f" (needed to create {path})"
+    reason = None if os.access(existing, os.W_OK | os.X_OK) else "permission denied"
+    if reason is None:
+        # os.access says yes to root everywhere; a file made and removed at once also catches
+        # special and root-squashed folders, and leaves nothing behind.
+        try:
+            fd, probe = tempfile.mkstemp(prefix=".lpg-meta-probe-", dir=existing)
+            os.close(fd)
+            os.unlink(probe)
+        except OSError as err:
+            reason = err.strerror or str(err)
+    if reason is not None:
+        raise UserError(f"{prefix}{key}: {existing} is not writable ({reason}){needed}; point {key} at a place "
+                        "you can write, or fix its permissions.")
 
 
 def library_versions() -> dict[str, str | None]:

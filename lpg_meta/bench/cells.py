@@ -112,7 +112,7 @@ def row_defaults(defaults: dict[str, Any], source: str, model: str) -> dict[str,
 
 
 def _cell(suite: Suite, dataset: str, method: str) -> Cell:
-    from lpg_meta.data import DATASETS, check_data_settings, data_defaults
+    from lpg_meta.data import DATASETS, data_defaults
     from lpg_meta.methods import method_defaults, method_search_space
     from lpg_meta.models import model_defaults
 
@@ -134,8 +134,7 @@ def _cell(suite: Suite, dataset: str, method: str) -> Cell:
         for key, table in (("data", data_defaults(drow.source)), ("method_params", method_defaults(mrow.method)),
                            ("model_params", model_defaults(model))):
             resolve_params(table, defaults.get(key, {}), f"defaults.{key}")
-        cfg = resolve_config({**raw, "seed": suite.seeds[0]})
-        check_data_settings(copy.deepcopy(cfg["data"]))  # the data checks build_data would run later
+        cfg = resolve_config({**raw, "seed": suite.seeds[0]})  # data rules: checked on the row (schema)
     except UserError as err:
         raise UserError(f"{where}: {err}") from None
     if mrow.tune is None:

@@ -91,7 +91,7 @@ def format_dry_run(summary: dict[str, Any]) -> str:
         f"with 1 worker{unknown}.",
         "A run-equivalent is one full training run; each trial counts as one (pruned trials stop early, so "
         "this is an upper bound). Time = run-equiv. x epochs x steps/epoch x seconds/step x step cost "
-        f"(meta-learned x5, sam x2); seconds/step is measured from finished runs of the dataset row, or, "
+        f"({_step_costs()}; others x1); seconds/step is measured from finished runs of the dataset row, or, "
         f"where marked *, taken from the 2-core reference CPU ({_model_steps()} at batch 128, scaled with "
         f"the batch; {1000 * STEP_SECONDS:.0f} ms for the small models). Start-up is not counted.",
     ])
@@ -114,6 +114,17 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"already done; {summary['seconds']:.0f}s with {summary['workers']} worker(s); results under "
         f"{summary['output']}",
     ])
+
+
+def _step_costs() -> str:
+    """The methods whose step costs more than plain cross-entropy (their ``step_cost``), by cost."""
+    from lpg_meta.methods import METHODS
+
+    by_cost: dict[float, list[str]] = {}
+    for name in METHODS.names():
+        if (cost := METHODS.get(name).step_cost) != 1:
+            by_cost.setdefault(cost, []).append(name)
+    return "; ".join(f"x{cost:g}: {', '.join(names)}" for cost, names in sorted(by_cost.items(), reverse=True))
 
 
 def _model_steps() -> str:

@@ -118,14 +118,16 @@ def dry_run(plan: Any) -> dict[str, Any]:
     """Estimate each cell's remaining work of a ``runner.Plan``; reads the storage if it exists, writes nothing."""
     from lpg_meta.bench import tuning
     from lpg_meta.bench.cells import load_finished
+    from lpg_meta.bench.storage import RunStore
 
     suite = plan.suite
     exists = _storage_exists(plan.storage)
+    store = RunStore(plan.storage)  # opened only if it exists (a new sqlite or journal file would be created)
     cache: dict[str, Any] = {}
     rows = []
     for cell in plan.cells:
         tuned = plan.tuned(cell)
-        study = tuning.get_study(cell, suite.tuning, plan.storage) if exists and tuned else None
+        study = tuning.get_study(cell, suite.tuning, store) if exists and tuned else None
         finished, running = tuning.counts(study)
         trials_left = max(0, suite.tuning.trials - finished) if tuned else 0
         seeds = suite.cell_seeds(cell.name)

@@ -13,13 +13,12 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from lpg_meta.bench.storage import normalise_url
 from lpg_meta.errors import UserError
-from lpg_meta.results import RESULT_NAME
+from lpg_meta.results import RESULT_NAME, writable_folder
 
 DIALECTS = ("sqlite", "postgresql", "mysql")
 CONNECT_TIMEOUT_S = 5  # a database that does not answer within this is reported, not waited on
@@ -49,44 +48,6 @@ def preflight(plan: Any, storage_flag: str | None = None, dry_run: bool = False)
     check_results(Path(plan.output))
     if not dry_run:
         check_data(plan, in_suite)
-
-
-def _nearest_existing(path: Path) -> Path:
-    """``path`` or its closest ancestor that exists (a dangling link counts as existing)."""
-    path = path.absolute()
-    while not os.path.lexists(path) and path != path.parent:
-        path = path.parent
-    return path
-
-
-def writable_folder(path: Path, key: str, prefix: str = "") -> None:
-    """Raise ``UserError`` unless ``path`` is, or can be created as, a folder this process can write.
-
-    Args:
-        path: the folder (it need not exist).
-        key: the setting or flag that named it (``output``, ``--out``).
-        prefix: put before the message (the suite file, for suite keys).
-    """
-    path = Path(path).expanduser()
-    existing = _nearest_existing(path)
-    if not existing.is_dir():
-        below = "" if existing == path.absolute() else f", so {path} cannot be created"
-        raise UserError(f"{prefix}{key}: {existing} is not a folder (it is a file){below}; "
-                        f"point {key} elsewhere, or move that file away.")
-    needed = "" if existing == path.absolute() else f" (needed to create {path})"
-    reason = None if os.access(existing, os.W_OK | os.X_OK) else "permission denied"
-    if reason is None:
-        # os.access says yes to root everywhere; a file made and removed at once also catches
-        # special and root-squashed folders, and leaves nothing behind.
-        try:
-            fd, probe = tempfile.mkstemp(prefix=".lpg-meta-probe-", dir=existing)
-            os.close(fd)
-            os.unlink(probe)
-        except OSError as err:
-            reason = err.strerror or str(err)
-    if reason is not None:
-        raise UserError(f"{prefix}{key}: {existing} is not writable ({reason}){needed}; point {key} at a place "
-                        "you can write, or fix its permissions.")
 
 
 def check_storage(spec: str, key: str, prefix: str = "", dry_run: bool = False) -> None:

@@ -38,6 +38,7 @@ from lpg_meta.bench.estimate import dry_run as estimate_plan
 from lpg_meta.bench.preflight import preflight
 from lpg_meta.bench.progress import Overall, epoch_bar
 from lpg_meta.bench.schema import Suite, load_suite
+from lpg_meta.bench.storage import RunStore
 from lpg_meta.errors import TrainingDivergedError, UserError
 from lpg_meta.results import RESULT_NAME, provenance, remove_stray_temps, write_json_atomic
 from lpg_meta.train.checkpoint import finish_checkpoints
@@ -90,15 +91,14 @@ def run_suite(path: str | Path, workers: int = 1, storage: str | None = None, on
     started = time.perf_counter()
     plan = make_plan(path, storage, only)
     preflight(plan, storage, dry_run=dry_run)  # before anything is written, for API callers too
-    tuning.reset()
-    units.reset()
     if dry_run:
         return estimate_plan(plan)
     plan.output.mkdir(parents=True, exist_ok=True)
+    store = RunStore(plan.storage)  # this run's; spawned workers open their own
     total = 0
     for cell in plan.cells:  # workers elsewhere may create them too: creation is load-if-exists
         if plan.tuned(cell):
-            study = tuning.get_study(cell, plan.suite.tuning, plan.storage, create=True)
+            study = tuning.get_study(cell, plan.suite.tuning, store, create=True)
             total += max(0, plan.suite.tuning.trials - tuning.counts(study)[0])
         total += len(plan.suite.cell_seeds(cell.name))
     tracker = Overall(total, plan.suite.name)
@@ -106,23 +106,23 @@ def run_suite(path: str | Path, workers: int = 1, storage: str | None = None, on
     try:
         if workers == 1:
             torch.set_num_threads(THREADS_PER_WORKER)
-            _work(plan, 0, tracker.handle)
+            _work(plan, store, 0, tracker.handle)
         else:
             _spawn(plan, workers, tracker)
     finally:
         torch.set_num_threads(threads)
         tracker.close()
-    return _summary(plan, tracker, workers, time.perf_counter() - started)
+    return _summary(plan, store, tracker, workers, time.perf_counter() - started)
 
 
-def _work(plan: Plan, worker: int, emit: Emit) -> None:
+def _work(plan: Plan, store: RunStore, worker: int, emit: Emit) -> None:
     """Take units until every cell is done; wait while the only ones left run elsewhere."""
     reported: set[tuple[str, int]] = set()
     done: set[str] = set()  # final for this call: not asked about again (storage round trips)
     while True:
         states = []
         for cell in plan.cells:
-            state = "done" if cell.name in done else _step_cell(plan, cell, worker, emit, reported)
+            state = "done" if cell.name in done else _step_cell(plan, store, cell, worker, emit, reported)
             states.append(state)
             if state == "done":
                 done.add(cell.name)
@@ -134,13 +134,14 @@ def _work(plan: Plan, worker: int, emit: Emit) -> None:
             time.sleep(POLL_S)
 
 
-def _step_cell(plan: Plan, cell: Cell, worker: int, emit: Emit, reported: set[tuple[str, int]]) -> str:
+def _step_cell(plan: Plan, store: RunStore, cell: Cell, worker: int, emit: Emit,
+               reported: set[tuple[str, int]]) -> str:
     """Run one unit of ``cell`` if one is free: ``worked``, ``busy`` (running elsewhere) or ``done``."""
     torch.set_num_threads(THREADS_PER_WORKER)  # again: a run's own train.threads may have changed it
     params: dict[str, Any] = {}
     study_name: str | None = None
     if plan.tuned(cell):
-        study = tuning.get_study(cell, plan.suite.tuning, plan.storage, create=True)
+        study = tuning.get_study(cell, plan.suite.tuning, store, create=True)
         tuning.fail_stale(study)
         finished, running = tuning.counts(study)
         if finished + running < plan.suite.tuning.trials:
@@ -155,7 +156,7 @@ def _step_cell(plan: Plan, cell: Cell, worker: int, emit: Emit, reported: set[tu
             return "busy"  # wait for every trial, so all workers pick the same best parameters
         params, _, _ = tuning.best(study, cell)
         study_name = cell.study_name
-    runs = units.get_runs_study(cell, params, plan.suite.tuning, plan.storage)
+    runs = units.get_runs_study(cell, params, plan.suite.tuning, store)
     tuning.fail_stale(runs)
     seeds = plan.suite.cell_seeds(cell.name)
     units.enqueue_missing(runs, seeds)
@@ -309,7 +310,7 @@ def _spawn(plan: Plan, workers: int, tracker: Overall) -> None:
 def _worker_main(plan: Plan, index: int, events: Any, threads: int) -> None:
     torch.set_num_threads(threads)
     try:
-        _work(plan, index, events.put)
+        _work(plan, RunStore(plan.storage), index, events.put)
     except UserError as err:
         events.put({"kind": "error", "user": True, "message": str(err)})
     except BaseException:  # noqa: BLE001 - reported to the main process, which re-raises
@@ -318,10 +319,10 @@ def _worker_main(plan: Plan, index: int, events: Any, threads: int) -> None:
         events.put({"kind": "exit", "worker": index})
 
 
-def _summary(plan: Plan, tracker: Overall, workers: int, seconds: float) -> dict[str, Any]:
+def _summary(plan: Plan, store: RunStore, tracker: Overall, workers: int, seconds: float) -> dict[str, Any]:
     cells: list[dict[str, Any]] = []
     for cell in plan.cells:
-        study = tuning.get_study(cell, plan.suite.tuning, plan.storage) if plan.tuned(cell) else None
+        study = tuning.get_study(cell, plan.suite.tuning, store) if plan.tuned(cell) else None
         params, value, number = tuning.best(study, cell)
         runs = []
         for seed in plan.suite.cell_seeds(cell.name):

@@ -111,7 +111,7 @@ def parse_suite(text: str, path: Path = Path("<suite>")) -> Suite:
         raise UserError("suite: missing; name the suite, e.g. 'suite: smoke'.")
     name = _name(data["suite"], "suite")
     defaults = _defaults(data.get("defaults"))
-    datasets = _rows(data, "datasets", _dataset_row)
+    datasets = _rows(data, "datasets", lambda name, row: _dataset_row(name, row, defaults.get("data", {})))
     methods = _rows(data, "methods", _method_row)
     matrix = _matrix(data.get("matrix"), datasets, methods)
     seeds = _seeds(data.get("seeds", [0]))
@@ -211,9 +211,9 @@ def _rows(data: dict[str, Any], key: str, parse: Any) -> dict[str, Any]:
     return {_name(name, f"{key}.{name}"): parse(name, row) for name, row in rows.items()}
 
 
-def _dataset_row(name: str, row: Any) -> DatasetRow:
-    from lpg_meta.data import DATASETS, data_defaults
-    from lpg_meta.data.noise import NOISE_KINDS
+def _dataset_row(name: str, row: Any, suite_data: dict[str, Any]) -> DatasetRow:
+    """One ``datasets`` row; ``suite_data`` is ``defaults.data``, which the row's settings go over."""
+    from lpg_meta.data import DATASETS, check_data_settings, data_defaults
 
     where = f"datasets.{name}"
     row = _mapping(row, where, "{source: mnist1d, imbalance: 100}")
@@ -225,6 +225,7 @@ def _dataset_row(name: str, row: Any) -> DatasetRow:
                         f"Known: {', '.join(DATASETS.names())}.")
     sections = {k: _section(row.get(k), f"{where}.{k}") for k in ("data", "model_params", "optim", "train")}
     data = sections["data"]
+    in_section = set(data)  # written under data:, before the shortcuts join them
     for key in DATASET_SHORTCUTS:
         if key in row:
             if key in data:
@@ -232,21 +233,20 @@ def _dataset_row(name: str, row: Any) -> DatasetRow:
             # Type-check the shortcut on its own, so the message names the key as written.
             resolve_params(data_defaults(source), {key: row[key]}, where)
             data[key] = row[key]
-    resolved = resolve_params(data_defaults(source), data, f"{where}.data")
-    if resolved["imbalance"] < 1:
-        raise UserError(f"{where}.imbalance must be >= 1 (1 = balanced), got {resolved['imbalance']}.")
-    if resolved["noise"] not in NOISE_KINDS:
-        raise UserError(f"{where}.noise: unknown kind {resolved['noise']!r}.{closest(resolved['noise'], NOISE_KINDS)} "
-                        f"Known: {', '.join(NOISE_KINDS)}.")
-    if not 0.0 <= resolved["noise_rate"] < 1.0:
-        raise UserError(f"{where}.noise_rate must be in [0, 1), got {resolved['noise_rate']}.")
-    if resolved["noise"] == "none" and resolved["noise_rate"] > 0:
-        kinds = ", ".join(k for k in NOISE_KINDS if k != "none")
-        raise UserError(f"{where}.noise_rate is {resolved['noise_rate']} but {where}.noise is 'none'; "
-                        f"set {where}.noise to one of {kinds}, or the rate to 0.")
-    _integer(resolved["meta_per_class"], f"{where}.meta_per_class", 0)
-    if resolved["val_per_class"] is not None:
-        _integer(resolved["val_per_class"], f"{where}.val_per_class", 0)
+    # The data checks see what the cell will run: the row over defaults.data (whose settings
+    # of other sources are left to the cells), so a rule across two settings holds for the
+    # pair that runs.
+    settings = data_defaults(source)
+    suite_own = {k: v for k, v in suite_data.items() if k in settings}
+    resolve_params(settings, suite_own, "defaults.data")
+
+    def field(key: str) -> str:
+        """Where ``key``'s value was written, or else where the row would set it."""
+        if key in suite_own and key not in data:
+            return f"defaults.data.{key}"
+        return f"{where}.{key}" if key in DATASET_SHORTCUTS and key not in in_section else f"{where}.data.{key}"
+
+    check_data_settings(resolve_params(settings, {**suite_own, **data}, f"{where}.data"), field)
     for key, table in (("optim", OPTIM_DEFAULTS), ("train", TRAIN_DEFAULTS)):
         resolve_params(table, sections[key], f"{where}.{key}")
     model = _model(row["model"], f"{where}.model") if "model" in row else None

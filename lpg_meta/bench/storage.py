@@ -41,20 +41,32 @@ CREATE_ATTEMPTS = 5
 URL_SCHEMES = ("postgresql", "postgres", "sqlite", "mysql")
 HOST = socket.gethostname()
 
-_STORAGES: dict[str, Any] = {}
-
 
 def open_storage(spec: str) -> Any:
-    """The storage named by ``spec``: a database URL, or else a journal file path (cached)."""
-    if spec not in _STORAGES:
-        optuna.logging.set_verbosity(optuna.logging.WARNING)  # the runner reports units itself
-        _STORAGES[spec] = _rdb(spec) if "://" in spec else _journal(spec)
-    return _STORAGES[spec]
+    """The storage named by ``spec``: a database URL, or else a journal file path."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # the runner reports units itself
+    return _rdb(spec) if "://" in spec else _journal(spec)
 
 
-def reset() -> None:
-    """Forget cached storages (each suite run starts from what the storage holds)."""
-    _STORAGES.clear()
+class RunStore:
+    """The storage one run coordinates through, opened once, and the studies it loaded from it.
+
+    A run (``run_suite``, each of its worker processes, a dry run) makes its own, so it starts
+    from what the storage holds and nothing outlives it; loading a study again on every scan
+    of the cells would cost a round trip to the database for nothing.
+    """
+
+    def __init__(self, spec: str) -> None:
+        self.spec = spec
+        self.studies: dict[str, optuna.Study] = {}  # by study name
+        self._storage: Any = None
+
+    @property
+    def storage(self) -> Any:
+        """The opened storage (opened at first use)."""
+        if self._storage is None:
+            self._storage = open_storage(self.spec)
+        return self._storage
 
 
 def _journal(spec: str) -> Any:

@@ -32,19 +32,9 @@ from lpg_meta.bench import storage as storage_mod
 from lpg_meta.bench.cells import Cell
 from lpg_meta.bench.schema import Tuning
 from lpg_meta.bench.space import suggest
-from lpg_meta.bench.storage import fail_stale, open_storage, origin  # noqa: F401 - re-exported
+from lpg_meta.bench.storage import RunStore, fail_stale, open_storage, origin  # noqa: F401 - re-exported
 from lpg_meta.errors import TrainingDivergedError, UserError
 from lpg_meta.results import write_json_atomic
-
-# One study object per process and storage: loading it again on every scan would cost a
-# round trip to the database for nothing.
-_STUDIES: dict[tuple[str, str], optuna.Study] = {}
-
-
-def reset() -> None:
-    """Forget cached storages and studies (each suite run starts from what is in the storage)."""
-    storage_mod.reset()
-    _STUDIES.clear()
 
 
 def counted(trial: FrozenTrial) -> bool:
@@ -70,19 +60,18 @@ Direction = Literal["minimize", "maximize"]
 
 
 @overload
-def get_study(cell: Cell, tuning: Tuning, spec: str, create: Literal[True]) -> optuna.Study: ...
+def get_study(cell: Cell, tuning: Tuning, store: RunStore, create: Literal[True]) -> optuna.Study: ...
 @overload
-def get_study(cell: Cell, tuning: Tuning, spec: str, create: bool = False) -> optuna.Study | None: ...
-def get_study(cell: Cell, tuning: Tuning, spec: str, create: bool = False) -> optuna.Study | None:
+def get_study(cell: Cell, tuning: Tuning, store: RunStore, create: bool = False) -> optuna.Study | None: ...
+def get_study(cell: Cell, tuning: Tuning, store: RunStore, create: bool = False) -> optuna.Study | None:
     """The cell's study, or None if it does not exist and ``create`` is False.
 
     A new study gets the untuned values enqueued as its first trial (``skip_if_exists``: a
     racing worker that also created it does not enqueue them twice).
     """
-    key = (spec, cell.study_name)
-    if key in _STUDIES:
-        return _STUDIES[key]
-    storage = open_storage(spec)
+    if cell.study_name in store.studies:  # loaded once per run
+        return store.studies[cell.study_name]
+    storage = store.storage
     pruner = optuna.pruners.MedianPruner() if tuning.pruner == "median" else optuna.pruners.NopPruner()
     try:
         study = optuna.load_study(study_name=cell.study_name, storage=storage, sampler=_sampler(tuning, cell, 0),
@@ -95,7 +84,7 @@ def get_study(cell: Cell, tuning: Tuning, spec: str, create: bool = False) -> op
         if not study.get_trials(deepcopy=False):
             study.set_user_attr("cell", cell.name)
             study.enqueue_trial(cell.first_trial, skip_if_exists=True)
-    _STUDIES[key] = study
+    store.studies[cell.study_name] = study
     return study
 
 

@@ -20,22 +20,17 @@ from optuna.trial import FrozenTrial, TrialState
 from lpg_meta.bench import storage as storage_mod
 from lpg_meta.bench.cells import Cell
 from lpg_meta.bench.schema import Tuning
+from lpg_meta.bench.storage import RunStore
 from lpg_meta.bench.tuning import Direction
 
-_STUDIES: dict[tuple[str, str], optuna.Study] = {}
 
-def reset() -> None:
-    _STUDIES.clear()
-
-
-def get_runs_study(cell: Cell, params: dict[str, Any], tuning: Tuning, spec: str) -> optuna.Study:
+def get_runs_study(cell: Cell, params: dict[str, Any], tuning: Tuning, store: RunStore) -> optuna.Study:
     """The study of the cell's seeded runs with tuned ``params`` (created if missing)."""
     name = cell.runs_study_name(params)
-    if (spec, name) not in _STUDIES:
-        study = optuna.create_study(study_name=name, storage=storage_mod.open_storage(spec),
-                                    direction=cast(Direction, tuning.direction), load_if_exists=True)
-        _STUDIES[spec, name] = study
-    return _STUDIES[spec, name]
+    if name not in store.studies:
+        store.studies[name] = optuna.create_study(study_name=name, storage=store.storage,
+                                                  direction=cast(Direction, tuning.direction), load_if_exists=True)
+    return store.studies[name]
 
 
 def _final(trial: FrozenTrial) -> bool:

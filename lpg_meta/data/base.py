@@ -66,7 +66,7 @@ class Pool:
 class Source:
     """A registered dataset: declares its own settings and loads its pool."""
 
-    name: ClassVar[str] = ""
+    name: ClassVar[str] = ""  # set to the registry key by DATASETS.register
     display_name: ClassVar[str] = ""
     defaults: ClassVar[dict[str, Any]] = {}  # source-specific settings and common overrides
     default_model: ClassVar[str] = "cnn2d"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -31,7 +32,11 @@ def data_defaults(name: str) -> dict[str, Any]:
     return copy.deepcopy({**COMMON_DEFAULTS, **source.defaults})
 
 
-def _int_or_none(params: dict[str, Any], key: str, minimum: int) -> None:
+def _data_key(key: str) -> str:
+    return f"data.{key}"
+
+
+def _int_or_none(params: dict[str, Any], key: str, minimum: int, field: Callable[[str], str]) -> None:
     # resolve_params cannot type-check settings whose default is None, so check them here.
     value = params[key]
     if value is None:
@@ -39,43 +44,51 @@ def _int_or_none(params: dict[str, Any], key: str, minimum: int) -> None:
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise UserError(f"data.{key} must be an integer >= {minimum} or null, got {value!r}.")
+        raise UserError(f"{field(key)} must be an integer >= {minimum} or null, got {value!r}.")
     params[key] = value
 
 
-def _check_choice(params: dict[str, Any], key: str, choices: tuple[str, ...]) -> None:
+def _check_choice(params: dict[str, Any], key: str, choices: tuple[str, ...], field: Callable[[str], str]) -> None:
     if params[key] not in choices:
         raise UserError(
-            f"unknown data.{key} '{params[key]}'.{closest(params[key], choices)} "
+            f"unknown {field(key)} '{params[key]}'.{closest(params[key], choices)} "
             f"Known: {', '.join(choices)}."
         )
 
 
-def check_data_settings(params: dict[str, Any]) -> None:
-    """Reject user mistakes in the common settings, naming the key and the fix."""
+def check_data_settings(params: dict[str, Any], field: Callable[[str], str] = _data_key) -> None:
+    """Reject user mistakes in the common settings, naming the key and the fix.
+
+    Args:
+        params: resolved settings (``data_defaults`` with the user's over them); a whole float
+            in a setting whose default is None (``n_max``, ``val_per_class``, ``seed``) is made
+            an int in place.
+        field: how a message names setting ``key``: ``data.KEY`` by default; a suite names the
+            row or the defaults entry that set it.
+    """
     if params["imbalance"] < 1:
-        raise UserError(f"data.imbalance must be >= 1 (1 = balanced), got {params['imbalance']}.")
-    _check_choice(params, "profile", PROFILES)
-    _check_choice(params, "noise", NOISE_KINDS)
+        raise UserError(f"{field('imbalance')} must be >= 1 (1 = balanced), got {params['imbalance']}.")
+    _check_choice(params, "profile", PROFILES, field)
+    _check_choice(params, "noise", NOISE_KINDS, field)
     rate = params["noise_rate"]
     if not 0.0 <= rate < 1.0:
-        raise UserError(f"data.noise_rate must be in [0, 1), got {rate}.")
+        raise UserError(f"{field('noise_rate')} must be in [0, 1), got {rate}.")
     if params["noise"] == "none" and rate > 0:
         raise UserError(
-            f"data.noise_rate is {rate} but data.noise is 'none'; name the noise kind "
-            f"({', '.join(NOISE_KINDS[1:])})."
+            f"{field('noise_rate')} is {rate} but {field('noise')} is 'none'; set {field('noise')} "
+            f"to one of {', '.join(NOISE_KINDS[1:])}, or the rate to 0."
         )
     for key in ("meta_per_class", "many_threshold", "few_threshold"):
         if params[key] < 0:
-            raise UserError(f"data.{key} must be >= 0, got {params[key]}.")
+            raise UserError(f"{field(key)} must be >= 0, got {params[key]}.")
     if params["few_threshold"] > params["many_threshold"]:
         raise UserError(
-            f"data.few_threshold ({params['few_threshold']}) must not exceed "
-            f"data.many_threshold ({params['many_threshold']})."
+            f"{field('few_threshold')} ({params['few_threshold']}) must not exceed "
+            f"{field('many_threshold')} ({params['many_threshold']})."
         )
-    _int_or_none(params, "n_max", 1)
-    _int_or_none(params, "val_per_class", 0)
-    _int_or_none(params, "seed", 0)
+    _int_or_none(params, "n_max", 1, field)
+    _int_or_none(params, "val_per_class", 0, field)
+    _int_or_none(params, "seed", 0, field)
 
 
 def _asym_map(params: dict[str, Any], pool: Pool) -> dict[int, int] | None:

@@ -117,7 +117,6 @@ class _Cifar(Source):
 class Cifar10(_Cifar):
     """CIFAR-10: ``x`` of shape ``(N, 3, 32, 32)`` in [0, 1]; ``root`` holds ``cifar-10-batches-py``."""
 
-    name = "cifar10"
     display_name = "CIFAR-10"
     defaults = {"root": None, "download": False, "n_max": 5000}  # n_max: LDAM-DRW protocol
     folder = "cifar-10-batches-py"
@@ -136,7 +135,6 @@ class Cifar10(_Cifar):
 class Cifar100(_Cifar):
     """CIFAR-100 (fine labels): ``root`` holds ``cifar-100-python``."""
 
-    name = "cifar100"
     display_name = "CIFAR-100"
     defaults = {"root": None, "download": False, "n_max": 500}
     folder = "cifar-100-python"

@@ -21,7 +21,6 @@ class Digits(Source):
     ``mean`` / ``std`` are those of the training pool. Pooled indices are ``load_digits`` order.
     """
 
-    name = "digits"
     display_name = "Digits"
     # ~125 training images a class: shot thresholds scaled down from CIFAR's 100 / 20.
     defaults = {

@@ -10,9 +10,10 @@ from lpg_meta.lpg.forms import (
     Transform,
     build_form,
 )
-from lpg_meta.lpg.jvp import jvp_meta_grad, rng_state
+from lpg_meta.lpg.jvp import fd_directional, fd_step_size, jvp_meta_grad, rng_state
 from lpg_meta.lpg.meta import (
     BACKENDS,
+    CLOSED_FORM,
     Backend,
     BilevelStep,
     lookahead_meta_grad,
@@ -23,6 +24,7 @@ from lpg_meta.lpg.rule import RULE_DEFAULTS, ClassRule
 
 __all__ = [
     "BACKENDS",
+    "CLOSED_FORM",
     "FORMS",
     "RULE_DEFAULTS",
     "Backend",
@@ -35,6 +37,8 @@ __all__ = [
     "ShiftForm",
     "Transform",
     "build_form",
+    "fd_directional",
+    "fd_step_size",
     "jvp_meta_grad",
     "lookahead_meta_grad",
     "preserved_state",

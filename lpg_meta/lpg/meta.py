@@ -3,7 +3,8 @@
 The meta loss is ``CE(f_{theta'(phi)}(x_m), y_m)`` where ``theta'(phi)`` is the real optimizer's
 update of the real model's current parameters on the perturbed training loss. Backends differ only
 in how they get its gradient; each is one function in ``BACKENDS`` (``unroll.py``: ``higher`` and
-``torchfunc``; ``jvp.py``: the forward-mode closed form). The real model, its optimizer state, its
+``torchfunc``; ``jvp.py``: the closed form, with ``J w`` exact by forward mode (``jvp``) or by a
+central difference (``fd``)). The real model, its optimizer state, its
 buffers (BatchNorm running statistics, ``num_batches_tracked``) and the global RNG are left
 exactly as they were.
 """
@@ -17,7 +18,7 @@ import torch
 from torch import nn
 
 from lpg_meta.errors import UserError
-from lpg_meta.lpg.jvp import cuda_devices, jvp_backend, require_one_sgd_step
+from lpg_meta.lpg.jvp import cuda_devices, fd_backend, jvp_backend, require_one_sgd_step
 from lpg_meta.lpg.unroll import (
     Backend,
     Batch,
@@ -31,7 +32,10 @@ BACKENDS: dict[str, Backend] = {
     "higher": higher_backend,
     "torchfunc": torchfunc_backend,
     "jvp": jvp_backend,
+    "fd": fd_backend,
 }
+# Backends of the closed form (jvp.py): one SGD look-ahead step, from one forward at theta.
+CLOSED_FORM = ("jvp", "fd")
 
 
 def check_backend(requested: str, what: str = "meta backend") -> None:
@@ -57,8 +61,8 @@ def resolve_backend(
     sgd = type(optimizer) is torch.optim.SGD
     if requested == "auto":
         return "jvp" if sgd and steps == 1 else "higher"
-    if requested == "jvp":
-        require_one_sgd_step(optimizer, steps, what)
+    if requested in CLOSED_FORM:
+        require_one_sgd_step(optimizer, steps, what, requested)
     if requested == "torchfunc" and not sgd:
         raise UserError(
             f"{what} 'torchfunc' replicates torch.optim.SGD only, but the optimizer is "

@@ -10,7 +10,13 @@ import torch
 
 from lpg_meta.errors import UserError
 from lpg_meta.lpg.jvp import jvp_meta_grad, rng_state
-from lpg_meta.lpg.meta import TrainLoss, check_backend, lookahead_meta_grad, resolve_backend
+from lpg_meta.lpg.meta import (
+    CLOSED_FORM,
+    TrainLoss,
+    check_backend,
+    lookahead_meta_grad,
+    resolve_backend,
+)
 from lpg_meta.methods.base import LossFn, Method, StepInfo, TrainContext
 
 Batch = tuple[torch.Tensor, torch.Tensor]
@@ -82,7 +88,8 @@ META_DEFAULTS: dict[str, Any] = {
     # which learns nothing that lasts, keeps 1; issue 18, benchmarks/cpu_regimes.md 8).
     "meta_interval": 10,
     "meta_batch_size": 100,
-    # auto: the exact forward-mode jvp backend for one SGD look-ahead step, else higher.
+    # auto: the exact forward-mode jvp backend for one SGD look-ahead step, else higher; fd
+    # estimates jvp's directional derivative by a central difference (lpg/jvp.py).
     "backend": "auto",
 }
 META_SPACE: dict[str, Any] = {"warmup_epochs": ("int", 0, 5)}
@@ -136,7 +143,7 @@ class MetaLearnedMethod(Method):
         self.backend = resolve_backend(
             self.params["backend"], optimizer, self.lookahead_steps, what="method.backend"
         )
-        self.reuse_forward = self.backend == "jvp" and self.can_share_forward()
+        self.reuse_forward = self.backend in CLOSED_FORM and self.can_share_forward()
 
     def can_share_forward(self) -> bool:
         """Whether the real step is a plain one-forward step that can take the meta step's."""
@@ -216,7 +223,8 @@ class MetaLearnedMethod(Method):
         self.time_real_s += forward_s
         self.time_meta_s -= forward_s
         grads, value = jvp_meta_grad(
-            model, optimizer, batch, logits, rng, meta_batch, virtual_loss, meta_params, True
+            model, optimizer, batch, logits, rng, meta_batch, virtual_loss, meta_params, True,
+            estimate=self.backend,
         )
         self._shared = (batch[0], logits)
         return grads, value

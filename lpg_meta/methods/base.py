@@ -46,7 +46,7 @@ class Method:
     (parameter-level gradient perturbations), or ``train_step`` (methods with their own step).
     """
 
-    name: ClassVar[str] = "base"
+    name: ClassVar[str] = "base"  # set to the registry key by METHODS.register
     display_name: ClassVar[str] = ""
     defaults: ClassVar[dict[str, Any]] = {}
     search_space: ClassVar[dict[str, Any]] = {}

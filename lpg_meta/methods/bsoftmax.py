@@ -21,7 +21,6 @@ class BalancedSoftmax(Method):
     writes them.
     """
 
-    name = "bsoftmax"
     display_name = "Balanced Softmax"
     defaults = {}
     search_space = {}  # no settings: the adjustment is fixed by the counts

@@ -64,7 +64,6 @@ class ClassBalanced(Method):
     ``w_i != 1``). We keep Cui et al.'s, the paper that defines CB-focal.
     """
 
-    name = "cb"
     display_name = "CB"
     defaults = {"beta": 0.9999, "base_loss": "ce", "gamma": 1.0}
     search_space = {

@@ -8,5 +8,4 @@ from lpg_meta.registry import METHODS
 class CrossEntropy(Method):
     """Plain cross-entropy training."""
 
-    name = "ce"
     display_name = "CE"

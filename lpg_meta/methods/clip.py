@@ -16,7 +16,6 @@ from lpg_meta.registry import METHODS
 class GradClip(Method):
     """Cross-entropy (or any loss, via ``loss_fn``) with G <- G * min(1, c / (||G|| + 1e-6))."""
 
-    name = "clip"
     display_name = "GradClip"
     kind = "step"
     defaults = {"max_norm": 5.0}

@@ -28,7 +28,6 @@ def focal_per_sample(logits: torch.Tensor, y: torch.Tensor, gamma: float) -> tor
 class Focal(Method):
     """Focal loss: cross-entropy down-weighted on well-classified samples."""
 
-    name = "focal"
     display_name = "Focal"
     defaults = {"gamma": 1.0}  # 1: the LDAM-DRW code's default
     search_space = {"gamma": ("categorical", [0.5, 1.0, 2.0])}

@@ -15,7 +15,6 @@ from lpg_meta.registry import METHODS
 class GeneralizedCE(Method):
     """``L_q = (1 - p_y ** q) / q``: CE as q -> 0, MAE (up to a factor) at q = 1."""
 
-    name = "gce"
     display_name = "GCE"
     defaults = {"q": 0.7}
     search_space = {"q": ("float", 0.1, 0.9)}

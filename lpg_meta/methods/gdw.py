@@ -66,7 +66,6 @@ def gdw_update(
 class GDW(MWNet):
     """GDW: MW-Net's instance weights refined, per batch, into class-level weights."""
 
-    name = "gdw"
     display_name = "GDW"
     # outer_lr 100 and clip 0.2: the reference's CIFAR-10 settings (it uses 1000 on CIFAR-100).
     # MW-Net's batch normalisation has no counterpart here (omega is refined per batch).

@@ -29,7 +29,6 @@ class GradNoise(Method):
     so it is reproducible for a given run seed and does not consume the global random stream.
     """
 
-    name = "gnoise"
     display_name = "GradNoise"
     kind = "step"
     defaults = {"eta": 0.01, "gamma": 0.55, "max_norm": 0.0}

@@ -49,7 +49,6 @@ class L2RW(MetaLearnedMethod):
     the reference. Steps between meta steps (``meta_interval`` > 1) use plain CE.
     """
 
-    name = "l2rw"
     display_name = "L2RW"
     # A meta step every step: L2RW learns nothing that lasts (each batch's weights are computed
     # afresh), so at meta_interval 10 nine steps in ten are plain CE on the noisy labels:

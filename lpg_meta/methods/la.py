@@ -36,7 +36,6 @@ class _LogitAdjusted(Method):
 class LogitAdjustedLoss(_LogitAdjusted):
     """Train on ``CE(u + tau * log pi, y)``; predict with the plain logits ``u``."""
 
-    name = "la"
     display_name = "LA"
 
     def per_sample_loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -51,7 +50,6 @@ class LogitAdjustedLoss(_LogitAdjusted):
 class LogitAdjustedPostHoc(_LogitAdjusted):
     """Train with CE; predict with ``argmax(u - tau * log pi)``."""
 
-    name = "la_posthoc"
     display_name = "LA post-hoc"
 
     def eval_logits(self, logits: torch.Tensor) -> torch.Tensor:

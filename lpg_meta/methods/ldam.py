@@ -32,7 +32,6 @@ def ldam_per_sample(
 class LDAM(Method):
     """Label-distribution-aware margin loss: larger margins for rarer classes."""
 
-    name = "ldam"
     display_name = "LDAM"
     # s = 30 is the reference's scale for cosine logits (its NormedLinear head, values in
     # [-1, 1]). The zoo's models have plain linear heads whose logits are already O(10), where
@@ -64,7 +63,6 @@ class LDAMDRW(LDAM):
     weights on, the batch loss is their weighted mean (``F.cross_entropy(weight=w)``).
     """
 
-    name = "ldam_drw"
     display_name = "LDAM-DRW"
     defaults = {**LDAM.defaults, "beta": 0.9999, "drw_start": 0.8}
     search_space = {

@@ -126,7 +126,6 @@ class LPG(_PlugIn, MetaLearnedMethod):
     from it, then the real backward through the same graph with the updated phi.
     """
 
-    name = "lpg"
     display_name = "LPG"
     form_name: ClassVar[str] = "matrix"
     defaults = {"eps": 0.5, "normalize": True, "zero_sum": True, **_META_DEFAULTS}
@@ -223,7 +222,6 @@ class LPG(_PlugIn, MetaLearnedMethod):
 class LPGScale(LPG):
     """LPG, scale form: class-level loss reweighting, meta-learned (ablation row)."""
 
-    name = "lpg_scale"
     display_name = "LPG-scale"
     form_name = "scale"
     defaults = {"eps": 0.5, "normalize": True, **_META_DEFAULTS}
@@ -234,7 +232,6 @@ class LPGScale(LPG):
 class LPGShift(LPG):
     """LPG, shift form: a class-level change of the per-sample gradient norm (ablation row)."""
 
-    name = "lpg_shift"
     display_name = "LPG-shift"
     form_name = "shift"
     defaults = {"eps": 0.5, **_META_DEFAULTS}
@@ -245,7 +242,6 @@ class LPGShift(LPG):
 class LPGClip(LPG):
     """LPG, clip form: class-level per-sample clipping at ``tau_max * sigmoid(phi)`` (ablation row)."""
 
-    name = "lpg_clip"
     display_name = "LPG-clip"
     form_name = "clip"
     # tau_max 1.5: the prototype's setting; a CE logit gradient has norm below sqrt(2), so the
@@ -258,7 +254,6 @@ class LPGClip(LPG):
 class LPGRule(_PlugIn):
     """Closed-form LPG: ``a_c`` from a running true-class probability; no meta split."""
 
-    name = "lpg_rule"
     display_name = "LPG-rule"
     kind = "loss"
     needs_meta = False

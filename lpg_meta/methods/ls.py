@@ -19,7 +19,6 @@ class LabelSmoothing(Method):
     This is ``F.cross_entropy(label_smoothing=alpha)``; the true class also gets ``alpha / C``.
     """
 
-    name = "ls"
     display_name = "LS"
     defaults = {"alpha": 0.1}
     search_space = {"alpha": ("float", 0.05, 0.3)}

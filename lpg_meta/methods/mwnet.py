@@ -61,7 +61,6 @@ class MWNet(MetaLearnedMethod):
     step then trains on ``mean_i V(l_i) l_i`` with the current V, its weights detached.
     """
 
-    name = "mwnet"
     display_name = "MW-Net"
     # normalize came after runs were recorded: left out of a config while false (same hash).
     optional_defaults = {"normalize": False}

@@ -22,7 +22,6 @@ class SAM(Method):
     optimizer). Both passes use ``loss_fn`` when one is given (LPG plugs in this way).
     """
 
-    name = "sam"
     display_name = "SAM"
     kind = "step"
     step_cost = 2.0  # two forward-backward passes per step

@@ -24,7 +24,6 @@ class SymmetricCE(Method):
     Defaults are the paper's CIFAR-10 values (CIFAR-100: alpha 6.0, beta 0.1).
     """
 
-    name = "sce"
     display_name = "SCE"
     defaults = {"alpha": 0.1, "beta": 1.0}
     search_space = {"alpha": ("log", 0.05, 10.0), "beta": ("log", 0.05, 10.0)}

@@ -7,6 +7,8 @@
 4. ``cd_diagram``: average ranks over every data set row with Nemenyi's critical difference.
 5. ``noise_*``: test accuracy against noise rate where rows differ only in their noise rate.
 6. ``weight_share_<row>``: on noisy rows, the reweighting methods' weight share on flipped samples.
+7. ``class_noise_<row>``: on asym and pair rows, LPG's per-class perturbation against each class's
+   flip rate (``lpg_meta.report.class_noise``).
 
 Plots 1 and 2 show the reference (CE), LPG and the best three other rows of the data set by
 mean, so the figure stays readable with 20 methods. Each function returns :class:`Plot`
@@ -28,6 +30,7 @@ from matplotlib.ticker import MaxNLocator
 
 from lpg_meta.report.claims import suite_friedman
 from lpg_meta.report.tidy import Results
+from lpg_meta.results import write_atomic
 
 PLOTS_DIR = "plots"
 SHOWN = 3  # best other rows drawn beside the reference and LPG
@@ -59,10 +62,11 @@ def _figure(width: float = 7.0, height: float = 4.0) -> tuple[Figure, object]:
 
 
 def _save(fig: Figure, path: Path) -> Path:
-    """Write ``path`` (.png) and the same figure as .pdf; no dates or versions, so same data, same bytes."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110, metadata={"Software": None})
-    fig.savefig(path.with_suffix(".pdf"), metadata={"CreationDate": None, "Producer": None, "Creator": None})
+    """Write ``path`` (.png) and the same figure as .pdf, each atomically; no dates or versions, so same
+    data, same bytes."""
+    write_atomic(path, lambda handle: fig.savefig(handle, format="png", dpi=110, metadata={"Software": None}))
+    write_atomic(path.with_suffix(".pdf"), lambda handle: fig.savefig(
+        handle, format="pdf", metadata={"CreationDate": None, "Producer": None, "Creator": None}))
     return path
 
 
@@ -157,17 +161,11 @@ def plot_trajectories(results: Results, out: Path) -> list[Plot]:
     Returns one :class:`Plot` per panel (``panel`` names the method row), all with the figure's path.
     """
     plots = []
-    order = {m: i for i, m in enumerate(results.layout.methods)}
     for ds in results.layout.datasets:
-        panels = sorted({(m, s) for d, m, _, s in results.curves if d == ds and s.startswith("lpg_")},
-                        key=lambda k: order.get(k[0], len(order)))
+        panels = lpg_panels(results, ds)
         if not panels:
             continue
-        columns = min(4, len(panels))
-        rows = -(-len(panels) // columns)
-        fig = Figure(figsize=(3.1 * columns + 1.3, 2.5 * rows + 0.7), layout="constrained")
-        FigureCanvasAgg(fig)
-        axes = fig.subplots(rows, columns, squeeze=False)
+        fig, axes = panel_figure(len(panels), 4, (3.1, 1.3), (2.5, 0.7))
         path = out / f"trajectory_{_safe(ds)}.png"
         classes = 0
         for ax, (m, name) in zip(axes.flat, panels, strict=False):
@@ -209,6 +207,23 @@ def plot_trajectories(results: Results, out: Path) -> list[Plot]:
                      "mean over seeds", fontsize=10)
         _save(fig, path)
     return plots
+
+
+def lpg_panels(results: Results, ds: str) -> list[tuple[str, str]]:
+    """``(method row, series)`` of every LPG series (``lpg_<quantity>``) of a data set row, in row order."""
+    order = {m: i for i, m in enumerate(results.layout.methods)}
+    return sorted({(m, s) for d, m, _, s in results.curves if d == ds and s.startswith("lpg_")},
+                  key=lambda k: order.get(k[0], len(order)))
+
+
+def panel_figure(panels: int, max_columns: int, width: tuple[float, float],
+                 height: tuple[float, float]) -> tuple[Figure, np.ndarray]:
+    """A figure of ``panels`` axes in rows of up to ``max_columns``; size per panel plus margin (inches)."""
+    columns = min(max_columns, panels)
+    rows = -(-panels // columns)
+    fig = Figure(figsize=(width[0] * columns + width[1], height[0] * rows + height[1]), layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig, fig.subplots(rows, columns, squeeze=False)
 
 
 def _series_grid(results: Results, ds: str, m: str, name: str) -> list[np.ndarray]:
@@ -355,9 +370,12 @@ def plot_weight_share(results: Results, out: Path) -> list[Plot]:
 
 def make_plots(results: Results, out: str | Path) -> list[Plot]:
     """Every plot that applies, written to ``<out>/plots/``."""
+    from lpg_meta.report.class_noise import plot_class_noise  # it draws with this module's helpers
+
     folder = Path(out) / PLOTS_DIR
     return (plot_per_class(results, folder) + plot_curves(results, folder) + plot_trajectories(results, folder)
-            + plot_noise(results, folder) + plot_cd_diagram(results, folder) + plot_weight_share(results, folder))
+            + plot_noise(results, folder) + plot_cd_diagram(results, folder) + plot_weight_share(results, folder)
+            + plot_class_noise(results, folder))
 
 
 def write_plots(results: Results, out: str | Path) -> list[Path]:

@@ -6,14 +6,17 @@ retraining (``write_tidy``):
 - ``runs.csv``: one row per run and scalar metric, ``suite, dataset, method, seed, split,
   metric, value``: the last epoch's metrics of both splits, plus ``peak_accuracy`` and
   ``peak_balanced_accuracy`` (best per-epoch value) on noisy rows, and ``collapsed`` (1 or 0,
-  ``lpg_meta.collapse`` on the per-epoch test curve) for every finished run. Values are Python's
+  ``lpg_meta.collapse`` on the per-epoch test curve) for every finished run, and the numeric
+  fields of the PAC-Bayes bound (``train.pac_bayes``: ``bound``, ``kl``, ``sigma``,
+  ``test_error``, ...) under split ``pac_bayes``, where a run has one. Values are Python's
   ``repr`` of the float, so they read back bit-identical.
 - ``curves.csv``: per-epoch and per-class series for the plots, ``dataset, method, seed,
   series, epoch, class, value`` (6 significant digits): ``test_balanced_accuracy`` per
   epoch; on long-tail rows ``per_class_accuracy`` and
   ``train_count`` per class; for LPG runs ``lpg_<quantity>`` per epoch and class; for
   ``mwnet``, ``l2rw``, ``gdw`` on noisy rows ``flipped_weight_share`` and
-  ``weight_auc_clean_vs_flipped`` per epoch.
+  ``weight_auc_clean_vs_flipped`` per epoch; on noisy rows ``class_noise_rate`` per class
+  (the share of the class's training labels flipped, ``data.noise.per_class_rate``).
 - ``runs.json``: the layout (row order, display names, tables, each data set row's config)
   and the failed runs with their reason.
 """
@@ -31,15 +34,18 @@ from typing import Any
 from lpg_meta.errors import UserError
 from lpg_meta.report.collect import RESULT_NAME, Run, load_runs
 from lpg_meta.report.layout import Layout, layout_from_dict, protocol
-from lpg_meta.results import write_text_atomic
+from lpg_meta.results import METRIC_DIRECTIONS, PER_EPOCH_METRICS, history_key, write_text_atomic
 
 RUNS_CSV, CURVES_CSV, RUNS_JSON = "runs.csv", "curves.csv", "runs.json"
 RUN_FIELDS = ("suite", "dataset", "method", "seed", "split", "metric", "value")
 CURVE_FIELDS = ("dataset", "method", "seed", "series", "epoch", "class", "value")
-SCALARS = ("accuracy", "balanced_accuracy", "error", "nll", "ece", "many_shot", "medium_shot", "few_shot")
-PEAKS = ("accuracy", "balanced_accuracy")
+# Every metric of a split, the per-epoch ones first (the order of runs.csv's rows).
+SCALARS = (*PER_EPOCH_METRICS, *(m for m in METRIC_DIRECTIONS if m not in PER_EPOCH_METRICS))
+PEAKS = PER_EPOCH_METRICS
 COLLAPSED = "collapsed"  # 1.0 where lpg_meta.collapse flags the run's test curve, else 0.0
 SPLITS = ("test", "val")
+PAC_BAYES = "pac_bayes"  # the split of the bound's fields (result.json's ``pac_bayes`` block)
+NOISE_RATES = "class_noise_rate"  # curves.csv series: each class's realised flip rate
 
 
 @dataclass(frozen=True)
@@ -81,17 +87,20 @@ def _run_values(run: Run, noisy: bool) -> list[tuple[str, str, float]]:
                 out.append((split, metric, value))
         if noisy:
             for metric in PEAKS:
-                curve = [h[f"{split}_{metric}"] for h in run.result.get("history") or []
-                         if isinstance(h.get(f"{split}_{metric}"), (int, float))]
+                key = history_key(split, metric)
+                curve = [h[key] for h in run.result.get("history") or [] if isinstance(h.get(key), (int, float))]
                 if curve:
                     out.append((split, f"peak_{metric}", float(max(curve))))
+    for key, value in (run.result.get(PAC_BAYES) or {}).items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+            out.append((PAC_BAYES, key, float(value)))
     return out
 
 
 def _run_curves(run: Run, long_tail: bool) -> dict[str, list[tuple[int | None, int | None, float]]]:
     series: dict[str, list[tuple[int | None, int | None, float]]] = {}
     for h in run.result.get("history") or []:
-        for key in ("test_balanced_accuracy",):  # the plots' series; accuracy would double the file
+        for key in (history_key("test", "balanced_accuracy"),):  # the plots' series; accuracy would double it
             if isinstance(h.get(key), (int, float)) and math.isfinite(h[key]):
                 series.setdefault(key, []).append((int(h["epoch"]), None, _round(h[key])))
     if long_tail:
@@ -114,6 +123,29 @@ def _run_curves(run: Run, long_tail: bool) -> dict[str, list[tuple[int | None, i
     return {k: v for k, v in series.items() if v}
 
 
+def _data_key(run: Run) -> str:
+    """What identifies a run's noisy training set: its row, seed, split sizes and label counts."""
+    data = run.result.get("data") or {}
+    noise = data.get("noise") or {}
+    same = {k: noise.get(k) for k in ("kind", "rate", "realised_rate", "map")}
+    return json.dumps([run.dataset_row, run.seed, data.get("sizes"), data.get("per_class"), same],
+                      sort_keys=True, default=str)
+
+
+def class_noise_rates(runs: list[Run]) -> dict[str, list[float | None]]:
+    """``_data_key`` -> the per-class flip rates that some run with that training set recorded.
+
+    A run's data set depends on its row's data settings and seed, not on its method, so a run
+    recorded before ``per_class_rate`` existed takes it from a run with the same data record.
+    """
+    out: dict[str, list[float | None]] = {}
+    for run in runs:
+        rates = ((run.result.get("data") or {}).get("noise") or {}).get("per_class_rate")
+        if rates:
+            out.setdefault(_data_key(run), rates)
+    return out
+
+
 def _dataset_config(config: dict[str, Any]) -> dict[str, Any]:
     keep = {k: config[k] for k in ("dataset", "model", "data") if k in config}
     return {**keep, "train": {"epochs": (config.get("train") or {}).get("epochs")}}
@@ -130,6 +162,7 @@ def results_from_runs(runs: list[Run], spec: dict[str, Any] | None = None) -> Re
         if not layout.suite:
             layout.suite = str((run.result.get("suite") or {}).get("name") or "")
     results = Results(layout, {}, {})
+    noise_rates = class_noise_rates(runs)
     for run in runs:
         cell = (run.dataset_row, run.method_row)
         results.seeds.setdefault(cell, []).append(run.seed)
@@ -142,6 +175,9 @@ def results_from_runs(runs: list[Run], spec: dict[str, Any] | None = None) -> Re
             results.values.setdefault((*cell, split, metric), {})[run.seed] = value
         for series, points in _run_curves(run, protocol(config) == "long-tail").items():
             results.curves[(*cell, run.seed, series)] = points
+        if protocol(config) == "noisy" and (rates := noise_rates.get(_data_key(run))):
+            results.curves[(*cell, run.seed, NOISE_RATES)] = [
+                (None, c, _round(v)) for c, v in enumerate(rates) if isinstance(v, (int, float))]
     return results
 
 

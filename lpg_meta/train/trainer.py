@@ -31,6 +31,7 @@ from lpg_meta.train.batches import BatchOrder, iterate_batches, meta_batch_sourc
 from lpg_meta.train.checkpoint import Checkpointer, rng_states, save_torch_atomic, set_rng_states
 from lpg_meta.train.device import Accelerator, EpochBatches, WorkerBatches, resolve_device
 from lpg_meta.train.metrics import classification_metrics
+from lpg_meta.train.pac_bayes import pac_bayes_bound
 from lpg_meta.train.progress import Progress
 from lpg_meta.train.schedule import build_optimizer, build_scheduler
 
@@ -110,6 +111,9 @@ def train(
     optimizer = build_optimizer(model, ocfg)
     scheduler = build_scheduler(optimizer, steps_per_epoch, epochs, ocfg)
     method.setup(model, optimizer)
+    # The PAC-Bayes prior's centre: the weights before the first step (a resumed run rebuilds
+    # the same ones from the seed, then loads its checkpoint's).
+    w0 = [p.detach().clone() for p in model.parameters()] if train_setting(tcfg, "pac_bayes") else None
 
     run_dir = run_dir if run_dir is not None else out_dir
     ckpt = Checkpointer(run_dir, cfg, foreign_checkpoint) if run_dir is not None else None
@@ -207,6 +211,11 @@ def train(
     finally:
         progress.close()
 
+    pac_bayes = {}
+    if w0 is not None:
+        pac_bayes = {"pac_bayes": {**pac_bayes_bound(
+            model, w0, bundle.train.x, bundle.train.y, seed=seed, predict=method.eval_logits,
+            prepare=lambda x: acc.to_device(bundle.prepare(x))), "test_error": test.get("error")}}
     saved_model = {}
     if train_setting(tcfg, "save_model") and run_dir is not None:
         save_torch_atomic(Path(run_dir) / FINAL_MODEL, model.state_dict())
@@ -223,6 +232,7 @@ def train(
         "timing": {"seconds_total": seconds_before + time.perf_counter() - started, "steps": step,
                    "device": str(device), **acc.record(), **(ckpt.record() if ckpt is not None else {})},
         **saved_model,
+        **pac_bayes,
         **method.record(),
     }
     if out_dir is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -76,3 +77,58 @@ def test_collapse_rates_runs_variants_and_pairs_them(tmp_path: Path) -> None:
     assert summary["base"]["balanced/ce"]["n"] == 1 and summary["lr"]["balanced/ce"]["overrides"]["optim.lr"] == 0.05
     assert summary["lr"]["balanced/ce"]["vs_base"]["seeds"] == [0]
     assert summary["base"]["balanced/ce"]["params_source"] == "untuned (trial 0)"
+
+
+def test_bench_run_alternates_ce_and_each_backend(tmp_path: Path) -> None:
+    out = tmp_path / "run_cost.json"
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "bench_run.py"),
+           "--suite", str(ROOT / "benchmarks" / "smoke.yaml"), "--rows", "longtail",
+           "--seeds", "0", "1", "--backend", "jvp", "fd", "--meta-interval", "2",
+           "--epochs", "1", "--max-steps-per-epoch", "3", "--out", str(out)]
+    subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT)
+    record = json.loads(out.read_text())
+    (row,) = record["rows"]
+    assert row["row"] == "longtail" and set(row["variants"]) == {
+        "ce", "lpg[meta_interval=2][backend=jvp]", "lpg[meta_interval=2][backend=fd]"}
+    ce = row["variants"]["ce"]["runs"]
+    for backend in ("jvp", "fd"):
+        variant = row["variants"][f"lpg[meta_interval=2][backend={backend}]"]
+        assert [(r["seed"], r["backend"], r["meta_interval"], r["steps"]) for r in variant["runs"]] == [
+            (0, backend, 2, 3), (1, backend, 2, 3)]
+        ratios = sorted(r["seconds"] / c["seconds"] for r, c in zip(variant["runs"], ce, strict=True))
+        assert variant["ratio_to_ce"] == {"median": pytest.approx(sum(ratios) / 2), "min": ratios[0],
+                                          "max": ratios[1]}
+    assert record["cpu"] and record["torch"] and "git_commit" in record and len(record["load_average_before"]) == 3
+
+
+def test_bench_fd_error_compares_at_every_kth_meta_step(tmp_path: Path) -> None:
+    out = tmp_path / "fd_error.json"
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "bench_fd_error.py"), "--suite",
+           str(ROOT / "benchmarks" / "smoke.yaml"), "--rows", "longtail", "--epochs", "1", "--every", "2",
+           "--out", str(out)]
+    subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT)
+    (row,) = json.loads(out.read_text())["rows"]
+    assert [s["meta_step"] for s in row["steps"]][:2] == [0, 2]
+    summary = row["summary"]
+    assert summary["compared_steps"] == len(row["steps"]) > 1
+    # float32 fd against jvp: 100 sqrt(u) = 0.035 (tests/lpg/test_lpg_fd.py), here per step.
+    assert summary["cosine"]["min"] > 0.99 and summary["relative_error"]["median"] < 0.035
+
+
+def test_gpu_check_is_valid_bash_and_its_dry_run_prints_the_plan() -> None:
+    script = ROOT / "benchmarks" / "gpu_check.sh"
+    subprocess.run(["bash", "-n", str(script)], check=True)
+    dry = subprocess.run(["bash", str(script), "--dry-run"], capture_output=True, text=True, cwd=ROOT,
+                         env={**os.environ, "PY": sys.executable})
+    assert dry.returncode == 0, dry.stderr
+    for step in ("tests", "throughput", "meta_step"):
+        assert f"  {step} (at most" in dry.stdout
+    assert "LPG_REQUIRE_CUDA=1" in dry.stdout and "--device cuda" in dry.stdout
+    bad = subprocess.run(["bash", str(script), "--bogus"], capture_output=True, text=True, cwd=ROOT)
+    assert bad.returncode == 2 and "unknown argument" in bad.stderr
+    import torch
+
+    if not torch.cuda.is_available():  # loud failure without a GPU, before any step runs
+        real = subprocess.run(["bash", str(script)], capture_output=True, text=True, cwd=ROOT,
+                              env={**os.environ, "PY": sys.executable})
+        assert real.returncode == 3 and "no CUDA device" in real.stderr

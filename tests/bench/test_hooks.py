@@ -26,6 +26,19 @@ def test_a_new_step_cost_needs_no_bench_edit(monkeypatch: pytest.MonkeyPatch) ->
     assert method_factor("gce") == 3.0 and method_factor("lpg+gce") == 15.0
 
 
+def test_the_dry_run_text_reads_step_costs_from_the_methods(monkeypatch: pytest.MonkeyPatch) -> None:
+    from lpg_meta.bench.command import format_dry_run
+    from lpg_meta.methods import METHODS
+
+    monkeypatch.setattr(METHODS.get("gce"), "step_cost", 3.0)
+    summary = {"suite": "s", "output": "o", "storage": "j", "cells": [], "run_equivalents": 0, "seconds": 0.0,
+               "seconds_unknown": 0}
+    text = format_dry_run(summary)
+    costs = text.split("step cost (", 1)[1].split(")", 1)[0]
+    assert costs.endswith("; x3: gce; x2: sam; others x1"), costs
+    assert costs.startswith("x5: ") and {"lpg", "l2rw", "mwnet", "gdw"} <= set(costs[4:].split("; ")[0].split(", "))
+
+
 def test_data_present_asks_the_source(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     data_present("mnist1d", {})  # generated data: nothing to check
 

@@ -24,13 +24,6 @@ from lpg_meta.bench import storage
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture
-def fresh():
-    storage.reset()
-    yield
-    storage.reset()
-
-
 def _version(text: str) -> tuple[int, ...]:
     return tuple(int(part) for part in text.split(".")[:2])
 
@@ -46,7 +39,7 @@ def test_optuna_is_capped_at_the_tested_minor_version() -> None:
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "journal"])
-def test_the_internals_storage_py_uses_exist(kind, tmp_path, fresh) -> None:
+def test_the_internals_storage_py_uses_exist(kind, tmp_path) -> None:
     spec = f"sqlite:///{tmp_path}/s.db" if kind == "sqlite" else str(tmp_path / "s.journal")
     study = optuna.create_study(study_name="s", storage=storage.open_storage(spec))
     trial = storage.ask(study)
@@ -71,7 +64,7 @@ def test_the_internals_storage_py_uses_exist(kind, tmp_path, fresh) -> None:
     assert storage.origin(retry) == failed.number
 
 
-def test_a_dead_remote_unit_on_a_journal_is_reclaimed_and_a_live_one_is_not(tmp_path, monkeypatch, fresh) -> None:
+def test_a_dead_remote_unit_on_a_journal_is_reclaimed_and_a_live_one_is_not(tmp_path, monkeypatch) -> None:
     # Before: a RUNNING unit of a dead worker on another host was never failed, so the other
     # workers polled forever. Now its lease in the journal runs out after GRACE_S.
     monkeypatch.setattr(storage, "HEARTBEAT_S", 1)

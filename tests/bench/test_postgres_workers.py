@@ -45,7 +45,6 @@ def test_three_workers_on_postgres_run_each_unit_once(postgres_url, tmp_path):
     assert len(list((out / "lt/lpg_scale/tuning").glob("trial*.log"))) == 2
 
     # And in the storage: the budget exactly, one finished trial per seed, nothing left running.
-    storage.reset()
     db = storage.open_storage(postgres_url)  # also checks that a bare postgresql:// opens
     names = optuna.get_all_study_names(db)
     assert len(names) == 3  # lpg_scale's tuning study and the two cells' runs studies

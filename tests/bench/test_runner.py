@@ -14,6 +14,7 @@ import torch
 import yaml
 
 from lpg_meta.bench import make_plan, run_suite, storage, tuning, units
+from lpg_meta.bench.storage import RunStore
 from lpg_meta.config import OPTIM_DEFAULTS
 from lpg_meta.errors import UserError
 from lpg_meta.methods import method_defaults
@@ -217,7 +218,7 @@ def test_more_trials_continue_the_study(first, tmp_path):
 def test_a_dead_workers_trial_is_failed_and_the_defaults_still_run(tmp_path):
     path = write_suite(tmp_path)
     plan = make_plan(path, only="lt/lpg*")
-    study = tuning.get_study(plan.cells[0], plan.suite.tuning, plan.storage, create=True)
+    study = tuning.get_study(plan.cells[0], plan.suite.tuning, RunStore(plan.storage), create=True)
     orphan = study.ask()  # takes the enqueued default trial, then its worker "dies"
     orphan.set_user_attr("pid", dead_pid())
     summary = run_suite(path, only="lt/lpg*")
@@ -262,7 +263,7 @@ def test_diverged_trials_fail_count_toward_the_budget_and_the_suite_goes_on(tmp_
     study = optuna.load_study(study_name=cell["study"], storage=tuning.open_storage(plan.storage))
     assert [(t.state.name, t.user_attrs["reason"], t.user_attrs["epoch"]) for t in study.trials] == [
         ("FAIL", "diverged", 1)] * 2
-    runs = units.get_runs_study(plan.cells[0], {}, plan.suite.tuning, plan.storage)
+    runs = units.get_runs_study(plan.cells[0], {}, plan.suite.tuning, RunStore(plan.storage))
     assert [(t.state.name, t.user_attrs["reason"]) for t in runs.trials] == [("FAIL", "diverged")]
     assert run_suite(tmp_path / "suite.yaml")["trials_run"] == 0  # not retried
 
@@ -270,7 +271,7 @@ def test_diverged_trials_fail_count_toward_the_budget_and_the_suite_goes_on(tmp_
 def test_a_dead_workers_run_is_retried_once(tmp_path):
     path = write_suite(tmp_path)
     plan = make_plan(path, only="lt/ce")
-    runs = units.get_runs_study(plan.cells[0], {}, plan.suite.tuning, plan.storage)
+    runs = units.get_runs_study(plan.cells[0], {}, plan.suite.tuning, RunStore(plan.storage))
     units.enqueue_missing(runs, [0, 1])
     orphan, seed = units.take(runs)  # its worker then "dies" mid-run
     orphan.set_user_attr("pid", dead_pid())
@@ -283,7 +284,7 @@ def test_a_dead_workers_run_is_retried_once(tmp_path):
 
 def test_duplicate_copies_of_a_seed_run_once(tmp_path):
     plan = make_plan(write_suite(tmp_path), only="lt/ce")
-    runs = units.get_runs_study(plan.cells[0], {}, plan.suite.tuning, plan.storage)
+    runs = units.get_runs_study(plan.cells[0], {}, plan.suite.tuning, RunStore(plan.storage))
     for _ in range(2):  # two workers enqueued the missing seeds at the same time
         runs.enqueue_trial({"seed": 0}, user_attrs={"seed": 0})
     first_, second = units.take(runs), units.take(runs)
@@ -304,7 +305,6 @@ def test_dry_run_on_a_new_sqlite_storage_creates_no_file(tmp_path):
 def test_a_bad_storage_url_is_a_user_error(url, message):
     # run_suite's preflight reports these first (tests/cli/test_bad_input.py); a worker that
     # opens the storage later (a database gone mid-run) still gets a UserError, not a traceback.
-    storage.reset()
     with pytest.raises(UserError, match=message):
         storage.open_storage(url)
 
@@ -320,7 +320,6 @@ def test_a_unit_whose_heartbeat_stops_is_retried_and_a_beating_one_is_not(tmp_pa
 
     monkeypatch.setattr(storage, "HEARTBEAT_S", 1)
     monkeypatch.setattr(storage, "GRACE_S", 2)
-    storage.reset()
     db = storage.open_storage(f"sqlite:///{tmp_path}/hb.db")
     study = optuna.create_study(study_name="hb", storage=db)
     silent, beating = storage.ask(study), storage.ask(study)
@@ -333,7 +332,6 @@ def test_a_unit_whose_heartbeat_stops_is_retried_and_a_beating_one_is_not(tmp_pa
     states = [(t.state.name, t.params) for t in study.get_trials()]
     assert states[0] == ("FAIL", silent.params) and states[1] == ("RUNNING", beating.params)
     assert states[2] == ("WAITING", silent.params)  # enqueued again by the retry callback
-    storage.reset()
 
 
 def drawn_params(folder):

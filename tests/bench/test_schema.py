@@ -58,6 +58,11 @@ MALFORMED = [
     ("shortcut type", setting("datasets.lt.imbalance", "ten"), ["datasets.lt.imbalance must be a number"]),
     ("rate without kind", setting("datasets.lt.noise_rate", 0.2), ["datasets.lt.noise_rate is 0.2", "sym_incl"]),
     ("noise kind", setting("datasets.lt.noise", "symetric"), ["datasets.lt.noise", "sym_incl"]),
+    ("rate in defaults", setting("defaults.data.noise_rate", 0.2),
+     ["defaults.data.noise_rate is 0.2 but datasets.lt.noise is 'none'", "sym_incl"]),
+    ("shot thresholds", setting("datasets.lt.data", {"many_threshold": 10}),
+     ["datasets.lt.data.few_threshold (20) must not exceed datasets.lt.data.many_threshold (10)"]),
+    ("profile", setting("datasets.lt.data", {"profile": "exponential"}), ["datasets.lt.data.profile", "Known: exp, step"]),
     ("data typo", setting("datasets.lt.data", {"num_sample": 5}), ["datasets.lt.data.num_sample", "'num_samples'"]),
     ("both spellings", setting("datasets.lt.data", {"imbalance": 5}), ["datasets.lt.imbalance", "keep one"]),
     ("params typo", setting("methods.lpg_scale.params", {"epsilon": 0.1}), ["methods.lpg_scale.params.epsilon", "'eps'"]),
@@ -105,6 +110,21 @@ def test_malformed_suite_names_the_key_and_the_fix(edit, expected):
         build(edit)
     for text in expected:
         assert text in str(err.value), str(err.value)
+
+
+@pytest.mark.parametrize(("suite_data", "row_data"), [
+    ({"noise": "sym_incl"}, {"noise_rate": 0.4}),
+    ({"few_threshold": 5}, {"many_threshold": 10}),
+], ids=["noise kind in defaults", "few threshold in defaults"])
+def test_rules_across_settings_see_the_row_over_the_suite_defaults(suite_data, row_data):
+    # Either setting alone breaks a rule against the source's default; the pair that runs does not.
+    def edit(data):
+        data["defaults"]["data"].update(suite_data)
+        data["datasets"]["lt"]["data"] = row_data
+
+    _, cells = build(edit)
+    cfg = cells[0].config(0)
+    assert {**suite_data, **row_data}.items() <= cfg["data"].items()
 
 
 def test_duplicate_row_names_are_rejected_with_their_path():

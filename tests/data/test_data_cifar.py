@@ -143,3 +143,34 @@ def test_meta_and_val_splits_cap_the_head_class(n_max: int, classes: int) -> Non
     assert pos.target_counts == expected
     params = {"imbalance": 100, "meta_per_class": 10}
     assert nominal_train_size("cifar10" if classes == 10 else "cifar100", params) == sum(counts)
+
+
+def test_cifar100_lt10_keeps_480_of_class_1s_488() -> None:
+    """CIFAR-100-LT at imbalance 10 (benchmarks/cifar.yaml): classes 0 and 1 both keep 480.
+
+    LDAM's count of class 1 is int(500 * 0.1^(1/99)) = int(488.5) = 488, but 20 of its 500 images
+    left for the meta and validation splits first; class 2's 477 still fits.
+    """
+    y = np.repeat(np.arange(100), 500)
+    pos = make_splits(y, 100, 10, 10, 500, 10.0, "exp", np.random.default_rng(0))
+    counts = np.bincount(y[pos.train], minlength=100).tolist()
+    assert pos.target_counts[:3] == [500, 488, 477]
+    assert counts == [480, 480] + pos.target_counts[2:]
+
+
+def test_data_command_names_the_capped_classes_of_a_cifar100_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The fabricated folder holds 6 training images a class; 1 + 1 leave for meta and val, so 4
+    # remain (as 480 of 500 on the real one). Imbalance 5 (10 would ask 0 of the last classes)
+    # over 100 classes asks int(6 * 0.2^(c/99)): 6 for class 0, 5 for classes 1-11
+    # (6 * 0.2^(11/99) = 5.02, 6 * 0.2^(12/99) = 4.94), so classes 0-11 fall short.
+    from lpg_meta.cli import main
+
+    write_cifar100(tmp_path, monkeypatch)
+    args = ["data", "--dataset", "cifar100", "--data-root", str(tmp_path), "--set", "data.imbalance=5",
+            "--set", "data.n_max=6", "--set", "data.meta_per_class=1"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    short = ", ".join(["0: 4 of 6"] + [f"{c}: 4 of 5" for c in range(1, 12)])
+    assert f"long tail: 12 class(es) below the asked count (class: kept of asked): {short}\n" in out

@@ -247,3 +247,70 @@ def test_lpl_direction_is_retaken_at_every_step():
     norm = math.sqrt(sum(v * v for v in g))
     delta = [d + 0.25 * v / norm for d, v in zip(delta, g, strict=True)]
     assert method.delta(t([u]), torch.tensor([0]))[0].tolist() == pytest.approx(delta)
+
+
+def _unit_grad(v: list[float], y: int) -> list[float]:
+    """The unit CE logit gradient ``softmax(v) - e_y`` of one sample, in plain floats."""
+    exps = [math.exp(a) for a in v]
+    g = [e / sum(exps) - (i == y) for i, e in enumerate(exps)]
+    norm = math.sqrt(sum(x * x for x in g))
+    return [x / norm for x in g]
+
+
+@pytest.mark.parametrize("double_add", [False, True])
+def test_lpl_once_or_double_add_by_hand(double_add):
+    # One class-0 sample u = [0, ln 2, 0] and one class-2 sample u = [1, 0, 0]; counts [1, 8, 4],
+    # long-tail rule, eps 0.5, alpha 0.25: K = [2, 2, 0] (class 2: 0.125 / 0.25 rounds down).
+    # Once: two steps, delta_0 = a d(u) + a d(u + a d(u)).
+    # Double (lpl-balanced/train_lpl.py): every step is added twice to the logits the next step
+    # starts from and the kept logits are logit_steps[K] = after step K + 1 =
+    # u + 2a d1 + 2a d2 + a d3, with d1 = d(u), d2 = d(u + 2a d1), d3 = d(u + 2a d1 + 2a d2):
+    # five increments of alpha. Class 2 (K = 0) stays unperturbed in both.
+    a = 0.25
+    params = {"rule": "longtail", "lpl_eps": 0.5, "lpl_head": 1 / 3, "lpl_alpha": a, "double_add": double_add}
+    method = build_method("lpl", params, ctx([1, 8, 4]))
+    assert method.steps.tolist() == [2, 2, 0]
+    u = [0.0, math.log(2), 0.0]
+    start, kept = list(u), list(u)
+    for k in range(3 if double_add else 2):
+        d = _unit_grad(start, 0)
+        weight_kept = (2 if k < 2 else 1) if double_add else 1
+        kept = [x + weight_kept * a * g for x, g in zip(kept, d, strict=True)]
+        start = [x + (2 if double_add else 1) * a * g for x, g in zip(start, d, strict=True)]
+    expected = [k - x for k, x in zip(kept, u, strict=True)]
+    delta = method.delta(t([u, [1.0, 0.0, 0.0]]), torch.tensor([0, 2]))
+    assert delta[0].tolist() == pytest.approx(expected, rel=1e-12, abs=1e-12)
+    assert delta[2].tolist() == [0.0, 0.0, 0.0]
+    # Sizes: once, at most 2a = 0.5 (eps); double, between 3a and 5a (directions that turn).
+    size = math.sqrt(sum(x * x for x in expected))
+    assert (0.74 < size <= 5 * a) if double_add else (0.45 < size <= 2 * a)
+    # The loss adds delta_y, and the run records the mean ||delta_y|| of the epoch's samples.
+    u_batch = t([u, [1.0, 0.0, 0.0]])
+    losses = method.per_sample_loss(u_batch, torch.tensor([0, 2]))
+    assert losses[0].item() == pytest.approx(_ce(kept, 0), rel=1e-12)
+    method.on_epoch_end(0)
+    assert method.record() == {"lpl": {"perturbation_norm": [pytest.approx(size / 2, rel=1e-12)]}}
+
+
+def test_lpl_double_add_in_two_classes_is_seven_thirds_of_once():
+    # The balanced case above (K = 3, 2 classes: the direction never turns): once moves 3 alpha,
+    # double 2 * 3 + 1 = 7 alpha along the same direction.
+    u, y = t([[2, 0], [0, 0]]), torch.tensor([0, 1])
+    params = {"rule": "balanced", "lpl_eps": 0.38, "lpl_alpha": 0.1}
+    once = build_method("lpl", params, ctx([1, 1])).delta(u, y)
+    double = build_method("lpl", {**params, "double_add": True}, ctx([1, 1])).delta(u, y)
+    assert double.flatten().tolist() == pytest.approx((7 / 3 * once).flatten().tolist(), rel=1e-12)
+
+
+def test_lpl_double_add_is_left_out_of_configs_while_false():
+    from lpg_meta.config import resolve_config
+    from lpg_meta.errors import UserError
+
+    # Exactly the keys lpl runs were recorded with: their config hashes do not change.
+    assert set(resolve_config({"method": "lpl"})["method_params"]) == {"rule", "lpl_eps", "lpl_alpha", "lpl_head"}
+    assert "double_add" not in resolve_config({"method": "lpl", "method_params": {"double_add": False}})[
+        "method_params"]  # fmt: skip
+    assert resolve_config({"method": "lpl", "method_params": {"double_add": True}})["method_params"][
+        "double_add"] is True  # fmt: skip
+    with pytest.raises(UserError, match="method.double_add"):
+        build_method("lpl", {"double_add": "yes"}, ctx([1, 1]))

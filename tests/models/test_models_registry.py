@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
+import higher  # a dependency (pyproject.toml): missing, this file fails instead of skipping
 import pytest
 import torch
 from torch.func import functional_call
@@ -136,7 +137,6 @@ def test_unknown_model_is_a_user_error() -> None:
 @pytest.mark.parametrize("name", model_names())
 def test_higher_inner_loop(name: str) -> None:
     # The meta-learner also differentiates through a virtual step with ``higher``.
-    higher = pytest.importorskip("higher")
     model, shape = _build(name)
     model = model.double()
     x, y = torch.randn(4, *shape, dtype=torch.float64), torch.arange(4)

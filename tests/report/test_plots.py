@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
+import pytest
 from test_collect import write_result
 
 from lpg_meta.report import add_plot_parser, cmd_plot, load_results
@@ -98,3 +99,23 @@ def test_cli_writes_pngs_and_pdfs_the_same_bytes_when_redrawn(tmp_path, capsys):
     add_plot_parser(parser.add_subparsers(dest="command"))
     assert cmd_plot(parser.parse_args(["plot", str(tmp_path)])) == 0
     assert "curves_lt.pdf" in capsys.readouterr().out
+
+
+def test_a_figure_that_fails_while_being_written_leaves_no_file(tmp_path, monkeypatch):
+    from matplotlib.figure import Figure
+
+    seed0 = [[0.1, -0.1], [0.2, -0.2]]
+    write_result(tmp_path, "lt", "lpg", 0, method="lpg", trajectory=seed0)
+    results = load_results(tmp_path)
+
+    def disk_full(self, target, **kwargs):
+        if hasattr(target, "write"):
+            target.write(b"\x89PNG half a figure")
+        else:
+            (tmp_path / "plots" / "trajectory_lt.png").write_bytes(b"\x89PNG half a figure")
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(Figure, "savefig", disk_full)
+    with pytest.raises(OSError, match="No space"):
+        plot_trajectories(results, tmp_path / "plots")
+    assert sorted((tmp_path / "plots").iterdir()) == []  # no half figure, no temporary file

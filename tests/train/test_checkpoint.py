@@ -39,8 +39,13 @@ def same_run(a, b):
 
 def test_cpu_suite_hashes_are_unchanged():
     cells = {cell.name: cell for cell in expand(load_suite("benchmarks/cpu.yaml"))}
+
+    def without_bound(cfg):  # the suite turned train.pac_bayes on (issue 17): a new key, on purpose
+        assert cfg["train"].pop("pac_bayes") is True
+        return config_hash(cfg)
+
     for name, (seed0, seed2) in CPU_HASHES.items():
-        assert (config_hash(cells[name].config(0, {})), config_hash(cells[name].config(2, {}))) == (seed0, seed2)
+        assert (without_bound(cells[name].config(0, {})), without_bound(cells[name].config(2, {}))) == (seed0, seed2)
 
 
 def test_checkpoint_settings_are_not_identity():

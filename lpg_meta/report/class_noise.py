@@ -1,0 +1,82 @@
+"""LPG's learned per-class perturbation against each class's noise rate (``class_noise_<row>``).
+
+On noisy rows whose flips depend on the class (``asym``, ``pair``), one panel per LPG row: every
+seed's last-epoch per-class value (``a_c``, or ``tau_c`` for the clipped form) against that seed's
+realised flip rate of the class (``class_noise_rate`` in the tidy curves), one colour per class,
+with the seed mean of each class ringed. Pearson's r over all points is in the panel title: an
+LPG that learns to perturb noisy classes differently shows a trend.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from matplotlib import colormaps
+
+from lpg_meta.report.plots import QUANTITIES, Plot, _safe, _save, _series, lpg_panels, panel_figure
+from lpg_meta.report.tidy import NOISE_RATES, Results
+
+CLASS_DEPENDENT = ("asym", "pair")  # under symmetric noise every class has the same expected rate
+
+
+def last_epoch_by_seed(results: Results, ds: str, m: str, name: str) -> dict[int, dict[int, float]]:
+    """seed -> {class: value at the seed's last recorded epoch} of a per-epoch, per-class series."""
+    out: dict[int, dict[int, float]] = {}
+    for (d, method, seed, series), points in results.curves.items():
+        if (d, method, series) == (ds, m, name) and points:
+            last = max(e for e, _, _ in points if e is not None)
+            out[seed] = {c: v for e, c, v in points if e == last and c is not None}
+    return out
+
+
+def plot_class_noise(results: Results, out: Path) -> list[Plot]:
+    """One figure per ``asym`` / ``pair`` row, a panel per LPG row; one :class:`Plot` per panel.
+
+    A panel's ``x`` is the seed-mean flip rate of each class, ``series["class noise rate"]`` the
+    same, ``series[<method row name>]`` the seed-mean last-epoch value; seeds lacking either series
+    are left out.
+    """
+    plots = []
+    for ds, info in results.layout.datasets.items():
+        kind = ((info.get("config") or {}).get("data") or {}).get("noise")
+        if results.layout.protocol(ds) != "noisy" or kind not in CLASS_DEPENDENT:
+            continue
+        panels = []
+        for m, name in lpg_panels(results, ds):
+            values, rates = last_epoch_by_seed(results, ds, m, name), _series(results, ds, m, NOISE_RATES)
+            seeds = sorted(set(values) & set(rates))
+            classes = sorted(set.intersection(*(set(values[s]) & set(rates[s]) for s in seeds))) if seeds else []
+            if classes:
+                x = np.array([[rates[s][c] for c in classes] for s in seeds])
+                y = np.array([[values[s][c] for c in classes] for s in seeds])
+                panels.append((m, name, classes, x, y))
+        if not panels:
+            continue
+        fig, axes = panel_figure(len(panels), 3, (3.4, 1.2), (2.9, 0.6))
+        path = out / f"class_noise_{_safe(ds)}.png"
+        cmap = colormaps["tab10"]
+        for ax, (m, name, classes, x, y) in zip(axes.flat, panels, strict=False):
+            for j, c in enumerate(classes):
+                color = cmap(j % 10)
+                ax.scatter(x[:, j], y[:, j], s=9, color=color, alpha=0.6, lw=0)
+                ax.scatter(x[:, j].mean(), y[:, j].mean(), s=40, facecolors="none", edgecolors=color, lw=1.2)
+                ax.annotate(str(c), (x[:, j].mean(), y[:, j].mean()), fontsize=6, xytext=(3, 3),
+                            textcoords="offset points")
+            r = np.corrcoef(x.ravel(), y.ravel())[0, 1] if x.std() > 0 and y.std() > 0 else float("nan")
+            ax.axhline(0.0, color="grey", lw=0.7, ls="--")
+            quantity = name.removeprefix("lpg_")
+            ax.set_title(f"{results.layout.method_name(m)} ({len(x)} seed{'s' if len(x) != 1 else ''}, "
+                         f"r = {r:.2f})", fontsize=9)
+            ax.set_xlabel("flip rate of the class", fontsize=8)
+            ax.set_ylabel(f"last-epoch {QUANTITIES.get(quantity, quantity)}", fontsize=8)
+            ax.tick_params(labelsize=7)
+            plots.append(Plot(path, "class_noise", x.mean(axis=0),
+                              {"class noise rate": x.mean(axis=0), results.layout.method_name(m): y.mean(axis=0)},
+                              panel=m))
+        for ax in list(axes.flat)[len(panels):]:
+            ax.axis("off")
+        fig.suptitle(f"{results.layout.dataset_name(ds)}: LPG's per-class perturbation against the class's "
+                     "flip rate (dots: seeds; rings: seed mean, labelled by class)", fontsize=9)
+        _save(fig, path)
+    return plots
