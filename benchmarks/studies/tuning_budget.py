@@ -152,6 +152,16 @@ def markdown(out: dict[str, Any]) -> str:
         lines.append(f"| {name} | " + " | ".join(
             "-" if c is None else f"{100 * c['mean']:.1f}" + ("" if c["trial"] is None else f" [{c['trial']}]")
             for c in cells) + " |")
+    lines += ["", "Tuning cost in this study (seconds of wall time per trial, 1 worker, under the shared machine's "
+              "load; pruned trials stop early):", "",
+              "| row | trials | pruned | mean s a trial | 20 trials, all cells (s) |", "|---|---|---|---|---|"]
+    by_row: dict[str, list[dict]] = {}
+    for name, trials in out["trials"].items():
+        by_row.setdefault(name.split("/")[0], []).extend(trials)
+    for row, trials in by_row.items():
+        seconds = [t["seconds"] for t in trials if t["seconds"] is not None]
+        lines.append(f"| {row} | {len(trials)} | {sum(t['state'] == 'PRUNED' for t in trials)} | "
+                     f"{statistics.fmean(seconds):.1f} | {sum(seconds):.0f} |")
     if "prefix_check" in out:
         c = out["prefix_check"]
         lines += ["", f"Prefix check: a separate {c['trials']}-trial run of {c['cell']} drew the same params, "
