@@ -84,8 +84,8 @@ class MetaStream:
 META_DEFAULTS: dict[str, Any] = {
     "warmup_epochs": 0,
     # A meta step every 10th step, with the meta step size scaled to match (meta_step_lr): about
-    # 1.25x a ce run on the CPU suite's rows, accuracy within seed noise of every step (l2rw,
-    # which learns nothing that lasts, keeps 1; issue 18, benchmarks/cpu_regimes.md 8).
+    # 1.25x a ce run on the CPU suite's rows, accuracy within seed noise of every step (l2rw and
+    # gdw, whose per-batch weights do not last, keep 1; issue 18, benchmarks/cpu_regimes.md 8).
     "meta_interval": 10,
     "meta_batch_size": 100,
     # auto: the exact forward-mode jvp backend for one SGD look-ahead step, else higher; fd

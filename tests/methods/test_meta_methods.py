@@ -405,8 +405,8 @@ def test_meta_learned_methods_share_one_base(name: str) -> None:
     learned = issubclass(cls, MetaLearnedMethod)
     assert learned == (cls.kind == "meta") == cls.needs_meta
     if learned:  # the shared settings, with the shared defaults, in every one of them
-        # but l2rw's meta step every step: it learns nothing that lasts between meta steps
-        shared = {**META_DEFAULTS, "meta_interval": 1} if name == "l2rw" else META_DEFAULTS
+        # but a meta step every step in l2rw and gdw: their per-batch weights do not last
+        shared = {**META_DEFAULTS, "meta_interval": 1} if name in ("l2rw", "gdw") else META_DEFAULTS
         assert {k: cls.defaults[k] for k in META_DEFAULTS} == shared
 
 
