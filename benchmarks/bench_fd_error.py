@@ -98,13 +98,15 @@ def main() -> None:
     parser.add_argument("--backend", default="fd", help="the backend the run itself trains with")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--epochs", type=int, help="override the rows' epochs (a quick check, not the bench)")
+    parser.add_argument("--meta-interval", type=int, help="override the method's meta_interval (default: its own)")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
     suite = load_suite(args.suite)
     rows = []
     for row in args.rows:
         (cell,) = expand(suite, only=f"{row}/{args.method}")
-        cfg = cell.config(args.seed, {"backend": args.backend})
+        cfg = cell.config(args.seed, {"backend": args.backend,
+                                      **({"meta_interval": args.meta_interval} if args.meta_interval else {})})
         cfg["train"] = {**cfg["train"], "threads": args.threads, "progress": "none",
                         **({"epochs": args.epochs} if args.epochs else {})}
         with Probe(cell.raw["method"].split("+")[0], args.every) as probe:  # lpg+BASE: the lpg class

@@ -10,8 +10,9 @@ training, so a cell runs exactly ``tuning.trials`` trials. A diverged trial is F
 budget (a cell whose every trial diverges still ends). A trial of a killed worker is FAIL
 without a reason, does not count, and runs again (see ``lpg_meta.bench.storage``).
 
-Each trial's sampler is seeded with ``sampler_seed`` and the trial's place among first
-attempts (a retry keeps the parameters of the trial it retries), and ties for the best value
+Each trial's sampler is seeded with ``sampler_seed``, the cell (its dataset and method rows) and
+the trial's place among first attempts (a retry keeps the parameters of the trial it retries),
+so two cells draw different trials and a re-run draws the same ones; ties for the best value
 go to the earliest first attempt, so the tuned parameters do not depend on which process ran
 a trial or how often workers were killed.
 """
@@ -48,8 +49,10 @@ def _slot(study: optuna.Study, number: int) -> int:
                and t.user_attrs.get("reason") not in ("surplus", "error"))
 
 
-def _sampler(tuning: Tuning, slot: int) -> optuna.samplers.BaseSampler:
-    digest = hashlib.sha256(f"{tuning.sampler_seed}:{slot}".encode()).digest()
+def _sampler(tuning: Tuning, cell: Cell, slot: int) -> optuna.samplers.BaseSampler:
+    # A stable digest (Python's hash() of a str is salted per process); with the cell in it,
+    # cells no longer all draw the same random trial.
+    digest = hashlib.sha256(f"{tuning.sampler_seed}:{cell.dataset}:{cell.method}:{slot}".encode()).digest()
     return optuna.samplers.TPESampler(seed=int.from_bytes(digest[:4], "little"))
 
 
@@ -71,12 +74,12 @@ def get_study(cell: Cell, tuning: Tuning, store: RunStore, create: bool = False)
     storage = store.storage
     pruner = optuna.pruners.MedianPruner() if tuning.pruner == "median" else optuna.pruners.NopPruner()
     try:
-        study = optuna.load_study(study_name=cell.study_name, storage=storage, sampler=_sampler(tuning, 0),
+        study = optuna.load_study(study_name=cell.study_name, storage=storage, sampler=_sampler(tuning, cell, 0),
                                   pruner=pruner)
     except KeyError:
         if not create:
             return None
-        study = optuna.create_study(study_name=cell.study_name, storage=storage, sampler=_sampler(tuning, 0),
+        study = optuna.create_study(study_name=cell.study_name, storage=storage, sampler=_sampler(tuning, cell, 0),
                                     pruner=pruner, direction=cast(Direction, tuning.direction), load_if_exists=True)
         if not study.get_trials(deepcopy=False):
             study.set_user_attr("cell", cell.name)
@@ -114,7 +117,7 @@ def run_trial(study: optuna.Study, cell: Cell, tuning: Tuning, seed: int, log_di
         trial.set_user_attr("reason", "surplus")
         study.tell(trial, state=TrialState.FAIL)
         return None
-    study.sampler = _sampler(tuning, _slot(study, trial.number))  # a retry keeps its params anyway
+    study.sampler = _sampler(tuning, cell, _slot(study, trial.number))  # a retry keeps its params anyway
     params = {name: suggest(trial, name, dim) for name, dim in cell.space.items()}
     cfg = cell.config(seed, params)
     cfg["train"]["progress"] = "log"  # epoch lines into the trial's log (not part of any hash)

@@ -177,7 +177,7 @@ class LPG(_PlugIn, MetaLearnedMethod):
         self.bilevel = BilevelStep(
             self.form,
             meta_optimizer=params["meta_optimizer"],
-            meta_lr=params["meta_lr"],
+            meta_lr=self.meta_step_lr(params["meta_lr"]),
             phi_decay=params["phi_decay"],
         )
 

@@ -83,7 +83,7 @@ class MWNet(MetaLearnedMethod):
             self.vnet = WeightNet(p["vnet_hidden"])
         # V's Adam; its backend is unused (the look-ahead is MetaLearnedMethod.look_ahead).
         self.vnet_update = BilevelStep(
-            self.vnet, "adam", p["vnet_lr"], weight_decay=p["vnet_weight_decay"]
+            self.vnet, "adam", self.meta_step_lr(p["vnet_lr"]), weight_decay=p["vnet_weight_decay"]
         )
 
     def setup(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> None:

@@ -105,7 +105,7 @@ def test_bench_fd_error_compares_at_every_kth_meta_step(tmp_path: Path) -> None:
     out = tmp_path / "fd_error.json"
     cmd = [sys.executable, str(ROOT / "benchmarks" / "bench_fd_error.py"), "--suite",
            str(ROOT / "benchmarks" / "smoke.yaml"), "--rows", "longtail", "--epochs", "1", "--every", "2",
-           "--out", str(out)]
+           "--meta-interval", "1", "--out", str(out)]  # a meta step every step: several in one epoch
     subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT)
     (row,) = json.loads(out.read_text())["rows"]
     assert [s["meta_step"] for s in row["steps"]][:2] == [0, 2]

@@ -332,3 +332,33 @@ def test_a_unit_whose_heartbeat_stops_is_retried_and_a_beating_one_is_not(tmp_pa
     states = [(t.state.name, t.params) for t in study.get_trials()]
     assert states[0] == ("FAIL", silent.params) and states[1] == ("RUNNING", beating.params)
     assert states[2] == ("WAITING", silent.params)  # enqueued again by the retry callback
+
+
+def drawn_params(folder):
+    """Each tuning study's trial parameters, by cell: ``{"lt/lpg_scale": [params of trial 0, ...]}``."""
+    spec = str(folder / "out" / "optuna.journal")
+    store = storage.open_storage(spec)
+    out = {}
+    for summary in optuna.get_all_study_summaries(store):
+        if not summary.study_name.endswith(".runs"):
+            study = optuna.load_study(study_name=summary.study_name, storage=store)
+            out[study.user_attrs["cell"]] = [t.params for t in study.get_trials(deepcopy=False)]
+    return out
+
+
+def test_each_cell_draws_its_own_trials_and_a_rerun_draws_the_same(tmp_path):
+    # Two rows alike in all but their names: only the cell's seeding can make their draws differ.
+    suite = copy.deepcopy(TINY)
+    suite["datasets"]["lt_copy"] = copy.deepcopy(suite["datasets"]["lt"])
+    suite["methods"] = {"lpg_scale": suite["methods"]["lpg_scale"]}
+    suite["defaults"]["train"]["epochs"] = 1
+    suite["seeds"] = [0]
+    draws = []
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        run_suite(write_suite(tmp_path / name, suite))
+        draws.append(drawn_params(tmp_path / name))
+    assert draws[0] == draws[1]  # a re-run from scratch draws the same trials
+    lt, lt_copy = draws[0]["lt/lpg_scale"], draws[0]["lt_copy/lpg_scale"]
+    assert lt[0] == lt_copy[0] == DEFAULTS  # trial 0: the untuned values on both rows
+    assert lt[1] != lt_copy[1]  # the random draw differs between cells

@@ -206,7 +206,8 @@ def test_shipped_smoke_suite_is_valid():
     assert suite.tuning.trials == 2 and suite.seeds == [0, 1] and len(cells) >= 6
 
 
-@pytest.mark.parametrize("path", sorted(SMOKE.parent.glob("*.yaml")), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", sorted([*SMOKE.parent.glob("*.yaml"), *SMOKE.parent.glob("studies/*.yaml")]),
+                         ids=lambda p: p.name)
 def test_every_shipped_suite_loads_and_resolves_every_cell(path):
     cells = expand(load_suite(path))
     assert cells

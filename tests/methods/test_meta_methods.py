@@ -325,9 +325,10 @@ def test_mwnet_step_is_adam_then_reweighted_step() -> None:
     ref, ref_opt = copy.deepcopy((model, opt))
     method.setup(model, opt)
     method.train_step(model, opt, *batch, info())
+    lr = 1e-3 * 10  # vnet_lr 1e-3 a training step x meta_interval 10 (the defaults): meta_step_lr
     for p, p0, g in zip(method.vnet.parameters(), before, grads, strict=True):
         g = g + 1e-4 * p0  # Adam's first step with weight decay 1e-4: lr * g / (|g| + 1e-8)
-        torch.testing.assert_close(p.detach(), p0 - 1e-3 * g / (g.abs() + 1e-8))
+        torch.testing.assert_close(p.detach(), p0 - lr * g / (g.abs() + 1e-8))
     ref_opt.zero_grad()
     losses = F.cross_entropy(ref(batch[0]), batch[1], reduction="none")
     (method.vnet(losses).detach() * losses).mean().backward()  # the updated net's weights
@@ -404,7 +405,9 @@ def test_meta_learned_methods_share_one_base(name: str) -> None:
     learned = issubclass(cls, MetaLearnedMethod)
     assert learned == (cls.kind == "meta") == cls.needs_meta
     if learned:  # the shared settings, with the shared defaults, in every one of them
-        assert {k: cls.defaults[k] for k in META_DEFAULTS} == META_DEFAULTS
+        # but a meta step every step in l2rw and gdw: their per-batch weights do not last
+        shared = {**META_DEFAULTS, "meta_interval": 1} if name in ("l2rw", "gdw") else META_DEFAULTS
+        assert {k: cls.defaults[k] for k in META_DEFAULTS} == shared
 
 
 def test_lpg_plus_mwnet_is_refused() -> None:
@@ -470,3 +473,13 @@ def test_jvp_shares_the_real_forward_and_equals_higher(name: str) -> None:
             torch.testing.assert_close(a, b, rtol=rtol, atol=1e-13)
     start = torch.nn.utils.parameters_to_vector(problem(0)[0].parameters())
     assert (torch.nn.utils.parameters_to_vector(shared.parameters()) - start).abs().sum() > 1e-3
+
+
+@pytest.mark.parametrize(("name", "key", "optimizer_of"), [("lpg", "meta_lr", lambda m: m.bilevel.optimizer),
+                                                          ("mwnet", "vnet_lr", lambda m: m.vnet_update.optimizer),
+                                                          ("gdw", "vnet_lr", lambda m: m.vnet_update.optimizer)])
+@pytest.mark.parametrize("interval", [1, 5])
+def test_the_meta_step_size_is_the_rate_per_step_times_the_interval(name, key, optimizer_of, interval) -> None:
+    # One meta step every `interval` steps stands for `interval` steps of the per-step rate.
+    method = build(name, problem()[3], meta_interval=interval, **{key: 0.002})
+    assert optimizer_of(method).param_groups[0]["lr"] == pytest.approx(0.002 * interval, rel=1e-15)
