@@ -113,9 +113,15 @@ class MetaLearnedMethod(Method):
 
     kind = "meta"
     needs_meta = True
-    # Virtual step, meta-gradient through it, real step: lpg 22 ms against ce 4 ms per step
-    # (MNIST-1D, cnn1d, batch 128, 2-core reference CPU; bench/estimate.py).
-    step_cost = 5.0
+    # A meta step (virtual step, meta-gradient through it, real step): lpg 22 ms against ce 4 ms
+    # per step (MNIST-1D, cnn1d, batch 128, 2-core reference CPU). One step in ``meta_interval``
+    # pays it; ``step_cost`` is the mean over steps at the class's default interval.
+    meta_step_cost = 5.0
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        interval = getattr(cls, "defaults", {}).get("meta_interval", 1)
+        cls.step_cost = 1.0 + (cls.meta_step_cost - 1.0) / interval
     # The end of the error raised when the data have no meta split.
 
     def __init__(self, params: dict[str, Any], ctx: TrainContext) -> None:

@@ -12,8 +12,10 @@ from lpg_meta.errors import UserError
 
 @pytest.mark.parametrize(
     ("method", "factor"),
-    [("ce", 1.0), ("lpg_rule", 1.0), ("sam", 2.0), ("lpg", 5.0), ("l2rw", 5.0), ("gdw", 5.0),
-     ("lpg+la", 5.0), ("lpg_scale+sam", 10.0)],
+    # A meta step costs 5 ce steps; lpg and mwnet take one every 10th step (1 + 4 / 10 = 1.4),
+    # l2rw and gdw every step.
+    [("ce", 1.0), ("lpg_rule", 1.0), ("sam", 2.0), ("lpg", 1.4), ("mwnet", 1.4), ("l2rw", 5.0), ("gdw", 5.0),
+     ("lpg+la", 1.4), ("lpg_scale+sam", 2.8)],
 )
 def test_step_cost_is_the_product_of_the_methods_step_costs(method: str, factor: float) -> None:
     assert method_factor(method) == factor
@@ -23,7 +25,7 @@ def test_a_new_step_cost_needs_no_bench_edit(monkeypatch: pytest.MonkeyPatch) ->
     from lpg_meta.methods import METHODS
 
     monkeypatch.setattr(METHODS.get("gce"), "step_cost", 3.0)
-    assert method_factor("gce") == 3.0 and method_factor("lpg+gce") == 15.0
+    assert method_factor("gce") == 3.0 and method_factor("lpg+gce") == pytest.approx(1.4 * 3.0)
 
 
 def test_the_dry_run_text_reads_step_costs_from_the_methods(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -35,8 +37,9 @@ def test_the_dry_run_text_reads_step_costs_from_the_methods(monkeypatch: pytest.
                "seconds_unknown": 0}
     text = format_dry_run(summary)
     costs = text.split("step cost (", 1)[1].split(")", 1)[0]
-    assert costs.endswith("; x3: gce; x2: sam; others x1"), costs
-    assert costs.startswith("x5: ") and {"lpg", "l2rw", "mwnet", "gdw"} <= set(costs[4:].split("; ")[0].split(", "))
+    groups = {part.split(": ")[0]: set(part.split(": ")[1].split(", ")) for part in costs.split("; ")[:-1]}
+    assert list(groups) == ["x5", "x3", "x2", "x1.4"] and costs.endswith("; others x1"), costs
+    assert groups["x5"] == {"l2rw", "gdw"} and groups["x3"] == {"gce"} and {"lpg", "mwnet"} <= groups["x1.4"]
 
 
 def test_data_present_asks_the_source(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
