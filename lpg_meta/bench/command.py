@@ -56,13 +56,14 @@ def cmd_run(args: argparse.Namespace) -> int:
             write_claims,
             write_leaderboards,
             write_plots,
+            write_theory,
             write_tidy,
         )
 
         out = summary["output"]
         results = load_results(out, suite_spec(args.suite))
         written = [*write_tidy(results, out), *write_leaderboards(results, out), *write_claims(results, out),
-                   *write_plots(results, out)]
+                   *write_plots(results, out), *write_theory(results, out)]
         print("wrote " + ", ".join(str(p) for p in written))
     return 0 if complete else 1
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -345,7 +346,9 @@ def plot_weight_share(results: Results, out: Path) -> list[Plot]:
                 if by_seed:
                     epochs = max(max(v) for v in by_seed.values())
                     grid = [[v.get(e, np.nan) for e in range(1, epochs + 1)] for v in by_seed.values()]
-                    into[results.layout.method_name(m)] = np.nanmean(np.array(grid, dtype=float), axis=0)
+                    with warnings.catch_warnings():  # an epoch no seed has a value for stays a gap (NaN)
+                        warnings.simplefilter("ignore", RuntimeWarning)
+                        into[results.layout.method_name(m)] = np.nanmean(np.array(grid, dtype=float), axis=0)
         if not shares:
             continue
         fig = Figure(figsize=(10.0, 4.0), layout="constrained")

@@ -69,7 +69,8 @@ def test_every_cell_and_seed_has_a_finished_result(smoke_output):
 def test_leaderboards_hold_the_mean_and_std_of_the_result_files(smoke_output):
     root, _ = smoke_output
     for name in ("leaderboard.md", "leaderboard.tex", "leaderboard.csv", "leaderboard_balanced.tex",
-                 "leaderboard_long-tail.tex", "claims.md", "claims.tex", "claims.csv", "runs.csv", "curves.csv"):
+                 "leaderboard_long-tail.tex", "claims.md", "claims.tex", "claims.csv", "runs.csv", "curves.csv",
+                 "theory.md", "theory.tex"):
         assert (root / name).stat().st_size > 0
     rows = list(csv.DictReader((root / "leaderboard.csv").open()))
     markdown = (root / "leaderboard.md").read_text()
@@ -107,9 +108,12 @@ def test_long_tail_column_has_the_shot_breakdown_of_the_files(smoke_output):
 
 def test_plots_are_written_and_draw_the_result_files(smoke_output):
     root, _ = smoke_output
-    written = sorted(p.name for p in (root / "plots").glob("*.png"))
+    written = sorted(p.name for p in (root / "plots").glob("*.png") if not p.name.startswith("theory_"))
     assert written == sorted(["per_class_longtail.png", "curves_balanced.png", "curves_longtail.png", "cd_diagram.png",
                               "trajectory_balanced.png", "trajectory_longtail.png"])
+    # lpg-meta theory's figures (tested in tests/report/test_theory.py): LPG's amplification against
+    # the class counts of the long-tail row.
+    assert (root / "plots" / "theory_amp_count_longtail.png").stat().st_size > 0
     cells = result_files(root)
     plots = {(p.path.name, p.panel): p for p in make_plots(load_results(root), root)}
     for (dataset, method), runs in cells.items():
@@ -140,5 +144,7 @@ def test_tables_from_runs_csv_equal_those_from_the_result_files(smoke_output, tm
         assert main(["table", str(root / "runs.csv"), "--format", fmt, "--out", str(tmp_path)]) == 0
     assert main(["table", str(root / "runs.csv"), "--write", "--out", str(tmp_path)]) == 0
     assert main(["claims", str(root / "runs.csv"), "--out", str(tmp_path)]) == 0
-    for name in ("leaderboard.md", "leaderboard.tex", "leaderboard.csv", "claims.md", "claims.tex", "claims.csv"):
+    assert main(["theory", str(root / "runs.csv"), "--out", str(tmp_path)]) == 0
+    for name in ("leaderboard.md", "leaderboard.tex", "leaderboard.csv", "claims.md", "claims.tex", "claims.csv",
+                 "theory.md", "theory.tex"):
         assert (tmp_path / name).read_bytes() == (root / name).read_bytes(), name
