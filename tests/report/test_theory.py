@@ -12,6 +12,7 @@ from test_collect import write_result
 
 from lpg_meta.cli import main
 from lpg_meta.report import load_results, spearman_by_class, write_tidy
+from lpg_meta.report.theory import ranking_sentence
 from lpg_meta.report.theory_render import analyse, verdict_lines
 
 COUNTS = [100, 60, 40, 20, 15, 10]  # median 30: classes 3, 4, 5 are the tail
@@ -119,7 +120,7 @@ def test_cli_writes_markdown_latex_and_figures(tmp_path, capsys, latex) -> None:
     assert main(["theory", str(tmp_path / "runs.csv")]) == 0
     md = (tmp_path / "theory.md").read_text()
     assert "the bound ranks the methods as the test error does: yes" in md
-    assert "no: the bound is 1.000 on every run (vacuous); its KL term ranks the runs with τ = -1.00" in md
+    assert "no: the bound is 1.0000 on every run (vacuous); its KL term ranks the runs with τ = -1.00" in md
     tex = (tmp_path / "theory.tex").read_text()
     assert tex.count("\\begin{tabular}") == 3
     latex(tex, tmp_path / "tex")  # compiles, and fits a two-column paper's text width
@@ -128,3 +129,19 @@ def test_cli_writes_markdown_latex_and_figures(tmp_path, capsys, latex) -> None:
         assert (tmp_path / "plots" / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
     assert main(["theory", str(tmp_path / "nope.csv")]) == 2
     assert "nope.csv does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("bounds", "expected"),
+    [([0.9978, 1.0, 0.99995], "no: the bound is 0.9978 to 1.0000 on every run (vacuous)"),
+     ([1.0, 0.99999997], "no: the bound is 1.0000 on every run (vacuous)"),
+     ([0.30, 0.45, 0.60], "yes: the bound orders the methods' mean test errors exactly")],
+)
+def test_a_bound_at_or_above_guessing_among_100_classes_ranks_nothing(bounds, expected) -> None:
+    from lpg_meta.report.theory import BoundRow
+
+    errors = [0.1, 0.2, 0.3][: len(bounds)]
+    runs = [(f"m{i}", 0, b, e) for i, (b, e) in enumerate(zip(bounds, errors, strict=True))]
+    means = stats.kendalltau(bounds, errors).statistic
+    row = BoundRow("d", runs, None, None, float(means), None, len(runs))
+    assert ranking_sentence(row).startswith(expected)
