@@ -128,12 +128,15 @@ def summarize(folder: Path) -> dict:
             "ratio_goal": RATIO_GOAL}
 
 
-def markdown(summary: dict) -> str:
+# How the first study's runs were timed; a later run of the script names its own (second argument).
+CONDITIONS = "measured under load on the shared 2-core machine, 1 thread, niced: the load varied 2-4x between runs"
+
+
+def markdown(summary: dict, conditions: str = CONDITIONS) -> str:
     lines = ["# meta_interval / meta_batch_size study (issue 18, item 1)", "",
              "Last-epoch test balanced accuracy (%, mean ± sd over seeds), run time / ce run time (same row, "
-             "median over seeds of the per-seed ratio; measured under load on the shared 2-core machine, 1 thread, "
-             "niced: the load "
-             "varied 2-4x between runs), the within-run ratio (median over seeds of total / (total - meta-step "
+             f"median over seeds of the per-seed ratio; {conditions}), the within-run ratio (median over seeds of "
+             "total / (total - meta-step "
              "time) of the same run: the run against itself without its meta steps, which is a ce run), and "
              "steps and meta steps per run (load-independent).", "",
              "| row | method | seeds | bal. acc. | sd | time / ce | within-run ratio | steps | meta steps |",
@@ -165,10 +168,11 @@ def markdown(summary: dict) -> str:
 
 def main() -> None:
     folder = Path(sys.argv[1] if len(sys.argv) > 1 else "results/studies/meta_interval")
+    conditions = sys.argv[2] if len(sys.argv) > 2 else CONDITIONS
     summary = summarize(folder)
     (folder / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
-    (folder / "summary.md").write_text(markdown(summary))
-    print(markdown(summary))
+    (folder / "summary.md").write_text(markdown(summary, conditions))
+    print(markdown(summary, conditions))
 
 
 if __name__ == "__main__":
