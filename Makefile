@@ -26,7 +26,7 @@ lint: install
 reproduce: install
 	$(VENV)/bin/lpg-meta run benchmarks/cpu.yaml --workers 2
 
-# ce against lpg on long-tail MNIST-1D (3 seeds): about 8 minutes of CPU time (see README).
+# ce against lpg on long-tail MNIST-1D (3 seeds): about 2.5 minutes of CPU time (see README).
 quick: install
 	$(VENV)/bin/lpg-meta reproduce
 
