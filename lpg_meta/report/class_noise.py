@@ -15,19 +15,15 @@ import numpy as np
 from matplotlib import colormaps
 
 from lpg_meta.report.plots import QUANTITIES, Plot, _safe, _save, _series, lpg_panels, panel_figure
-from lpg_meta.report.tidy import NOISE_RATES, Results
+from lpg_meta.report.tidy import NOISE_RATES, Results, last_epoch
 
 CLASS_DEPENDENT = ("asym", "pair")  # under symmetric noise every class has the same expected rate
 
 
 def last_epoch_by_seed(results: Results, ds: str, m: str, name: str) -> dict[int, dict[int, float]]:
     """seed -> {class: value at the seed's last recorded epoch} of a per-epoch, per-class series."""
-    out: dict[int, dict[int, float]] = {}
-    for (d, method, seed, series), points in results.curves.items():
-        if (d, method, series) == (ds, m, name) and points:
-            last = max(e for e, _, _ in points if e is not None)
-            out[seed] = {c: v for e, c, v in points if e == last and c is not None}
-    return out
+    return {seed: last_epoch(points) for (d, method, seed, series), points in results.curves.items()
+            if (d, method, series) == (ds, m, name) and points}
 
 
 def plot_class_noise(results: Results, out: Path) -> list[Plot]:

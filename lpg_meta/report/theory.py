@@ -32,7 +32,7 @@ import numpy as np
 from scipy import stats
 
 from lpg_meta.report.stats import ALPHA, Paired, paired
-from lpg_meta.report.tidy import AMPLIFICATION, LABEL_NOISE_RATE, PAC_BAYES, Results
+from lpg_meta.report.tidy import AMPLIFICATION, LABEL_NOISE_RATE, PAC_BAYES, Results, last_epoch
 from lpg_meta.report.tidy import NOISE_RATES as NOISE_RATE  # per true class, every noisy run
 
 EXACT_MAX_CLASSES = 8  # 8! = 40,320 permutations; beyond, Monte-Carlo draws
@@ -92,9 +92,8 @@ def _per_class(results: Results, ds: str, m: str, seed: int, series: str) -> dic
 def amplification(results: Results, ds: str, m: str, seed: int, last: bool = False) -> dict[int, float]:
     """class -> amplification of one run: the mean over epochs, or the last epoch's."""
     points = [(e, c, v) for e, c, v in results.curves.get((ds, m, seed, AMPLIFICATION), []) if c is not None]
-    if last and points:
-        final = max(e or 0 for e, _, _ in points)
-        points = [p for p in points if (p[0] or 0) == final]
+    if last:
+        return last_epoch(points)
     by_class: dict[int, list[float]] = {}
     for _, c, v in points:
         by_class.setdefault(c, []).append(v)

@@ -29,6 +29,7 @@ import csv
 import io
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -109,8 +110,7 @@ def _run_curves(run: Run, long_tail: bool) -> dict[str, list[tuple[int | None, i
                 series.setdefault(key, []).append((int(h["epoch"]), None, _round(h[key])))
     if long_tail:
         per_class = run.result["metrics"]["test"].get("per_class") or []
-        series["per_class_accuracy"] = [(None, c, _round(v)) for c, v in enumerate(per_class)
-                                        if isinstance(v, (int, float)) and math.isfinite(v)]
+        series["per_class_accuracy"] = _by_class(per_class)
         counts = (run.result.get("data") or {}).get("per_class", {}).get("train") or []
         series["train_count"] = [(None, c, float(v)) for c, v in enumerate(counts)]
     for key in ("mwnet", "l2rw", "gdw"):  # the weight diagnostic of noisy rows, per epoch
@@ -126,9 +126,19 @@ def _run_curves(run: Run, long_tail: bool) -> dict[str, list[tuple[int | None, i
         series[AMPLIFICATION] = _epoch_class(lpg["amplification"])
     noise = (run.result.get("data") or {}).get("noise") or {}
     if lpg and noise.get("kind", "none") != "none":  # the label a perturbation is indexed by: its flip rate
-        series[LABEL_NOISE_RATE] = [(None, c, _round(v)) for c, v in enumerate(noise.get("per_label_rate") or [])
-                                    if isinstance(v, (int, float))]
+        series[LABEL_NOISE_RATE] = _by_class(noise.get("per_label_rate") or [])
     return {k: v for k, v in series.items() if v}
+
+
+def _by_class(values: list[float | None]) -> list[tuple[int | None, int | None, float]]:
+    """One point per class with a finite value (None marks a class without one)."""
+    return [(None, c, _round(v)) for c, v in enumerate(values) if isinstance(v, (int, float)) and math.isfinite(v)]
+
+
+def last_epoch(points: Sequence[tuple[int | None, int | None, float]]) -> dict[int, float]:
+    """class -> value at the last recorded epoch of a per-epoch, per-class curve."""
+    final = max((e for e, c, _ in points if e is not None and c is not None), default=None)
+    return {c: v for e, c, v in points if final is not None and e == final and c is not None}
 
 
 def _epoch_class(rows: list[list[float | None]]) -> list[tuple[int | None, int | None, float]]:
@@ -189,8 +199,7 @@ def results_from_runs(runs: list[Run], spec: dict[str, Any] | None = None) -> Re
         for series, points in _run_curves(run, protocol(config) == "long-tail").items():
             results.curves[(*cell, run.seed, series)] = points
         if protocol(config) == "noisy" and (rates := noise_rates.get(_data_key(run))):
-            results.curves[(*cell, run.seed, NOISE_RATES)] = [
-                (None, c, _round(v)) for c, v in enumerate(rates) if isinstance(v, (int, float))]
+            results.curves[(*cell, run.seed, NOISE_RATES)] = _by_class(rates)
     return results
 
 
