@@ -9,7 +9,8 @@ only through the logits (all LPG forms, l2rw, mwnet, gdw).
 
 The ``fd`` backend is the same with ``J w`` estimated by a central difference of two plain
 forwards, ``(f(theta + eps w) - f(theta - eps w)) / (2 eps)`` (``fd_directional``): no
-forward-mode pass, at the price of an O(eps^2) truncation and an O(u / eps) rounding error.
+forward-mode pass, at the price of a truncation error (O(eps) where ReLU kinks are crossed,
+O(eps^2) elsewhere: ``fd_step_size``) and an O(u / eps) rounding error.
 """
 
 from __future__ import annotations
