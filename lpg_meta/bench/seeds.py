@@ -8,8 +8,10 @@ comparison detects an effect of ``effect_sd`` paired standard deviations (two-si
 Tuning seeds train the tuning trials and nothing else: a seed drives the data split (meta,
 validation, long-tail subsample), the label-noise draw, the batch order and the initialisation,
 so a tuning seed that no evaluation seed uses gives every trial data and weights that no
-reported run shares. The default is one seed, ``DEFAULT_TUNING_SEED`` (or the first integer
-above it that no evaluation seed uses); a seed listed in both is an error.
+reported run shares (a row that fixes ``data.seed`` pins one split for every seed, tuning seeds
+included: its runs then differ in order and initialisation only). The default is one seed,
+``DEFAULT_TUNING_SEED`` (or the first integer above it that no evaluation seed uses); a seed
+listed in both is an error.
 """
 
 from __future__ import annotations
