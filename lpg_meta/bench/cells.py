@@ -156,10 +156,12 @@ def _cell(suite: Suite, dataset: str, method: str) -> Cell:
                             "(or set tuning.trials: 0).")
     tuning = suite.tuning
     tune_key = _hash({
-        "config": config_hash(cfg),  # includes the tuning seed (the suite's first seed)
+        # The trials' own configs: the run config on each tuning seed.
+        "config": [config_hash({**cfg, "seed": s}) for s in tuning.seeds],
         "space": {k: list(v) for k, v in space.items()},
-        "tuning": [tuning.metric, tuning.direction, tuning.sampler_seed, tuning.pruner],
-    })  # tuning.trials is left out on purpose: raising it continues the same study
+        "tuning": [tuning.metric, tuning.direction, tuning.sampler_seed, tuning.pruner, tuning.last_epochs],
+    })  # left out on purpose: tuning.trials (raising it continues the same study) and tuning.margin
+    # (it only reads the trials' stored scores, see bench.selection)
     return Cell(suite=suite.name, dataset=dataset, method=method, raw=raw, space=space,
                 first_trial=first, tune_key=tune_key)
 

@@ -90,12 +90,23 @@ def format_dry_run(summary: dict[str, Any]) -> str:
         tabulate(rows, headers=headers, tablefmt="github"),
         f"total: {summary['run_equivalents']} run-equivalents, about {_duration(summary['seconds'])} "
         f"with 1 worker{unknown}.",
-        "A run-equivalent is one full training run; each trial counts as one (pruned trials stop early, so "
-        "this is an upper bound). Time = run-equiv. x epochs x steps/epoch x seconds/step x step cost "
+        *([_seed_line(summary["seeds"])] if "seeds" in summary else []),
+        "A run-equivalent is one full training run; each trial counts as one per tuning seed (pruned trials "
+        "stop early, so this is an upper bound). Time = run-equiv. x epochs x steps/epoch x seconds/step x step cost "
         f"({_step_costs()}; others x1); seconds/step is measured from finished runs of the dataset row, or, "
         f"where marked *, taken from the 2-core reference CPU ({_model_steps()} at batch 128, scaled with "
         f"the batch; {1000 * STEP_SECONDS:.0f} ms for the small models). Start-up is not counted.",
     ])
+
+
+def _seed_line(design: dict[str, Any]) -> str:
+    """How the seeds were fixed and what they can detect (the power rule, ``report.power``)."""
+    how = (f"from the power rule effect_sd {design['effect_sd']:g}" if design["effect_sd"] is not None
+           else "as listed")
+    extra = f", plus {design['extra_seeds']} extra seeds on chosen cells" if design["extra_seeds"] else ""
+    return (f"seeds: {design['n']} per cell {how}{extra}; a paired comparison on {design['n']} seeds detects "
+            f"{design['mde_sd']:.2f} paired sd (MDE at alpha {design['alpha']:g}, power {design['power']:g}). "
+            f"Tuning trials train on seed(s) {design['tuning_seeds']}, which no reported run uses.")
 
 
 def format_summary(summary: dict[str, Any]) -> str:

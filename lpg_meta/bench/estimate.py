@@ -1,19 +1,20 @@
 """``--dry-run`` cost estimate: how much training each cell still needs.
 
-The unit is a *run-equivalent*: one full training run of the cell's config. A trial counts as
-one (pruned trials stop early, so this is an upper bound); each seed still to run counts as
-one. Seconds are ``run-equivalents x epochs x steps/epoch x seconds/step x method factor``:
-seconds/step is measured from finished runs of the same dataset row in the output folder when
-there are some, else ``STEP_SECONDS``; the method factor is a step's cost relative to plain
-cross-entropy (sam 2: two passes; meta-learned LPG about 5: virtual step, meta gradient
-through it, real step). Both were measured on the 2-core reference machine, one thread,
-MNIST-1D with cnn1d and batch 128 (ce 4 ms/step, sam 8, lpg and lpg_scale 22, evaluation
-included). Without finished runs, seconds/step comes from ``MODEL_STEP_SECONDS`` (the model's
-step at batch 128 on that machine), scaled linearly with the batch size; models missing from
-the table get ``STEP_SECONDS``. It ignores start-up (imports, data generation). Steps per epoch
-come from building the data, or, for sources with fixed pools (CIFAR) whose files are not on
-disk yet, from ``nominal_train_size``. Estimates are for the 2-core reference CPU until runs of a
-row finish (e.g. on a GPU); then that row's measured seconds/step takes over.
+The unit is a *run-equivalent*: one full training run of the cell's config. A trial counts as one
+per tuning seed (it trains on each; pruned trials stop early, so this is an upper bound); each
+evaluation seed still to run counts as one (no seed re-uses a trial). Seconds are
+``run-equivalents x epochs x steps/epoch x seconds/step x method factor``: seconds/step is measured
+from finished runs of the same dataset row in the output folder when there are some, else
+``STEP_SECONDS``; the method factor is a step's cost relative to plain cross-entropy (sam 2: two
+passes; meta-learned LPG about 5: virtual step, meta gradient through it, real step). Both were
+measured on the 2-core reference machine, one thread, MNIST-1D with cnn1d and batch 128 (ce
+4 ms/step, sam 8, lpg and lpg_scale 22, evaluation included). Without finished runs, seconds/step
+comes from ``MODEL_STEP_SECONDS`` (the model's step at batch 128 on that machine), scaled
+linearly with the batch size; models missing from the table get ``STEP_SECONDS``. It ignores
+start-up (imports, data generation). Steps per epoch come from building the data, or, for sources
+with fixed pools (CIFAR) whose files are not on disk yet, from ``nominal_train_size``. Estimates
+are for the 2-core reference CPU until runs of a row finish (e.g. on a GPU); then that row's
+measured seconds/step takes over.
 """
 
 from __future__ import annotations
@@ -88,8 +89,8 @@ def measured_step_seconds(output: Path, dataset_row: str) -> float | None:
 
 
 def estimate_cell(cell: Cell, trials_left: int, seeds_left: int, seed: int, output: Path,
-                  cache: dict[str, Any]) -> dict[str, Any]:
-    """The dry-run row of one cell."""
+                  cache: dict[str, Any], tuning_seeds: int = 1) -> dict[str, Any]:
+    """The dry-run row of one cell; each trial left trains once per tuning seed (``tuning_seeds``)."""
     cfg = cell.config(seed)
     epochs = cfg["train"]["epochs"]
     steps = steps_per_epoch(cell, seed, cache.setdefault("steps", {}))
@@ -100,7 +101,7 @@ def estimate_cell(cell: Cell, trials_left: int, seeds_left: int, seed: int, outp
     if cell.dataset not in per_step:
         per_step[cell.dataset] = measured_step_seconds(output, cell.dataset)
     step_s = per_step[cell.dataset] or default_step_seconds(cfg)
-    runs = trials_left + seeds_left
+    runs = trials_left * tuning_seeds + seeds_left
     seconds = None if steps is None else runs * epochs * steps * step_s * method_factor(cfg["method"])
     return {"cell": cell.name, "trials_left": trials_left, "seeds_left": seeds_left, "epochs": epochs,
             "steps_per_epoch": steps, "run_equivalents": runs, "seconds": seconds,
@@ -131,13 +132,25 @@ def dry_run(plan: Any) -> dict[str, Any]:
         finished, running = tuning.counts(study)
         trials_left = max(0, suite.tuning.trials - finished) if tuned else 0
         seeds = suite.cell_seeds(cell.name)
-        seeds_left = len(seeds) - (1 if tuned else 0)  # the seed-0 run re-uses the best trial
+        seeds_left = len(seeds)
         if trials_left == 0 and not running:  # best parameters known: look for finished seeds
-            params = tuning.best(study, cell)[0] if tuned else {}
+            params = tuning.best(study, cell, suite.tuning)[0] if tuned else {}
             seeds_left = sum(load_finished(cell.run_dir(plan.output, s), cell.config(s, params)) is None
                              for s in seeds)
-        rows.append(estimate_cell(cell, trials_left, seeds_left, suite.seeds[0], plan.output, cache))
+        rows.append(estimate_cell(cell, trials_left, seeds_left, suite.seeds[0], plan.output, cache,
+                                  len(suite.tuning.seeds)))
     known = [r["seconds"] for r in rows if r["seconds"] is not None]
     return {"suite": suite.name, "output": str(plan.output), "storage": plan.storage, "dry_run": True,
             "cells": rows, "run_equivalents": sum(r["run_equivalents"] for r in rows),
-            "seconds": sum(known), "seconds_unknown": len(rows) - len(known)}
+            "seconds": sum(known), "seconds_unknown": len(rows) - len(known), "seeds": seed_design(suite)}
+
+
+def seed_design(suite: Any) -> dict[str, Any]:
+    """The suite's seeds, how they were fixed, the MDE they give, and the tuning seeds."""
+    from lpg_meta.bench.seeds import mde
+
+    rule = suite.seed_rule
+    alpha, power = (rule.alpha, rule.power) if rule else (0.05, 0.8)
+    return {"seeds": list(suite.seeds), "n": len(suite.seeds), "mde_sd": mde(len(suite.seeds), alpha, power),
+            "alpha": alpha, "power": power, "effect_sd": rule.effect_sd if rule else None,
+            "extra_seeds": sum(len(v) for v in suite.extra_seeds.values()), "tuning_seeds": list(suite.tuning.seeds)}

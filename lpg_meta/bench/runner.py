@@ -1,4 +1,4 @@
-"""``lpg-meta run SUITE.yaml``: tune every cell, then run its best parameters once per seed.
+"""``lpg-meta run SUITE.yaml``: tune every cell on its tuning seeds, then run the chosen parameters once per seed.
 
 All coordination goes through the Optuna storage (``--storage``: ``postgresql://``,
 ``sqlite:///`` or a journal file, default ``OUTPUT/optuna.journal``), so any number of
@@ -33,7 +33,7 @@ from optuna.trial import TrialState
 
 from lpg_meta.bench import storage as storage_mod
 from lpg_meta.bench import tuning, units
-from lpg_meta.bench.cells import Cell, config_hash, expand, load_finished, load_finished_file
+from lpg_meta.bench.cells import Cell, config_hash, expand, load_finished
 from lpg_meta.bench.estimate import dry_run as estimate_plan
 from lpg_meta.bench.preflight import preflight
 from lpg_meta.bench.progress import Overall, epoch_bar
@@ -146,15 +146,15 @@ def _step_cell(plan: Plan, store: RunStore, cell: Cell, worker: int, emit: Emit,
         finished, running = tuning.counts(study)
         if finished + running < plan.suite.tuning.trials:
             log_dir = plan.output / cell.dataset / cell.method / "tuning"
-            epochs = cell.config(plan.suite.seeds[0])["train"]["epochs"]
+            epochs = cell.config(plan.suite.seeds[0])["train"]["epochs"] * len(plan.suite.tuning.seeds)
             with epoch_bar(f"{cell.name} tune", epochs, worker) as bar:
-                event = tuning.run_trial(study, cell, plan.suite.tuning, plan.suite.seeds[0], log_dir, bar)
+                event = tuning.run_trial(study, cell, plan.suite.tuning, log_dir, bar)
             if event is not None:
                 emit(event)
             return "worked"
         if finished < plan.suite.tuning.trials or running:
             return "busy"  # wait for every trial, so all workers pick the same best parameters
-        params, _, _ = tuning.best(study, cell)
+        params, _, _ = tuning.best(study, cell, plan.suite.tuning)
         study_name = cell.study_name
     runs = units.get_runs_study(cell, params, plan.suite.tuning, store)
     tuning.fail_stale(runs)
@@ -195,9 +195,7 @@ def _seed_run(plan: Plan, cell: Cell, params: dict[str, Any], study_name: str | 
                 units.finish(runs, trial, result, metric, skipped=True)
                 emit({"kind": "skip", "cell": cell.name, "seed": seed})
                 return
-            result = _reused_trial(plan, cell, cfg, run_dir) if seed == plan.suite.seeds[0] else None
-            if result is None:
-                result = _train_logged(cfg, run_dir, f"{cell.name} s{seed}", worker)
+            result = _train_logged(cfg, run_dir, f"{cell.name} s{seed}", worker)
             result["suite"] = info
             write_result(run_dir, result)
             finish_checkpoints(run_dir, cfg["train"])
@@ -208,27 +206,6 @@ def _seed_run(plan: Plan, cell: Cell, params: dict[str, Any], study_name: str | 
     units.finish(runs, trial, result, metric)
     emit({"kind": "run", "cell": cell.name, "seed": seed, "status": result["status"],
           "seconds": time.perf_counter() - started})
-
-
-def _reused_trial(plan: Plan, cell: Cell, cfg: dict[str, Any], run_dir: Path) -> dict[str, Any] | None:
-    """The complete tuning trial that already trained exactly ``cfg``, if any.
-
-    Trials train on the first seed, so the best one is the seed-0 run of the tuned parameters:
-    re-using it, instead of training it again (deterministically, to the same numbers), saves
-    one run in every tuned cell.
-    """
-    if not plan.tuned(cell):
-        return None
-    tuning_dir = plan.output / cell.dataset / cell.method / "tuning"
-    for path in sorted(tuning_dir.glob("trial*.json")):
-        result = load_finished_file(path, cfg)
-        if result is not None and result.get("status") == "ok":
-            run_dir.mkdir(parents=True, exist_ok=True)
-            (run_dir / "train.log").write_text(
-                f"# {cell.name}: the run of tuning trial {path.stem}, "
-                f"re-used (same config {config_hash(cfg)}); its log is {path.stem}.log\n")
-            return result
-    return None
 
 
 def write_result(run_dir: Path, result: dict[str, Any]) -> None:
@@ -323,7 +300,7 @@ def _summary(plan: Plan, store: RunStore, tracker: Overall, workers: int, second
     cells: list[dict[str, Any]] = []
     for cell in plan.cells:
         study = tuning.get_study(cell, plan.suite.tuning, store) if plan.tuned(cell) else None
-        params, value, number = tuning.best(study, cell)
+        params, value, number = tuning.best(study, cell, plan.suite.tuning)
         runs = []
         for seed in plan.suite.cell_seeds(cell.name):
             run_dir = cell.run_dir(plan.output, seed)

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from lpg_meta.bench.loader import UniqueKeyLoader
+from lpg_meta.bench.seeds import DEFAULT_TUNING_SEED, SeedRule, parse_extra_seeds, parse_seeds, parse_tuning_seeds
 from lpg_meta.bench.space import parse_space
 from lpg_meta.config import OPTIM_DEFAULTS, TRAIN_DEFAULTS
 from lpg_meta.errors import UserError, closest
@@ -28,7 +29,7 @@ DATASET_SHORTCUTS = ("imbalance", "noise", "noise_rate", "meta_per_class", "val_
 DATASET_KEYS = ("source", "model", *DATASET_SHORTCUTS, "data", "model_params", "optim", "train")
 METHOD_KEYS = ("method", "params", "tune", "model_params")
 MATRIX_KEYS = ("datasets", "methods", "exclude")
-TUNING_KEYS = ("trials", "sampler_seed", "pruner", "metric", "direction")
+TUNING_KEYS = ("trials", "seeds", "last_epochs", "margin", "sampler_seed", "pruner", "metric", "direction")
 # Validation metrics a study can optimise (``classification_metrics``) and their natural direction.
 METRICS = METRIC_DIRECTIONS
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")  # row names become folder names
@@ -58,9 +59,17 @@ class MethodRow:
 
 @dataclass(frozen=True)
 class Tuning:
-    """How each cell is tuned (Optuna)."""
+    """How each cell is tuned (Optuna) and how its trials are told apart (``bench.selection``).
+
+    Trials train on ``seeds``, which no evaluation seed uses; a trial's score averages the
+    validation metric over them and their ``last_epochs`` epochs, and a later trial wins only by
+    more than ``margin`` validation images.
+    """
 
     trials: int = 20
+    seeds: tuple[int, ...] = (DEFAULT_TUNING_SEED,)
+    last_epochs: int = 3
+    margin: float = 1.0
     sampler_seed: int = 0
     pruner: str = "median"
     metric: str = "balanced_accuracy"
@@ -82,6 +91,7 @@ class Suite:
     storage: str | None = None
     output: Path = Path("results")
     extra_seeds: dict[str, list[int]] = field(default_factory=dict)  # cell name -> seeds after ``seeds``
+    seed_rule: SeedRule | None = None  # the power rule that gave ``seeds``, if the suite used one
     tables: list[dict[str, Any]] | None = None  # the ``tables:`` section, checked (see _tables)
 
     def cell_seeds(self, cell: str) -> list[int]:
@@ -114,11 +124,13 @@ def parse_suite(text: str, path: Path = Path("<suite>")) -> Suite:
     datasets = _rows(data, "datasets", lambda name, row: _dataset_row(name, row, defaults.get("data", {})))
     methods = _rows(data, "methods", _method_row)
     matrix = _matrix(data.get("matrix"), datasets, methods)
-    seeds = _seeds(data.get("seeds", [0]))
+    seeds, rule = parse_seeds(data.get("seeds", [0]))
+    extra = parse_extra_seeds(data.get("extra_seeds"), [f"{d}/{m}" for d, m in matrix], seeds)
+    used = set(seeds).union(*extra.values())
     return Suite(
         name=name, path=path, defaults=defaults, datasets=datasets, methods=methods,
-        matrix=matrix, seeds=seeds, extra_seeds=_extra_seeds(data.get("extra_seeds"), matrix, seeds),
-        tuning=_tuning(data.get("tuning")),
+        matrix=matrix, seeds=seeds, extra_seeds=extra, seed_rule=rule,
+        tuning=_tuning(data.get("tuning"), used),
         storage=_optional_str(data.get("storage"), "storage"),
         output=Path(_optional_str(data.get("output"), "output") or f"results/{name}"),
         tables=_tables(data.get("tables"), datasets, methods),
@@ -315,44 +327,16 @@ def _matrix(value: Any, datasets: dict[str, DatasetRow], methods: dict[str, Meth
     return cells
 
 
-def _seeds(value: Any, where: str = "seeds") -> list[int]:
-    if not isinstance(value, list) or not value:
-        raise UserError(f"{where} must be a non-empty list of integers, e.g. [0, 1, 2]; got {value!r}.")
-    for i, seed in enumerate(value):
-        _integer(seed, f"{where}[{i}]", 0)
-    if len(set(value)) != len(value):
-        raise UserError(f"{where}: {value} repeats a seed; list each once.")
-    return list(value)
-
-
-def _extra_seeds(value: Any, matrix: list[tuple[str, str]], seeds: list[int]) -> dict[str, list[int]]:
-    """``extra_seeds: {'dataset/method' glob: [seeds]}``: more seeds for the cells it matches.
-
-    The extra seeds run with the cell's tuned parameters (tuning uses ``seeds[0]`` only), so the
-    results of ``seeds`` stay valid. A cell matched by several patterns gets all their seeds.
-    """
-    value = _mapping(value, "extra_seeds", "{'*_pair/lpg': [3, 4, 5, 6, 7, 8, 9]}")
-    names = [f"{d}/{m}" for d, m in matrix]
-    out: dict[str, list[int]] = {}
-    for pattern, extra in value.items():
-        where = f"extra_seeds[{pattern!r}]"
-        if not isinstance(pattern, str) or pattern.count("/") != 1:
-            raise UserError(f"{where}: write the key as 'dataset/method' (globs allowed), e.g. '*_pair/lpg'.")
-        hit = [n for n in names if fnmatch.fnmatchcase(n, pattern)]
-        if not hit:
-            raise UserError(f"{where}: matches no cell of the matrix.{closest(pattern, names)}")
-        extra = _seeds(extra, where)
-        if clash := sorted(set(extra) & set(seeds)):
-            raise UserError(f"{where}: seed(s) {clash} already in seeds {seeds}; list only the extra ones.")
-        for name in hit:
-            out[name] = list(dict.fromkeys(out.get(name, []) + extra))
-    return out
-
-
-def _tuning(value: Any) -> Tuning:
+def _tuning(value: Any, used: set[int]) -> Tuning:
+    """The ``tuning`` section; ``used`` holds every evaluation seed (a tuning seed must be none of them)."""
     value = _mapping(value, "tuning", "{trials: 20, metric: balanced_accuracy}")
     _keys(value, TUNING_KEYS, "tuning")
     trials = _integer(value.get("trials", Tuning.trials), "tuning.trials", 0)
+    seeds = parse_tuning_seeds(value.get("seeds"), used)
+    last_epochs = _integer(value.get("last_epochs", Tuning.last_epochs), "tuning.last_epochs", 1)
+    margin = value.get("margin", Tuning.margin)
+    if isinstance(margin, bool) or not isinstance(margin, int | float) or not 0 <= margin < float("inf"):
+        raise UserError(f"tuning.margin must be a number of validation images >= 0, got {margin!r}.")
     sampler_seed = _integer(value.get("sampler_seed", Tuning.sampler_seed), "tuning.sampler_seed", 0)
     pruner = value.get("pruner", Tuning.pruner)
     if pruner not in ("median", "none"):
@@ -367,7 +351,8 @@ def _tuning(value: Any) -> Tuning:
     if direction != METRICS[metric]:
         raise UserError(f"tuning.direction: {metric} should be {METRICS[metric]}d, not {direction}d; "
                         f"set direction: {METRICS[metric]} or leave it out.")
-    return Tuning(trials=trials, sampler_seed=sampler_seed, pruner=pruner, metric=metric, direction=direction)
+    return Tuning(trials=trials, seeds=seeds, last_epochs=last_epochs, margin=float(margin),
+                  sampler_seed=sampler_seed, pruner=pruner, metric=metric, direction=direction)
 
 
 TABLE_KEYS = ("datasets", "methods", "metric", "extra", "caption", "label", "reference")

@@ -12,9 +12,12 @@ without a reason, does not count, and runs again (see ``lpg_meta.bench.storage``
 
 Each trial's sampler is seeded with ``sampler_seed``, the cell (its dataset and method rows) and
 the trial's place among first attempts (a retry keeps the parameters of the trial it retries),
-so two cells draw different trials and a re-run draws the same ones; ties for the best value
-go to the earliest first attempt, so the tuned parameters do not depend on which process ran
-a trial or how often workers were killed.
+so two cells draw different trials and a re-run draws the same ones. Trials train on the
+tuning seeds (``tuning.seeds``), which no evaluation seed uses, so no reported run is a trial
+and every evaluation seed of a cell is trained the same way. The choice between trials
+(``bench.selection``) takes the earliest first attempt within ``tuning.margin`` validation
+images of the best score, so the tuned parameters depend neither on the last bits of the
+arithmetic nor on which process ran a trial or how often workers were killed.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from optuna.trial import FrozenTrial, TrialState
 from lpg_meta.bench import storage as storage_mod
 from lpg_meta.bench.cells import Cell
 from lpg_meta.bench.schema import Tuning
+from lpg_meta.bench.selection import Score, choose, score
 from lpg_meta.bench.space import suggest
 from lpg_meta.bench.storage import RunStore, fail_stale, open_storage, origin  # noqa: F401 - re-exported
 from lpg_meta.errors import TrainingDivergedError, UserError
@@ -103,12 +107,16 @@ def _surplus(study: optuna.Study, number: int, budget: int) -> bool:
     return len(ahead) >= budget
 
 
-def run_trial(study: optuna.Study, cell: Cell, tuning: Tuning, seed: int, log_dir: Path,
+def run_trial(study: optuna.Study, cell: Cell, tuning: Tuning, log_dir: Path,
               on_epoch: Any = None) -> dict[str, Any] | None:
-    """Ask one trial, train it on ``seed``, report every epoch's validation metric, tell the result.
+    """Ask one trial, train it on each tuning seed, report every epoch's validation metric, tell its score.
 
-    The objective is the validation metric of the last epoch; the test split is never read.
-    Returns the trial's event, or None when the trial was surplus and given up untrained.
+    The trial's value is its ``bench.selection`` score (the metric over the tuning seeds and
+    their last ``tuning.last_epochs`` epochs, in validation images; kept exactly in the user
+    attributes ``score_units`` and ``score_measurements``); the test split is never read. Epoch
+    ``e`` of the ``i``-th tuning seed is reported as step ``i x epochs + e``, so the pruner
+    compares trials on the same seed and epoch. Returns the trial's event, or None when the trial
+    was surplus and given up untrained.
     """
     from lpg_meta.train.trainer import train
 
@@ -119,9 +127,8 @@ def run_trial(study: optuna.Study, cell: Cell, tuning: Tuning, seed: int, log_di
         return None
     study.sampler = _sampler(tuning, cell, _slot(study, trial.number))  # a retry keeps its params anyway
     params = {name: suggest(trial, name, dim) for name, dim in cell.space.items()}
-    cfg = cell.config(seed, params)
-    cfg["train"]["progress"] = "log"  # epoch lines into the trial's log (not part of any hash)
-    last: list[float] = []
+    curves: list[list[float]] = []
+    images: list[int] = []
     started = time.perf_counter()
 
     def report(epoch: int, val: dict[str, Any]) -> None:
@@ -129,10 +136,11 @@ def run_trial(study: optuna.Study, cell: Cell, tuning: Tuning, seed: int, log_di
         if value is None:
             raise UserError(f"tuning.metric {tuning.metric} is undefined on the validation split of "
                             f"datasets.{cell.dataset} (no class in that group); choose another metric.")
-        last.append(value)
-        trial.report(value, epoch)
+        curves[-1].append(value)
+        images[-1] = int(val["num_samples"])
+        trial.report(value, (len(curves) - 1) * epochs + epoch)
         if on_epoch is not None:
-            on_epoch(epoch, val)
+            on_epoch((len(curves) - 1) * epochs + epoch, val)
         if trial.should_prune():
             raise optuna.TrialPruned()
 
@@ -141,12 +149,22 @@ def run_trial(study: optuna.Study, cell: Cell, tuning: Tuning, seed: int, log_di
     state, value = TrialState.COMPLETE, None
     try:
         with storage_mod.heartbeat(trial), open(log_path, "w") as log, redirect_stderr(log):
-            print(f"# {cell.study_name} trial {trial.number} params {params}", file=log, flush=True)
+            print(f"# {cell.study_name} trial {trial.number} params {params} tuning seeds {list(tuning.seeds)}",
+                  file=log, flush=True)
             try:
-                result = train(cfg, None, report)
-                value = last[-1]
-                # The complete run on seeds[0]: the seed-0 run of these parameters re-uses it.
-                write_json_atomic(trial_result_path(log_dir, trial.number), result)
+                for seed in tuning.seeds:
+                    cfg = cell.config(seed, params)
+                    cfg["train"]["progress"] = "log"  # epoch lines into the trial's log (not part of any hash)
+                    epochs = cfg["train"]["epochs"]
+                    curves.append([])
+                    images.append(0)
+                    # Kept for audit: a trial's runs are on tuning seeds, never an evaluation seed's.
+                    write_json_atomic(trial_result_path(log_dir, trial.number, seed), train(cfg, None, report))
+                found = score(curves, min(images), tuning.last_epochs)
+                trial.set_user_attr("score_units", found.units)
+                trial.set_user_attr("score_measurements", found.measurements)
+                trial.set_user_attr("val_images", min(images))
+                value = float(found.images) / min(images)  # the mean metric, for people and Optuna
             except optuna.TrialPruned:
                 state = TrialState.PRUNED
             except TrainingDivergedError as err:
@@ -168,18 +186,21 @@ def run_trial(study: optuna.Study, cell: Cell, tuning: Tuning, seed: int, log_di
             "value": value, "params": params, "seconds": seconds}
 
 
-def trial_result_path(log_dir: Path, number: int) -> Path:
-    """Where a complete trial's ``result.json`` is kept, next to its log."""
-    return log_dir / f"trial{number:03d}.json"
+def trial_result_path(log_dir: Path, number: int, seed: int) -> Path:
+    """Where a complete trial's ``result.json`` on tuning seed ``seed`` is kept, next to its log."""
+    return log_dir / f"trial{number:03d}_seed{seed}.json"
 
 
-def best(study: optuna.Study | None, cell: Cell) -> tuple[dict[str, Any], float | None, int | None]:
-    """``(params, value, trial number)`` of the best complete trial; the untuned values if none."""
+def best(study: optuna.Study | None, cell: Cell, tuning: Tuning) -> tuple[dict[str, Any], float | None, int | None]:
+    """``(params, value, trial number)`` of the chosen complete trial (``bench.selection``); the untuned values if none.
+
+    Trials are listed by first attempt, not by number: a retried trial has a higher number than
+    it would have had, and the choice must not depend on which worker was killed.
+    """
     complete = [] if study is None else study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     if study is None or not complete:
         return dict(cell.first_trial), None, None
-    sign = -1 if study.direction == optuna.study.StudyDirection.MAXIMIZE else 1
-    # Ties go to the earliest first attempt, not the lowest number: a retried trial has a
-    # higher number than it would have had, and the pick must not depend on who was killed.
-    trial = min(complete, key=lambda t: (sign * cast(float, t.value), origin(t)))
+    complete = sorted(complete, key=origin)
+    scores = [Score(int(t.user_attrs["score_units"]), int(t.user_attrs["score_measurements"])) for t in complete]
+    trial = complete[choose(scores, tuning.margin, study.direction == optuna.study.StudyDirection.MAXIMIZE)]
     return dict(trial.params), trial.value, trial.number

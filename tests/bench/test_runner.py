@@ -10,7 +10,6 @@ from collections import Counter
 
 import optuna
 import pytest
-import torch
 import yaml
 
 from lpg_meta.bench import make_plan, run_suite, storage, tuning, units
@@ -84,23 +83,49 @@ def test_run_writes_every_result_with_its_suite_record(first):
     assert not list((folder / "out").rglob("*.tmp"))  # no temp file of an atomic write is left
 
 
-def test_seed0_run_reuses_the_best_trial_and_equals_training_it_again(first):
-    from lpg_meta.train import train
+def test_no_seeded_result_is_a_tuning_trials(first):
+    """Trials train on the tuning seed only: no seeded result shares a trial's config, seed, numbers or data."""
+    from lpg_meta.bench.cells import config_hash
+    from lpg_meta.data import build_data
 
     folder, summary = first
-    seed0 = results(folder)["lt/lpg_scale/seed0"]
-    best = summary["cells"][1]["best_trial"]
-    trial = json.loads((folder / f"out/lt/lpg_scale/tuning/trial{best:03d}.json").read_text())
-    assert seed0["metrics"] == trial["metrics"] and seed0["history"] == trial["history"]
-    assert "re-used" in (folder / "out/lt/lpg_scale/seed0/train.log").read_text()
-    assert "re-used" not in (folder / "out/lt/lpg_scale/seed1/train.log").read_text()
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # as a suite worker: sums over 1 thread, so the same bits
-    try:
-        fresh = train(copy.deepcopy(seed0["config"]), None)  # what training it again would give
-    finally:
-        torch.set_num_threads(threads)
-    assert fresh["metrics"] == seed0["metrics"] and fresh["history"] == seed0["history"]
+    trials = [json.loads(p.read_text()) for p in sorted((folder / "out").glob("*/*/tuning/trial*_seed*.json"))]
+    assert len(trials) == 2  # lt/lpg_scale's 2 trials, one tuning seed each
+    assert {t["seed"] for t in trials} == {t["config"]["seed"] for t in trials} == {1000}  # the default
+    seeded = results(folder)
+    for name, result in seeded.items():
+        assert result["seed"] in (0, 1), name
+        assert "re-used" not in (folder / "out" / name / "train.log").read_text()
+        for trial in trials:
+            assert config_hash(result["config"]) != config_hash(trial["config"]), name
+            assert result["metrics"] != trial["metrics"] and result["history"] != trial["history"], name
+    # The tuning seed draws its own split: no meta, validation or training set equals an evaluation seed's.
+    cfg = seeded["lt/lpg_scale/seed0"]["config"]
+    tune = build_data(cfg["dataset"], cfg["data"], 1000)
+    for seed in (0, 1):
+        evaluated = build_data(cfg["dataset"], cfg["data"], seed)
+        for split in ("train", "meta", "val"):
+            assert set(getattr(tune, split).index.tolist()) != set(getattr(evaluated, split).index.tolist())
+    # The chosen values are the same for every seed: seeds 0 and 1 are trained alike.
+    tuned = summary["cells"][1]["tuned_params"]
+    assert all(seeded[f"lt/lpg_scale/seed{s}"]["suite"]["tuned_params"] == tuned for s in (0, 1))
+
+
+def test_trials_average_over_several_tuning_seeds(tmp_path):
+    suite = {**copy.deepcopy(TINY), "seeds": [0], "tuning": {"trials": 2, "seeds": [5, 6], "last_epochs": 1}}
+    summary = run_suite(write_suite(tmp_path, suite), only="lt/lpg_scale")
+    plan = make_plan(tmp_path / "suite.yaml")
+    study = optuna.load_study(study_name=summary["cells"][0]["study"], storage=tuning.open_storage(plan.storage))
+    for trial in study.trials:
+        runs = [json.loads((tmp_path / f"out/lt/lpg_scale/tuning/trial{trial.number:03d}_seed{s}.json").read_text())
+                for s in (5, 6)]
+        assert [r["seed"] for r in runs] == [5, 6]
+        assert sorted(trial.intermediate_values) == [0, 1, 2, 3]  # seed 5's two epochs, then seed 6's
+        last = [r["metrics"]["val"]["balanced_accuracy"] for r in runs]
+        images = runs[0]["metrics"]["val"]["num_samples"]
+        assert trial.user_attrs["score_measurements"] == 2
+        assert trial.user_attrs["score_units"] == round(sum(last) * images)
+        assert trial.value == pytest.approx(sum(last) / 2, abs=0.5 / images)
 
 
 def test_first_trial_runs_the_default_params(first):
@@ -181,9 +206,12 @@ def test_dry_run_lists_cells_and_writes_nothing(first, tmp_path):
     assert not (tmp_path / "out").exists()
     rows = {r["cell"]: r for r in fresh["cells"]}
     assert rows["lt/ce"]["trials_left"] == 0 and rows["lt/ce"]["seeds_left"] == 2
-    # 2 trials + seed 1 (seed 0 re-uses the best trial)
-    assert rows["lt/lpg_scale"]["trials_left"] == 2 and rows["lt/lpg_scale"]["run_equivalents"] == 3
-    assert fresh["run_equivalents"] == 5 and fresh["seconds"] > 0
+    # 2 trials on the tuning seed + seeds 0 and 1 (no seed re-uses a trial)
+    assert rows["lt/lpg_scale"]["trials_left"] == 2 and rows["lt/lpg_scale"]["run_equivalents"] == 4
+    assert fresh["run_equivalents"] == 6 and fresh["seconds"] > 0
+    assert fresh["seeds"]["n"] == 2 and fresh["seeds"]["tuning_seeds"] == [1000]
+    two = {**copy.deepcopy(TINY), "tuning": {"trials": 2, "seeds": [5, 6]}}
+    assert run_suite(write_suite(tmp_path, two), dry_run=True)["run_equivalents"] == 8  # 2 trials x 2 seeds
     done = run_suite(first[0] / "suite.yaml", dry_run=True)
     assert done["run_equivalents"] == 0
 

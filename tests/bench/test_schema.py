@@ -220,7 +220,7 @@ def test_extra_seeds_add_to_the_matched_cells_only_and_keep_their_configs():
     more, more_cells = build(setting("extra_seeds", {"lt/lpg*": [5, 3], "*/lpg_scale": [3, 4]}))
     assert more.cell_seeds("lt/lpg_scale") == [0, 1, 5, 3, 4]  # the suite's seeds first, then in order
     assert more.cell_seeds("lt/ce") == [0, 1] == suite.cell_seeds("lt/lpg_scale")
-    # Tuning (seeds[0]) and the configs of the existing seeds are unchanged: their results stay valid.
+    # Tuning (on the tuning seeds) and the configs of the existing seeds are unchanged: their results stay valid.
     for old, new in zip(cells, more_cells, strict=True):
         assert old.study_name == new.study_name
         tuned = {"eps": 0.1} if old.space else {}
