@@ -13,7 +13,8 @@ from test_tables import SPEC, noisy_history, three_protocols
 
 from lpg_meta.errors import UserError
 from lpg_meta.report import leaderboard, load_results, write_claims, write_tidy
-from lpg_meta.report.claims import CLAIMS_FIELDS, check_claims
+from lpg_meta.report.claims import check_claims
+from lpg_meta.report.claims_render import CLAIMS_FIELDS, SUMMARY_FIELDS
 from lpg_meta.report.tidy import RUN_FIELDS
 
 
@@ -84,10 +85,16 @@ def test_claims_summary_counts_verdicts_per_protocol(folder, latex):
     results = load_results(folder, SPEC)
     claims = check_claims(results)
     assert [c.verdict for c in claims if c.dataset == "noisy"] == ["supported"]  # 60 vs 50/51/52
-    text = write_claims(results, folder)[0].read_text()
-    assert ("**balanced**: LPG against each baseline: 1 supported, 1 not supported, 0 contradicted of 2 "
-            "comparisons on 2 data sets; the claim is not supported.") in text
-    assert "**long-tail**: LPG+X against X: 1 supported" in text
+    write_claims(results, folder)
+    summary = {(r["protocol"], r["claim"]): r for r in csv.DictReader((folder / "claims_summary.csv").open())}
+    assert tuple(next(iter(summary.values()))) == SUMMARY_FIELDS
+    balanced = summary[("balanced", "outperforms")]
+    assert (balanced["n_datasets"], balanced["n_comparisons"], balanced["comparisons_supported"],
+            balanced["comparisons_not_supported"]) == ("2", "2", "1", "1")
+    assert balanced["verdict"] == "cannot be decided with 2 rows" and balanced["rows_needed"] == "6"
+    assert summary[("long-tail", "plug_in")]["comparisons_supported"] == "1"
+    text = (folder / "claims.md").read_text()
+    assert "4 more data set rows of this protocol" in text
     latex((folder / "claims.tex").read_text(), folder / "tex")
 
 
@@ -102,16 +109,17 @@ def test_a_runs_csv_needs_its_header_and_runs_json(folder, tmp_path):
         load_results(out / "runs.csv")
 
 
-def test_one_significant_loss_contradicts_consistently_outperforms(tmp_path):
+def test_a_significant_loss_is_contradicted_and_one_row_decides_no_protocol_claim(tmp_path):
     for s in (0, 1, 2):
         write_result(tmp_path, "bal", "ce", s, balanced=0.80 + 0.01 * s)
         write_result(tmp_path, "bal", "gce", s, method="gce", balanced=0.50 + 0.02 * s)
         write_result(tmp_path, "bal", "lpg", s, method="lpg", balanced=0.70 + 0.011 * s)  # -10 vs ce, +20 vs gce
     results = load_results(tmp_path)
     assert [c.verdict for c in check_claims(results)] == ["contradicted", "supported"]
-    text = write_claims(results, tmp_path)[0].read_text()
-    assert ("1 supported, 0 not supported, 1 contradicted of 2 comparisons on 1 data sets; "
-            "the claim is contradicted") in text
+    write_claims(results, tmp_path)
+    (row,) = csv.DictReader((tmp_path / "claims_summary.csv").open())
+    assert (row["comparisons_supported"], row["comparisons_contradicted"]) == ("1", "1")
+    assert row["verdict"] == "cannot be decided with 1 row"  # one data set is no sample of data sets
 
 
 def test_claims_count_collapsed_runs_of_the_compared_cells(tmp_path):
