@@ -22,6 +22,7 @@ from the signed-rank test; with fewer rows than it needs to reach α (6 at α = 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -106,6 +107,12 @@ def comparisons(results: Results, spec: ClaimSpec | None = None) -> list[tuple[s
     return out
 
 
+@functools.lru_cache(maxsize=1024)
+def _mde_per_sd(n: int, alpha: float) -> float | None:
+    """The MDE in paired-sd units (it scales with the sd), cached for simulations."""
+    return minimum_detectable_effect(n, 1.0, alpha)
+
+
 def _family(results: Results, spec: ClaimSpec, found: list[tuple[str, str, str, str]], protocol: str,
             split: str) -> list[Claim]:
     """The Holm-adjusted comparisons of one family, repeats of an identical baseline counted once."""
@@ -126,8 +133,8 @@ def _family(results: Results, spec: ClaimSpec, found: list[tuple[str, str, str, 
     for ds, a, b in tests:
         kind, result = tests[(ds, a, b)]
         q = adjusted[(ds, a, repeats.get((ds, a, b), b))]  # a repeat takes its first's adjusted p
-        mde = (minimum_detectable_effect(result.n, result.sd, spec.alpha / max(m, 1))
-               if result.sd is not None else None)
+        unit = _mde_per_sd(result.n, spec.alpha / max(m, 1))
+        mde = unit * result.sd if unit is not None and result.sd is not None else None
         cell_n = (len(results.get(ds, a, spec.metric, split)), len(results.get(ds, b, spec.metric, split)))
         claims.append(Claim(ds, a, b, kind, spec.metric, result,
                             verdict(result, higher, spec.alpha, q) if q is not None else "not supported",

@@ -12,24 +12,19 @@ from __future__ import annotations
 from lpg_meta.report.tidy import SPLITS, Results
 
 
-def _fingerprint(results: Results, ds: str, m: str) -> tuple | None:
-    metrics = sorted((split, metric) for (d, row, split, metric) in results.values
-                     if d == ds and row == m and split in SPLITS)
-    if not metrics:
-        return None
-    return tuple((split, metric, tuple(sorted(results.get(ds, m, metric, split).items())))
-                 for split, metric in metrics)
-
-
 def identical_cells(results: Results, ds: str, methods: list[str] | None = None) -> dict[str, str]:
     """``{method: the earlier method (suite order) it repeats}`` on data set row ``ds``."""
     rows = [m for m in (methods if methods is not None else results.layout.methods) if (ds, m) in results.present()]
+    prints: dict[str, list[tuple]] = {}
+    for (d, m, split, metric), by_seed in results.values.items():
+        if d == ds and split in SPLITS:
+            prints.setdefault(m, []).append((split, metric, tuple(sorted(by_seed.items()))))
     first: dict[tuple, str] = {}
     same: dict[str, str] = {}
     for m in rows:
-        key = _fingerprint(results, ds, m)
-        if key is None:
+        if m not in prints:
             continue
+        key = tuple(sorted(prints[m]))
         if key in first:
             same[m] = first[key]
         else:
