@@ -22,6 +22,7 @@ from the signed-rank test; with fewer rows than it needs to reach α (6 at α = 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass
 
@@ -73,6 +74,26 @@ class Summary:
     @property
     def counted(self) -> list[Claim]:
         return [c for c in self.comparisons if c.same_as is None]
+
+    def by_pair(self, bayes_samples: int = BAYES_SAMPLES) -> list[tuple[str, str, Across, float | None]]:
+        """(method, baseline, test over the rows they share, Holm-adjusted p over the pairs) per pair.
+
+        What the protocol's test says about one baseline (LPG against CE over the rows, say);
+        the pairs are one family, so the verdicts come from their Holm-adjusted p.
+        """
+        pairs: dict[tuple[str, str], list[float]] = {}
+        for c in self.counted:
+            if c.result.mean_diff is not None:
+                pairs.setdefault((c.method, c.baseline), []).append(display_factor(c.metric) * c.result.mean_diff)
+        higher = METRIC_INFO[self.spec.metric].higher_is_better
+        tests = {k: across_rows(d, self.spec.rope, self.spec.alpha, higher, bayes_samples) for k, d in pairs.items()}
+        adjusted = holm_adjust([t.p_value for t in tests.values()])
+        out = []
+        for ((m, b), t), q in zip(tests.items(), adjusted, strict=True):
+            if q is not None and t.verdict in ("supported", "contradicted") and q >= self.spec.alpha:
+                t = dataclasses.replace(t, verdict="not supported")
+            out.append((m, b, t, q))
+        return out
 
 
 def display_factor(metric: str) -> float:

@@ -124,6 +124,30 @@ def _summary_rows(summaries: list[Summary]) -> list[list[str]]:
     return rows
 
 
+PAIR_HEADERS = ["Method", "Baseline", "Rows", "Mean Δ", "Signed-rank p", "p (Holm)", "P(better)", "P(equiv.)",
+                "P(worse)", "Verdict"]
+
+
+def _pair_tables(results: Results, summaries: list[Summary]) -> list[str]:
+    """Per baseline, the claim over the rows where the protocol test can decide (all rows, usually)."""
+    from tabulate import tabulate
+
+    out = []
+    name = results.layout.method_name
+    for s in summaries:
+        if s.across.p_value is None:
+            continue
+        rows = [[name(m), name(b), str(t.n), "–" if t.mean is None else f"{t.mean:+.2f}",
+                 format_p(t.p_value, s.spec.alpha), format_p(q, s.spec.alpha), _prob(t.p_better), _prob(t.p_rope),
+                 _prob(t.p_worse), t.verdict] for m, b, t, q in s.by_pair()]
+        where = "all rows" if s.protocol == ALL_ROWS else f"the {s.protocol} rows"
+        out += [f"### {s.spec.text}, per baseline, over {where}", "",
+                "Each pair tested over the rows it shares (signed-rank test; Holm over the pairs; Bayesian "
+                f"signed-rank test with ROPE ±{s.spec.rope:g}).", "",
+                tabulate(rows, PAIR_HEADERS, tablefmt="github", disable_numparse=True), ""]
+    return out
+
+
 def _what_it_takes(summaries: list[Summary]) -> list[str]:
     lines = []
     for s in summaries:
@@ -180,7 +204,7 @@ def render_claims_md(results: Results, summaries: list[Summary], split: str) -> 
     out = [f"# Claims on the {results.layout.suite or 'results'} suite", "", _definition(summaries, split), "",
            tabulate(_summary_rows(summaries), SUMMARY_HEADERS, tablefmt="github", disable_numparse=True), ""]
     out += [f"- {line}" for line in _what_it_takes(summaries)]
-    out += ["", _repeats(results, claims), "", _collapse_line(results, claims), "",
+    out += ["", *_pair_tables(results, summaries), _repeats(results, claims), "", _collapse_line(results, claims), "",
             _friedman_line(results, suite_friedman(results, metric, split)), ""]
     for s in summaries:
         if s.protocol != ALL_ROWS and s.comparisons:

@@ -62,3 +62,16 @@ def test_the_committed_claims_are_a_function_of_the_committed_runs_csv(committed
     assert render_claims_csv(claims) == (RESULTS / "claims.csv").read_text()
     full = summarize(load_results(RESULTS / "runs.csv"))  # the Bayesian test at its default sample count
     assert render_summary_csv(full) == (RESULTS / "claims_summary.csv").read_text()
+
+
+def test_per_baseline_tests_over_rows_are_scipy_wilcoxon_with_holm(committed):
+    values, summaries = committed
+    (everything,) = [s for s in summaries if s.protocol == "all" and s.spec.name == "outperforms"]
+    pairs = {(m, b): (t, q) for m, b, t, q in everything.by_pair(bayes_samples=2000)}
+    t, q = pairs[("lpg", "ce")]
+    rows = [c for c in everything.counted if (c.method, c.baseline) == ("lpg", "ce")]
+    diffs = [100 * c.result.mean_diff for c in rows]
+    assert t.n == 8 and t.p_value == stats.wilcoxon(diffs, method="exact").pvalue
+    decided = [p.p_value for p, _ in pairs.values() if p.p_value is not None]
+    assert q == min(1.0, max(sorted(decided)[i] * (len(decided) - i) for i in range(sorted(decided).index(t.p_value)
+                                                                                       + 1)))
