@@ -226,9 +226,9 @@ def _mark_notes(results: Results, table: Table) -> list[str]:
                      f"{listed}.")
     silent = []
     for i, col in enumerate(table.columns):
-        if col.kind != "main" or any(table.cells[(m, i)].mark for m in table.methods):
+        if col.kind != "main" or col.dataset is None or any(table.cells[(m, i)].mark for m in table.methods):
             continue
-        mde = _column_mde(results, table, col, reference)
+        mde = _column_mde(results, table, col.dataset, col.quantity, reference)
         if mde is not None:
             silent.append(f"{table.dataset_names[col.dataset]} {mde[1]:.1f} at n = {mde[0]}")
     if silent:
@@ -238,10 +238,11 @@ def _mark_notes(results: Results, table: Table) -> list[str]:
     return notes
 
 
-def _column_mde(results: Results, table: Table, col: Column, reference: str) -> tuple[int, float] | None:
-    same = identical_cells(results, col.dataset, table.methods)
-    base = _scaled(results, col.dataset, reference, col.quantity, table.split)
-    tests = [paired(_scaled(results, col.dataset, m, col.quantity, table.split), base)
+def _column_mde(results: Results, table: Table, ds: str, quantity: str, reference: str) -> tuple[int, float] | None:
+    """(fewest common seeds, MDE in display units) of a column's comparisons with the reference."""
+    same = identical_cells(results, ds, table.methods)
+    base = _scaled(results, ds, reference, quantity, table.split)
+    tests = [paired(_scaled(results, ds, m, quantity, table.split), base)
              for m in table.methods if m != reference and m not in same]
     tests = [t for t in tests if t.sd is not None]
     if not tests:

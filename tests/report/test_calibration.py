@@ -55,3 +55,19 @@ def test_an_effect_of_5_points_on_every_row_is_found_across_rows(shape):
     assert rates["all/outperforms"]["protocol_supported"] >= 0.5, rates
     assert rates["all/plug_in"]["protocol_supported"] >= 0.5, rates
     assert all(r["protocol_non_null"] == r["protocol_supported"] for r in rates.values())
+
+
+def test_the_calibration_benchmark_writes_its_rates(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    out = tmp_path / "calibration.json"
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "claims_calibration.py"
+    subprocess.run([sys.executable, str(script), "--null-suites", "3", "--suites", "2", "--effects", "5",
+                    "--out", str(out)], check=True, capture_output=True, text=True)
+    data = json.loads(out.read_text())
+    assert data["null_suites"] == 3 and set(data) >= {"null", "null_pooled", "effect_5_points", "row_sd_points"}
+    assert set(data["null"]["noisy/outperforms"]) == {"family_any_non_null", "protocol_non_null",
+                                                      "protocol_supported", "comparison_non_null",
+                                                      "comparison_supported"}
