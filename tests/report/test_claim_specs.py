@@ -36,6 +36,9 @@ def test_a_declared_claim_is_checked_and_filled_with_defaults():
     assert suite.claims == [{"name": "mine_wins", "text": "mine outperforms the baselines", "method": "mine",
                              "baselines": ["ce"], "datasets": None, "metric": "balanced_accuracy", "rope": 0.5,
                              "alpha": 0.05}]
+    from lpg_meta.bench.layout import suite_spec  # what the runner hands the report (runs.json)
+
+    assert suite_spec(suite)["claims"] == suite.claims
     (spec,) = claim_specs(suite.claims)
     assert spec.baselines == ("ce",) and spec.alpha == 0.05 and not spec.plug_in
     assert parse_suite(SUITE).claims is None and claim_specs(None) == DEFAULT_CLAIMS
