@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from pathlib import Path
 
 from lpg_meta.collapse import COLLAPSE_DROP
@@ -22,6 +23,21 @@ SUMMARY_FIELDS = ("protocol", "claim", "text", "metric", "n_datasets", "n_compar
                   "p_value", "mean_diff", "rope", "alpha", "p_better", "p_rope", "p_worse", "verdict", "rows_needed",
                   "comparisons_supported", "comparisons_not_supported", "comparisons_contradicted")
 HEADERS = ["Data set", "Method", "Baseline", "n", "Δ", "95 % CI", "p", "p (Holm)", "MDE", "Verdict"]
+
+
+def method_names(results: Results, short: bool = False) -> Callable[[str], str]:
+    """Display names, with the row name added where two rows share one (MW-Net and its variant);
+    ``short``: the row name alone there (narrow LaTeX columns)."""
+    layout = results.layout
+    shown = [layout.method_name(m) for m in layout.methods]
+
+    def name(row: str) -> str:
+        display = layout.method_name(row)
+        if shown.count(display) < 2:
+            return display
+        return row if short else f"{display} ({row})"
+
+    return name
 
 
 def _num(value: float | None) -> str:
@@ -75,11 +91,12 @@ def _rows(results: Results, claims: list[Claim]) -> list[list[str]]:
     layout = results.layout
     rows = []
     for c in claims:
-        base = layout.method_name(c.baseline) + (f" (= {layout.method_name(c.same_as)})" if c.same_as else "")
+        name = method_names(results)
+        base = name(c.baseline) + (f" (= {name(c.same_as)})" if c.same_as else "")
         ci = (f"[{_points(c.result.ci_low, c.metric)}, {_points(c.result.ci_high, c.metric)}]"
               if c.result.ci_low is not None else "–")
         mde = "–" if c.mde is None else f"{display_factor(c.metric) * c.mde:.2f}"
-        rows.append([layout.dataset_name(c.dataset), layout.method_name(c.method), base, _n(results, c),
+        rows.append([layout.dataset_name(c.dataset), name(c.method), base, _n(results, c),
                      _points(c.result.mean_diff, c.metric), ci, format_p(c.result.p_value, c.alpha),
                      format_p(c.p_adjusted, c.alpha), mde, c.verdict])
     return rows
@@ -133,7 +150,7 @@ def _pair_tables(results: Results, summaries: list[Summary]) -> list[str]:
     from tabulate import tabulate
 
     out = []
-    name = results.layout.method_name
+    name = method_names(results)
     for s in summaries:
         if s.across.p_value is None:
             continue
@@ -164,7 +181,8 @@ def _repeats(results: Results, claims: list[Claim]) -> str:
     seen = sorted({(c.dataset, c.baseline, c.same_as) for c in claims if c.same_as})
     if not seen:
         return "Identical runs: no compared cell repeats another bit for bit."
-    listed = "; ".join(f"{results.layout.method_name(b)} = {results.layout.method_name(a)} on {ds}"
+    name = method_names(results)
+    listed = "; ".join(f"{name(b)} = {name(a)} on {ds}"
                        for ds, b, a in seen)
     return f"Identical runs (every seed's metrics equal bit for bit; each counted once): {listed}."
 
@@ -260,7 +278,7 @@ def render_claims_tex(results: Results, summaries: list[Summary], split: str) ->
                   " & ".join(["Comparison", *(latex_escape(layout.dataset_name(d)) for d in datasets)]) + " \\\\",
                   "\\midrule"]
         for m, b in pairs:
-            label = f"{layout.method_name(m)} vs {layout.method_name(b)}"
+            label = f"{method_names(results, short=True)(m)} vs {method_names(results, short=True)(b)}"
             lines.append(" & ".join([latex_escape(label), *(_matrix_cell(cell.get((m, b, d))) for d in datasets)])
                          + " \\\\")
         verdict = latex_escape(f"Over the {s.across.n} rows: {s.across.verdict} (signed-rank p "
