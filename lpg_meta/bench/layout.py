@@ -14,7 +14,7 @@ from lpg_meta.bench.schema import Suite, load_suite
 
 
 def suite_spec(suite: Suite | str | Path) -> dict[str, Any]:
-    """``{"suite", "datasets", "methods", "tables"}`` of a suite (or its file), rows in suite order."""
+    """``{"suite", "datasets", "methods", "tables", "claims"}`` of a suite (or its file), rows in suite order."""
     from lpg_meta.data import DATASETS
     from lpg_meta.methods import method_display_name
 
@@ -24,4 +24,5 @@ def suite_spec(suite: Suite | str | Path) -> dict[str, Any]:
                 for name, row in suite.datasets.items()}
     methods = {name: {"display": method_display_name(row.method), "method": row.method}
                for name, row in suite.methods.items()}
-    return {"suite": suite.name, "datasets": datasets, "methods": methods, "tables": suite.tables}
+    return {"suite": suite.name, "datasets": datasets, "methods": methods, "tables": suite.tables,
+            "claims": suite.claims}

@@ -20,10 +20,11 @@ from lpg_meta.bench.space import parse_space
 from lpg_meta.config import OPTIM_DEFAULTS, TRAIN_DEFAULTS
 from lpg_meta.errors import UserError, closest
 from lpg_meta.params import resolve_params
+from lpg_meta.report.claim_specs import parse_claims
 from lpg_meta.results import METRIC_DIRECTIONS
 
 TOP_KEYS = ("suite", "description", "defaults", "datasets", "methods", "matrix", "seeds",
-            "extra_seeds", "tuning", "storage", "output", "tables")
+            "extra_seeds", "tuning", "storage", "output", "tables", "claims")
 DEFAULT_KEYS = ("data", "model", "model_params", "method_params", "optim", "train")
 DATASET_SHORTCUTS = ("imbalance", "noise", "noise_rate", "meta_per_class", "val_per_class")
 DATASET_KEYS = ("source", "model", *DATASET_SHORTCUTS, "data", "model_params", "optim", "train")
@@ -93,6 +94,7 @@ class Suite:
     extra_seeds: dict[str, list[int]] = field(default_factory=dict)  # cell name -> seeds after ``seeds``
     seed_rule: SeedRule | None = None  # the power rule that gave ``seeds``, if the suite used one
     tables: list[dict[str, Any]] | None = None  # the ``tables:`` section, checked (see _tables)
+    claims: list[dict[str, Any]] | None = None  # the ``claims:`` section, checked (report.claim_specs)
 
     def cell_seeds(self, cell: str) -> list[int]:
         """The seeds of cell ``dataset/method``: the suite's, then its ``extra_seeds``."""
@@ -134,6 +136,7 @@ def parse_suite(text: str, path: Path = Path("<suite>")) -> Suite:
         storage=_optional_str(data.get("storage"), "storage"),
         output=Path(_optional_str(data.get("output"), "output") or f"results/{name}"),
         tables=_tables(data.get("tables"), datasets, methods),
+        claims=parse_claims(data.get("claims"), list(datasets), list(methods)),
     )
 
 

@@ -1,34 +1,43 @@
-"""The paper's claims, tested on the suite's per-seed results (``lpg-meta claims``).
+"""The suite's claims, tested on its per-seed results (``lpg-meta claims``).
 
-Two claims of the LPG paper: LPG "consistently outperforms existing methods" on balanced,
-long-tail and noisy data, and it "can be combined with them as a plug-in". For each data set
-row: LPG (the ``lpg`` row) against each non-LPG row, and each ``lpg+X`` against ``X``, paired
-by seed (``stats.paired``: two-sided paired t-test, 95 % t interval of the mean difference).
-A comparison is *supported* when the difference favours the first method and is significant at
-α = 0.05, *contradicted* when it favours the second and is significant, else *not supported*
-(METHOD.md 8). No correction for the many comparisons: each row is one claim as a paper would
-state it, and the summary counts them.
+A claim (``report.claim_specs``; by default the LPG paper's two: LPG "outperforms the
+baselines", and ``lpg+X`` "improves X") is tested at two levels.
+
+**Per comparison** ("A outperforms B on data set D"): A against B paired by seed, on the seeds
+both have (``stats.paired``: two-sided paired t-test, 95 % t interval of the mean difference).
+The comparisons of one protocol (balanced, long-tail, noisy) and one claim form a *family*;
+Holm's procedure adjusts their p-values, so the family carries any wrong verdict with
+probability at most α. A comparison is *supported* when the difference favours A and its
+adjusted p is below α, *contradicted* when it favours B and is, else *not supported*. A baseline
+whose runs repeat an earlier one's bit for bit (``report.identical``) is listed with that one's
+test and verdict but counted once.
+
+**Per protocol** (the claim over the protocol's data set rows, and over all rows): the data set
+is the unit, so each row contributes one number, the mean of its comparisons' paired
+differences, and the rows are tested with Wilcoxon's signed-rank test (exact p) and described
+by the Bayesian signed-rank test with the claim's ROPE (``report.across``). The verdict comes
+from the signed-rank test; with fewer rows than it needs to reach α (6 at α = 0.05) the claim
+"cannot be decided" and the report says how many rows it would take.
 """
 
 from __future__ import annotations
 
-import csv
-import io
+import dataclasses
+import functools
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from lpg_meta.collapse import COLLAPSE_DROP
+from lpg_meta.report.across import BAYES_SAMPLES, Across, across_rows
+from lpg_meta.report.claim_specs import ClaimSpec, claim_specs
+from lpg_meta.report.identical import identical_cells
 from lpg_meta.report.layout import METRIC_INFO, PROTOCOLS
-from lpg_meta.report.render import latex_escape
-from lpg_meta.report.stats import ALPHA, Friedman, Paired, friedman, paired, verdict
-from lpg_meta.report.tidy import COLLAPSED, Results
-from lpg_meta.results import write_text_atomic
+from lpg_meta.report.power import minimum_detectable_effect
+from lpg_meta.report.stats import Friedman, Paired, friedman, holm_adjust, paired, verdict
+from lpg_meta.report.tidy import Results
 
-CLAIMS_FIELDS = ("dataset", "method", "baseline", "metric", "n", "mean_diff", "ci_low", "ci_high", "p_value",
-                 "test", "verdict")
 VERDICTS = ("supported", "not supported", "contradicted")
+ALL_ROWS = "all"  # the protocol name of a claim tested over every one of its rows
 
 
 @dataclass(frozen=True)
@@ -38,37 +47,166 @@ class Claim:
     dataset: str
     method: str
     baseline: str
-    kind: str  # 'lpg' (LPG against a baseline) or 'plug-in' (lpg+X against X)
+    kind: str  # 'lpg' (a method against baselines) or 'plug-in' (lpg+X against X)
     metric: str
     result: Paired
-    verdict: str
+    verdict: str  # from the Holm-adjusted p
+    claim: str = ""  # the claim's name (its family is this and the data set's protocol)
+    protocol: str = ""
+    p_adjusted: float | None = None
+    mde: float | None = None  # 80 % power at the family's first Holm step (alpha / m), raw units
+    same_as: str | None = None  # the earlier baseline whose runs this baseline's repeat
+    cell_n: tuple[int, int] = (0, 0)  # seeds with a value in the method's and the baseline's cells
+    alpha: float = 0.05
 
 
-def comparisons(results: Results) -> list[tuple[str, str, str, str]]:
-    """(dataset, method, baseline, kind) for every comparison the suite's rows allow, in suite order."""
+@dataclass(frozen=True)
+class Summary:
+    """One claim over one protocol's data set rows (or over all of them, protocol ``all``)."""
+
+    protocol: str
+    spec: ClaimSpec
+    datasets: list[str]
+    row_diffs: list[float]  # per row, in display units (points)
+    comparisons: list[Claim]  # the family's comparisons, repeats included
+    across: Across
+
+    @property
+    def counted(self) -> list[Claim]:
+        return [c for c in self.comparisons if c.same_as is None]
+
+    def by_pair(self, bayes_samples: int = BAYES_SAMPLES) -> list[tuple[str, str, Across, float | None]]:
+        """(method, baseline, test over the rows they share, Holm-adjusted p over the pairs) per pair.
+
+        What the protocol's test says about one baseline (LPG against CE over the rows, say);
+        the pairs are one family, so the verdicts come from their Holm-adjusted p.
+        """
+        pairs: dict[tuple[str, str], list[float]] = {}
+        for c in self.counted:
+            if c.result.mean_diff is not None:
+                pairs.setdefault((c.method, c.baseline), []).append(display_factor(c.metric) * c.result.mean_diff)
+        higher = METRIC_INFO[self.spec.metric].higher_is_better
+        tests = {k: across_rows(d, self.spec.rope, self.spec.alpha, higher, bayes_samples) for k, d in pairs.items()}
+        adjusted = holm_adjust([t.p_value for t in tests.values()])
+        out = []
+        for ((m, b), t), q in zip(tests.items(), adjusted, strict=True):
+            if q is not None and t.verdict in ("supported", "contradicted") and q >= self.spec.alpha:
+                t = dataclasses.replace(t, verdict="not supported")
+            out.append((m, b, t, q))
+        return out
+
+
+def display_factor(metric: str) -> float:
+    """Raw units to the report's: percentage points, NLL as is."""
+    return 1.0 if metric == "nll" else 100.0
+
+
+def _method_rows(results: Results, spec: ClaimSpec) -> list[str]:
+    methods = results.layout.methods
+    if spec.method in methods:
+        return [spec.method]
+    return [m for m, info in methods.items() if str(info.get("method") or m) == spec.method]
+
+
+def comparisons(results: Results, spec: ClaimSpec | None = None) -> list[tuple[str, str, str, str]]:
+    """(dataset, method, baseline, kind) for every comparison of the claim, in suite order."""
+    spec = spec or claim_specs(None)[0]
     layout = results.layout
     present = results.present()
     method_of = {m: str(info.get("method") or m) for m, info in layout.methods.items()}
     out = []
-    for ds in layout.datasets:
+    for ds in spec.datasets or layout.datasets:
         rows = [m for m in layout.methods if (ds, m) in present]
-        for lpg in (m for m in rows if method_of[m] == "lpg"):
-            out += [(ds, lpg, b, "lpg") for b in rows if not method_of[b].startswith("lpg")]
-        for m in rows:
-            base = layout.base_of(m)
-            if base is not None and (ds, base) in present:
-                out.append((ds, m, base, "plug-in"))
+        if spec.plug_in:
+            out += [(ds, m, base, "plug-in") for m in rows
+                    if (base := layout.base_of(m)) is not None and (ds, base) in present]
+            continue
+        baselines = [b for b in rows if (b in spec.baselines if spec.baselines is not None
+                                          else not method_of[b].startswith("lpg"))]
+        for a in (m for m in _method_rows(results, spec) if m in rows):
+            out += [(ds, a, b, "lpg") for b in baselines if b != a]
     return out
 
 
-def check_claims(results: Results, metric: str = "balanced_accuracy", split: str = "test") -> list[Claim]:
-    """Every comparison, tested on the last-epoch ``metric`` of ``split``."""
-    higher = METRIC_INFO[metric].higher_is_better
+@functools.lru_cache(maxsize=1024)
+def _mde_per_sd(n: int, alpha: float) -> float | None:
+    """The MDE in paired-sd units (it scales with the sd), cached for simulations."""
+    return minimum_detectable_effect(n, 1.0, alpha)
+
+
+def _family(results: Results, spec: ClaimSpec, found: list[tuple[str, str, str, str]], protocol: str,
+            split: str) -> list[Claim]:
+    """The Holm-adjusted comparisons of one family, repeats of an identical baseline counted once."""
+    higher = METRIC_INFO[spec.metric].higher_is_better
+    same = {ds: identical_cells(results, ds) for ds in dict.fromkeys(ds for ds, *_ in found)}
+    keys = {(ds, a, b) for ds, a, b, _ in found}
+    tests, repeats = {}, {}
+    for ds, a, b, kind in found:
+        first = same[ds].get(b)
+        if first is not None and (ds, a, first) in keys:
+            repeats[(ds, a, b)] = first
+        tests[(ds, a, b)] = (kind, paired(results.get(ds, a, spec.metric, split),
+                                          results.get(ds, b, spec.metric, split)))
+    counted = [k for k in tests if k not in repeats]
+    adjusted = dict(zip(counted, holm_adjust([tests[k][1].p_value for k in counted]), strict=True))
+    m = sum(tests[k][1].p_value is not None for k in counted)
     claims = []
-    for ds, m, b, kind in comparisons(results):
-        result = paired(results.get(ds, m, metric, split), results.get(ds, b, metric, split))
-        claims.append(Claim(ds, m, b, kind, metric, result, verdict(result, higher)))
+    for ds, a, b in tests:
+        kind, result = tests[(ds, a, b)]
+        q = adjusted[(ds, a, repeats.get((ds, a, b), b))]  # a repeat takes its first's adjusted p
+        unit = _mde_per_sd(result.n, spec.alpha / max(m, 1))
+        mde = unit * result.sd if unit is not None and result.sd is not None else None
+        cell_n = (len(results.get(ds, a, spec.metric, split)), len(results.get(ds, b, spec.metric, split)))
+        claims.append(Claim(ds, a, b, kind, spec.metric, result,
+                            verdict(result, higher, spec.alpha, q) if q is not None else "not supported",
+                            spec.name, protocol, q, mde, repeats.get((ds, a, b)), cell_n, spec.alpha))
     return claims
+
+
+def check_claims(results: Results, metric: str | None = None, split: str = "test",
+                 specs: tuple[ClaimSpec, ...] | None = None) -> list[Claim]:
+    """Every comparison of every claim (``metric`` overrides the claims'), verdicts from Holm per family."""
+    return [c for s in summarize(results, metric, split, specs, bayes_samples=0)
+            if s.protocol != ALL_ROWS for c in s.comparisons]
+
+
+def _specs(results: Results, metric: str | None, specs: tuple[ClaimSpec, ...] | None) -> tuple[ClaimSpec, ...]:
+    specs = specs if specs is not None else claim_specs(results.layout.claims)
+    if metric is None:
+        return specs
+    return tuple(ClaimSpec(s.name, s.text, s.method, s.baselines, s.datasets, metric, s.rope, s.alpha)
+                 for s in specs)
+
+
+def summarize(results: Results, metric: str | None = None, split: str = "test",
+              specs: tuple[ClaimSpec, ...] | None = None, bayes_samples: int = BAYES_SAMPLES) -> list[Summary]:
+    """Per claim, per protocol with rows, then over all rows where it spans several: the families and tests.
+
+    ``bayes_samples`` 0 skips the Bayesian test (simulations that need only the verdicts).
+    """
+    out = []
+    for spec in _specs(results, metric, specs):
+        higher = METRIC_INFO[spec.metric].higher_is_better
+        found = comparisons(results, spec)
+        by_protocol = []
+        for protocol in PROTOCOLS:
+            mine = [f for f in found if results.layout.protocol(f[0]) == protocol]
+            if mine:
+                by_protocol.append((protocol, _family(results, spec, mine, protocol, split)))
+        groups = list(by_protocol)
+        if len(by_protocol) > 1:
+            groups.append((ALL_ROWS, [c for _, family in by_protocol for c in family]))
+        for protocol, family in groups:
+            datasets = list(dict.fromkeys(c.dataset for c in family))
+            diffs = []
+            for ds in datasets:
+                means = [c.result.mean_diff for c in family if c.dataset == ds and c.same_as is None
+                         and c.result.mean_diff is not None]
+                if means:
+                    diffs.append(display_factor(spec.metric) * float(np.mean(means)))
+            across = across_rows(diffs, spec.rope, spec.alpha, higher, bayes_samples)
+            out.append(Summary(protocol, spec, datasets, diffs, family, across))
+    return out
 
 
 def suite_friedman(results: Results, metric: str = "balanced_accuracy",
@@ -82,171 +220,3 @@ def suite_friedman(results: Results, metric: str = "balanced_accuracy",
     scores = np.array([[np.mean(list(results.get(d, m, metric, split).values())) for m in methods]
                        for d in datasets])
     return datasets, methods, friedman(scores, METRIC_INFO[metric].higher_is_better)
-
-
-def _num(value: float | None) -> str:
-    return "" if value is None else repr(float(value))
-
-
-def render_claims_csv(claims: list[Claim]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CLAIMS_FIELDS)
-    for c in claims:
-        r = c.result
-        writer.writerow([c.dataset, c.method, c.baseline, c.metric, r.n, _num(r.mean_diff), _num(r.ci_low),
-                         _num(r.ci_high), _num(r.p_value), r.test, c.verdict])
-    return out.getvalue()
-
-
-def _summary(results: Results, claims: list[Claim]) -> list[tuple[str, str]]:
-    """(protocol, one line) per protocol that has comparisons."""
-    lines = []
-    for kind in PROTOCOLS:
-        mine = [c for c in claims if results.layout.protocol(c.dataset) == kind]
-        parts = []
-        for group, label in (("lpg", "LPG against each baseline"), ("plug-in", "LPG+X against X")):
-            these = [c for c in mine if c.kind == group]
-            if not these:
-                continue
-            counts = {v: sum(c.verdict == v for c in these) for v in VERDICTS}
-            # "Consistently outperforms": every comparison must hold; one significant loss contradicts it.
-            overall = "supported" if counts["supported"] == len(these) else (
-                "contradicted" if counts["contradicted"] else "not supported")
-            parts.append(f"{label}: {counts['supported']} supported, {counts['not supported']} not supported, "
-                         f"{counts['contradicted']} contradicted of {len(these)} comparisons "
-                         f"on {len({c.dataset for c in these})} data sets; the claim is {overall}")
-        if parts:
-            lines.append((kind, "; ".join(parts) + "."))
-    return lines
-
-
-def _points(value: float | None, metric: str) -> str:
-    if value is None:
-        return "–"
-    factor = 1.0 if metric == "nll" else 100.0
-    return f"{factor * value:+.2f}"
-
-
-def _p(value: float | None) -> str:
-    return "–" if value is None else (f"{value:.3f}" if value >= 0.001 else f"{value:.1e}")
-
-
-def _rows(results: Results, claims: list[Claim]) -> list[list[str]]:
-    layout = results.layout
-    return [[layout.dataset_name(c.dataset), layout.method_name(c.method), layout.method_name(c.baseline),
-             str(c.result.n), _points(c.result.mean_diff, c.metric),
-             f"[{_points(c.result.ci_low, c.metric)}, {_points(c.result.ci_high, c.metric)}]"
-             if c.result.ci_low is not None else "–", _p(c.result.p_value), c.verdict] for c in claims]
-
-
-HEADERS = ["Data set", "Method", "Baseline", "n", "Δ", "95 % CI", "p", "Verdict"]
-
-
-def _definition(metric: str, split: str) -> str:
-    unit = "" if metric == "nll" else " (percentage points)"
-    return (f"Δ: mean over paired seeds of method minus baseline, last-epoch {split} {METRIC_INFO[metric].name}"
-            f"{unit}; 95 % CI: t interval of that mean; p: two-sided paired t-test. Verdict (METHOD.md 8): "
-            f"supported when Δ favours the method and p < {ALPHA}, contradicted when it favours the baseline "
-            "and p < 0.05, else not supported. Uncorrected: each row is one claim as a paper would state it. "
-            "A protocol's claim (LPG 'consistently outperforms'; it works as a plug-in) is supported when every "
-            "comparison is, contradicted when any is, else not supported.")
-
-
-def _friedman_line(results: Results, found: tuple[list[str], list[str], Friedman] | None) -> str:
-    if found is None:
-        return "Friedman test: fewer than 2 data sets or methods with a value on every data set."
-    datasets, methods, f = found
-    ranked = sorted(zip(f.average_ranks, methods, strict=True))
-    listed = ", ".join(f"{results.layout.method_name(m)} {r:.2f}" for r, m in ranked)
-    return (f"Friedman test over all {f.n_datasets} data set rows and the {f.n_methods} methods run on every "
-            f"one: χ²_F = {f.chi2:.2f} (p = {_p(f.p_chi2)}), F_F = {f.f_stat:.2f} (p = {_p(f.p_f)}); Nemenyi "
-            f"critical difference {f.critical_difference:.2f} at α = {f.alpha}. Average ranks: {listed}.")
-
-
-def _collapse_line(results: Results, claims: list[Claim]) -> str:
-    """How many compared runs collapsed (``lpg_meta.collapse``): a paired mean can hide one."""
-    cells = sorted({(c.dataset, m) for c in claims for m in (c.method, c.baseline)})
-    counts = [(ds, m, sum(v > 0.5 for v in flags.values()), len(flags))
-              for ds, m in cells if (flags := results.get(ds, m, COLLAPSED, "test"))]
-    hit = [f"{results.layout.method_name(m)} on {ds} {k}/{n}" for ds, m, k, n in counts if k]
-    total = sum(n for *_, n in counts)
-    return (f"Collapsed runs (last epoch more than {100 * COLLAPSE_DROP:.0f} points of test balanced accuracy "
-            f"below the run's best; kept in every mean): {'; '.join(hit) if hit else 'none'}, "
-            f"of {total} runs of the compared cells.")
-
-
-def render_claims_md(results: Results, claims: list[Claim], metric: str, split: str) -> str:
-    from tabulate import tabulate
-
-    out = [f"# Claims of the LPG paper on the {results.layout.suite or 'results'} suite", "",
-           _definition(metric, split), ""]
-    for kind, line in _summary(results, claims):
-        out += [f"- **{kind}**: {line}"]
-    out += ["", _collapse_line(results, claims), "",
-            _friedman_line(results, suite_friedman(results, metric, split)), ""]
-    for kind in PROTOCOLS:
-        mine = [c for c in claims if results.layout.protocol(c.dataset) == kind]
-        if mine:
-            out += [f"## {kind}", "", tabulate(_rows(results, mine), HEADERS, tablefmt="github",
-                                               disable_numparse=True), ""]
-    return "\n".join(out)
-
-
-def _matrix_cell(c: Claim | None) -> str:
-    if c is None:
-        return "--"
-    r = c.result
-    text = _points(r.mean_diff, c.metric)
-    if r.ci_low is not None:
-        text += f" [{_points(r.ci_low, c.metric)}, {_points(r.ci_high, c.metric)}]"
-    text = latex_escape(text)
-    marked = {"supported": f"\\lpgsupported{{{text}}}", "contradicted": f"\\lpgcontradicted{{{text}}}"}
-    return marked.get(c.verdict, text)
-
-
-def render_claims_tex(results: Results, claims: list[Claim], metric: str, split: str) -> str:
-    """One booktabs ``table*`` per protocol: a row per comparison, a column per data set row."""
-    layout = results.layout
-    lines = ["% lpg-meta claims: table* floats sized for a two-column paper; needs \\usepackage{booktabs}.",
-             "\\providecommand{\\lpgsupported}[1]{\\textbf{#1}}",
-             "\\providecommand{\\lpgcontradicted}[1]{\\textit{#1}}"]
-    summary = dict(_summary(results, claims))
-    for kind in PROTOCOLS:
-        mine = [c for c in claims if layout.protocol(c.dataset) == kind]
-        if not mine:
-            continue
-        datasets = list(dict.fromkeys(c.dataset for c in mine))
-        pairs = list(dict.fromkeys((c.method, c.baseline) for c in mine))
-        cell = {(c.method, c.baseline, c.dataset): c for c in mine}
-        caption = (f"Claims on the {kind} data sets ({layout.suite or 'results'}): Δ [95 % CI] of the row's "
-                   f"method minus its baseline. Bold: supported; italic: contradicted.")
-        lines += ["\\begin{table*}[t]", "\\centering", "\\footnotesize", "\\setlength{\\tabcolsep}{4pt}",
-                  f"\\caption{{{latex_escape(caption)}}}", f"\\label{{tab:{layout.suite or 'results'}-claims-{kind}}}",
-                  f"\\begin{{tabular}}{{@{{}}l{'r' * len(datasets)}@{{}}}}", "\\toprule",
-                  " & ".join(["Comparison", *(latex_escape(layout.dataset_name(d)) for d in datasets)]) + " \\\\",
-                  "\\midrule"]
-        for m, b in pairs:
-            label = f"{layout.method_name(m)} vs {layout.method_name(b)}"
-            lines.append(" & ".join([latex_escape(label), *(_matrix_cell(cell.get((m, b, d))) for d in datasets)])
-                         + " \\\\")
-        lines += ["\\bottomrule", "\\end{tabular}", "", "\\smallskip", "\\begin{minipage}{\\linewidth}\\scriptsize",
-                  latex_escape(_definition(metric, split)) + "\\par", latex_escape(summary[kind]) + "\\par",
-                  "\\end{minipage}", "\\end{table*}", ""]
-    friedman_text = latex_escape(_friedman_line(results, suite_friedman(results, metric, split)))
-    friedman_text = friedman_text.replace("$\\chi$$^2$\\_F", "$\\chi^2_F$").replace("F\\_F", "$F_F$")
-    lines.append(f"\\noindent {friedman_text}\\par")
-    return "\n".join(lines) + "\n"
-
-
-def write_claims(results: Results, out: str | Path, metric: str = "balanced_accuracy",
-                 split: str = "test") -> list[Path]:
-    """Write ``claims.md``, ``claims.tex`` and ``claims.csv`` into ``out``; return their paths."""
-    out = Path(out)
-    claims = check_claims(results, metric, split)
-    texts = {out / "claims.md": render_claims_md(results, claims, metric, split),
-             out / "claims.tex": render_claims_tex(results, claims, metric, split),
-             out / "claims.csv": render_claims_csv(claims)}
-    for path, text in texts.items():
-        write_text_atomic(path, text)
-    return list(texts)

@@ -69,14 +69,14 @@ def add_claims_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add ``claims ROOT [--metric NAME] [--suite] [--out]``."""
     parser = subparsers.add_parser("claims", help="test the paper's claims: claims.md, .tex and .csv")
     _source(parser)
-    parser.add_argument("--metric", default="balanced_accuracy", choices=METRICS,
-                        help="metric compared (default balanced_accuracy)")
+    parser.add_argument("--metric", default=None, choices=METRICS,
+                        help="metric compared (default: each declared claim's, else balanced_accuracy)")
     return parser
 
 
 def cmd_claims(args: argparse.Namespace) -> int:
     """Write claims.md, .tex and .csv and print the Markdown."""
-    from lpg_meta.report.claims import write_claims
+    from lpg_meta.report.claims_render import write_claims
 
     paths = write_claims(_results(args), _out(args), args.metric)
     print(paths[0].read_text(), end="")

@@ -96,6 +96,7 @@ class Layout:
     datasets: dict[str, dict[str, Any]]  # row -> {"display": str | None, "config": {...}}
     methods: dict[str, dict[str, Any]]  # row -> {"display": str | None, "method": registry id}
     tables: list[TableSpec] | None = None  # None: one per protocol (default_tables)
+    claims: list[dict[str, Any]] | None = None  # the suite's claims: section (report.claim_specs); None: the paper's
 
     def method_name(self, row: str) -> str:
         return self.methods.get(row, {}).get("display") or row
@@ -138,7 +139,8 @@ class Layout:
             {"name": t.name, "datasets": t.datasets, "groups": [[g, rows] for g, rows in t.groups],
              "metric": t.metric, "extra": list(t.extra), "caption": t.caption, "label": t.label,
              "reference": t.reference, "display": t.display} for t in self.tables]
-        return {"suite": self.suite, "datasets": self.datasets, "methods": self.methods, "tables": tables}
+        return {"suite": self.suite, "datasets": self.datasets, "methods": self.methods, "tables": tables,
+                "claims": self.claims}
 
 
 def layout_from_dict(data: dict[str, Any]) -> Layout:
@@ -149,4 +151,4 @@ def layout_from_dict(data: dict[str, Any]) -> Layout:
                   t.get("metric") or "balanced_accuracy", tuple(t.get("extra") or ()), t.get("caption"),
                   t.get("label"), t.get("reference"), dict(t.get("display") or {})) for t in tables]
     return Layout(str(data.get("suite") or ""), {k: dict(v) for k, v in data.get("datasets", {}).items()},
-                  {k: dict(v) for k, v in data.get("methods", {}).items()}, specs)
+                  {k: dict(v) for k, v in data.get("methods", {}).items()}, specs, data.get("claims"))

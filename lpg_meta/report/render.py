@@ -3,8 +3,9 @@
 LaTeX is sized for the ``table*`` float of a two-column paper (text width 6.75 in = 487.8 pt,
 as ICML's or CVPR's): footnotesize, 3 pt column padding, the std in scriptsize, many/medium/
 few and peak columns as means only (their std is in the CSV and Markdown). The marks are
-macros a paper may redefine before ``\\input``: ``\\lpgbest`` (bold), ``\\lpgnsw``
-(underlined), ``\\lpgstd`` (the small ``± std``).
+macros a paper may redefine before ``\\input``: ``\\lpgbetter`` (bold: significantly better
+than the table's reference), ``\\lpgworse`` (italic: significantly worse), ``\\lpgstd`` (the
+small ``± std``); a superscript = flags runs identical to another row's.
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ _LATEX_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$",
                   "–": "--", "§": "\\S{}",
                   "ρ": "$\\rho$", "Δ": "$\\Delta$", "α": "$\\alpha$", "χ": "$\\chi$", "²": "$^2$", "≥": "$\\geq$",
                   "≤": "$\\leq$", "τ": "$\\tau$", "×": "$\\times$", "−": "$-$", "|": "$|$"}
-MACROS = ("\\providecommand{\\lpgbest}[1]{\\textbf{#1}}",
-          "\\providecommand{\\lpgnsw}[1]{\\underline{#1}}",
+MACROS = ("\\providecommand{\\lpgbetter}[1]{\\textbf{#1}}",
+          "\\providecommand{\\lpgworse}[1]{\\textit{#1}}",
           "\\providecommand{\\lpgstd}[1]{{\\scriptsize$\\pm$#1}}")
 
 
@@ -53,7 +54,9 @@ def _number(table: Table, key: tuple[str, int], latex: bool) -> str:
         text += f"\\lpgstd{{{cell.std:.{places}f}}}" if latex else f" ± {cell.std:.{places}f}"
     if cell.mark:
         text = (f"\\lpg{cell.mark}{{{text}}}" if latex else
-                f"**{text}**" if cell.mark == "best" else f"<ins>{text}</ins>")
+                f"**{text}**" if cell.mark == "better" else f"*{text}*")
+    if cell.same_as and col.kind == "main":
+        text += "$^{=}$" if latex else " (=)"
     if table.show_n and col.kind == "main" and not latex:  # LaTeX: the note lists them (width)
         text += f" (n={cell.n})"
     if cell.failed and col.kind == "main":
@@ -74,7 +77,7 @@ def _header(table: Table, index: int) -> str:
 
 
 def render_markdown(table: Table) -> str:
-    """A GitHub table: bold best, <ins>underlined</ins> not significantly worse; notes below."""
+    """A GitHub table: **bold** significantly better than the reference, *italic* worse; notes below."""
     headers = ["Method"] + [_header(table, i).replace("|", "\\|") for i in range(len(table.columns))]
     rows = []
     for group, methods in table.groups:
@@ -115,7 +118,7 @@ def render_latex(table: Table) -> str:
         start += span
     subs = [latex_escape(c.header) for c in table.columns]
     lines = ["% lpg-meta: a table* sized for a two-column paper (6.75 in text width); needs \\usepackage{booktabs}.",
-             "% Marks are macros: redefine \\lpgbest, \\lpgnsw or \\lpgstd before \\input to restyle them.",
+             "% Marks are macros: redefine \\lpgbetter, \\lpgworse or \\lpgstd before \\input to restyle them.",
              *MACROS, "\\begin{table*}[t]", "\\centering", "\\footnotesize", "\\setlength{\\tabcolsep}{3pt}",
              f"\\caption{{{latex_escape(table.caption)}}}", f"\\label{{{table.label}}}",
              f"\\begin{{tabular}}{{@{{}}l{'r' * len(table.columns)}@{{}}}}", "\\toprule",

@@ -1,4 +1,4 @@
-"""Statistics for tables and claims (METHOD.md 8; Demšar 2006, JMLR 7).
+"""Statistics for tables and claims (Demšar 2006, JMLR 7).
 
 Runs of different methods with the same seed share the data split, the label noise and the
 initialisation, so two methods are compared **paired by seed**: a two-sided paired t-test on
@@ -15,6 +15,7 @@ the values of Demšar's Table 5.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -35,6 +36,8 @@ class Paired:
     ci_high: float | None
     p_value: float | None  # None: no test possible (fewer than 2 pairs)
     test: str
+    sd: float | None = None  # sample sd (n - 1) of the per-seed differences (None below 2 pairs)
+    seeds: tuple[int, ...] = ()  # the paired seeds
 
 
 def paired(a: dict[int, float], b: dict[int, float]) -> Paired:
@@ -51,72 +54,88 @@ def paired(a: dict[int, float], b: dict[int, float]) -> Paired:
         return Paired(0, None, None, None, None, "none (no shared seed)")
     mean = float(diffs.mean())
     if n == 1:
-        return Paired(1, mean, None, None, None, "none (1 paired seed)")
+        return Paired(1, mean, None, None, None, "none (1 paired seed)", seeds=tuple(seeds))
+    sd = float(np.std(diffs, ddof=1))
     scale = max(1.0, max(abs(x) for x in (*a.values(), *b.values())))
     if float(np.ptp(diffs)) <= 1e-12 * scale:  # equal up to float rounding (0.59 - 0.58 vs 0.60 - 0.59)
         p = 1.0 if abs(mean) <= 1e-12 * scale else 0.0
-        return Paired(n, mean, mean, mean, p, f"{TEST_NAME}, constant difference")
+        return Paired(n, mean, mean, mean, p, f"{TEST_NAME}, constant difference", 0.0, tuple(seeds))
     result = stats.ttest_rel([a[s] for s in seeds], [b[s] for s in seeds])
     half = t_half_width(diffs)
-    return Paired(n, mean, mean - half, mean + half, float(result.pvalue), TEST_NAME)
+    return Paired(n, mean, mean - half, mean + half, float(result.pvalue), TEST_NAME, sd, tuple(seeds))
+
+
+@functools.lru_cache(maxsize=256)
+def _t975(df: int) -> float:
+    return float(stats.t.ppf(0.975, df))  # cached: simulations ask for the same few df thousands of times
 
 
 def t_half_width(values: np.ndarray) -> float:
     """Half the width of the 95 % t interval of the mean of ``values`` (at least 2 of them)."""
     n = len(values)
-    return float(stats.t.ppf(0.975, n - 1)) * float(np.std(values, ddof=1)) / math.sqrt(n)
+    return _t975(n - 1) * float(np.std(values, ddof=1)) / math.sqrt(n)
+
+
+def holm_adjust(p_values: list[float | None]) -> list[float | None]:
+    """Holm's adjusted p-values (None stays None): a hypothesis is rejected at α when its adjusted p < α.
+
+    Sorted ascending, the i-th (from 0) of m gets max over j <= i of min(1, (m - j) p_(j)); equal
+    p-values get equal adjusted ones. Rejecting where it is below α is Holm's step-down procedure,
+    which holds the family-wise error rate at α under any dependence between the tests.
+    """
+    tested = sorted((p, i) for i, p in enumerate(p_values) if p is not None)
+    adjusted: list[float | None] = [None] * len(p_values)
+    running = 0.0
+    for rank, (p, index) in enumerate(tested):
+        running = max(running, min(1.0, (len(tested) - rank) * p))
+        adjusted[index] = running
+    return adjusted
 
 
 def holm(p_values: list[float | None], alpha: float = ALPHA) -> list[bool]:
-    """Holm's step-down procedure: which hypotheses are rejected (None: never rejected).
+    """Which hypotheses Holm's procedure rejects at ``alpha`` (None: never rejected)."""
+    return [q is not None and q < alpha for q in holm_adjust(p_values)]
 
-    Sorted ascending, p_(i) is compared with alpha / (m - i) (i from 0); the first that
-    fails stops the procedure and keeps it and every larger p.
+
+def format_p(p: float | None, alpha: float = ALPHA) -> str:
+    """A p-value whose side of ``alpha`` the text never hides: four significant digits.
+
+    0.0497 prints 0.04970, never 0.050; below 0.0001 scientific (3.2e-05). Where four digits
+    would still round onto ``alpha`` itself (0.049996), it prints "< 0.05" or "> 0.05".
     """
-    tested = sorted((p, i) for i, p in enumerate(p_values) if p is not None)
-    m = len(tested)
-    rejected = [False] * len(p_values)
-    for rank, (p, index) in enumerate(tested):
-        if p > alpha / (m - rank):
-            break
-        rejected[index] = True
-    return rejected
+    if p is None:
+        return "–"
+    text = f"{p:.1e}" if p < 1e-4 else f"{p:#.4g}"
+    if float(text) == alpha and p != alpha:
+        return f"{'<' if p < alpha else '>'} {alpha:g}"
+    return text
 
 
-def column_marks(values: dict[str, dict[int, float]], higher_is_better: bool = True,
-                 alpha: float = ALPHA, decimals: int | None = None) -> dict[str, str]:
-    """Mark each method of one column 'best', 'nsw' (not significantly worse) or ''.
+def column_marks(values: dict[str, dict[int, float]], reference: str | None, higher_is_better: bool = True,
+                 alpha: float = ALPHA, same: dict[str, str] | None = None) -> dict[str, str]:
+    """Mark each method of one column 'better' or 'worse' than ``reference``, or ''.
 
-    The best is the highest mean (lowest where lower is better); every method whose mean
-    ties it (at ``decimals`` places when given, as shown) is 'best' too. Every other method
-    is tested against the first best, paired by seed, with Holm's correction over the
-    column's tests; those not rejected are 'nsw'. Where no test is possible (fewer than 2
-    paired seeds) nothing but the best is marked. A column whose values are all equal (such
-    as all zero) gets no mark.
+    A mark is a finding with its error controlled: every other method is tested against the
+    reference (chosen before the results, so no winner is picked from the data), paired by seed
+    with a two-sided t-test on unrounded values, and Holm's correction runs over the column's
+    tests, so under the null (every method equal to the reference) the column carries a wrong
+    mark with probability at most ``alpha``. Methods whose runs are bit-identical to another's
+    (``same``: method -> the one it repeats) are one hypothesis, tested once, with that one's
+    mark; equal values therefore get equal marks. The reference is never marked, nor a method
+    without a test (fewer than 2 paired seeds).
     """
-    means = {m: float(np.mean(list(v.values()))) for m, v in values.items() if v}
+    same = same or {}
     marks = {m: "" for m in values}
-    if not means:
+    if reference is None or not values.get(reference):
         return marks
-    every = [x for v in values.values() for x in v.values()]
-    if min(every) == max(every):
-        return marks
-    sign = 1.0 if higher_is_better else -1.0
-
-    def key(m: str) -> float:
-        return sign * (round(means[m], decimals) if decimals is not None else means[m])
-
-    top = max(key(m) for m in means)
-    best = [m for m in means if key(m) == top]
-    reference = max(best, key=lambda m: sign * means[m])
-    others = [m for m in means if m not in best]
-    tests = [paired(values[reference], values[m]) for m in others]
-    rejected = holm([t.p_value for t in tests], alpha)
-    for m in best:
-        marks[m] = "best"
-    for m, test, worse in zip(others, tests, rejected, strict=True):
-        if test.p_value is not None and not worse:
-            marks[m] = "nsw"
+    tested = [m for m in values if m != reference and m not in same and values[m]]
+    tests = [paired(values[m], values[reference]) for m in tested]
+    for m, test, q in zip(tested, tests, holm_adjust([t.p_value for t in tests]), strict=True):
+        if q is not None and q < alpha and test.mean_diff:
+            marks[m] = "better" if (test.mean_diff > 0) == higher_is_better else "worse"
+    for m, first in same.items():
+        if m in marks:
+            marks[m] = marks.get(first, "")
     return marks
 
 
@@ -124,13 +143,14 @@ def win_tie_loss(comparisons: list[Paired], higher_is_better: bool = True,
                  alpha: float = ALPHA) -> tuple[int, int, int]:
     """Count data sets where A is significantly better (win), worse (loss), or neither (tie).
 
-    A data set where the two share no seed is not counted; one shared seed is a tie (no test).
+    Holm's correction runs over the data sets of the tally, so a row's W and L together are
+    wrong with probability at most ``alpha`` when A equals B everywhere. A data set where the two
+    share no seed is not counted; one shared seed is a tie (no test).
     """
+    counted = [c for c in comparisons if c.n]
     win = tie = loss = 0
-    for c in comparisons:
-        if c.n == 0:
-            continue
-        if c.p_value is None or c.p_value >= alpha or not c.mean_diff:
+    for c, q in zip(counted, holm_adjust([c.p_value for c in counted]), strict=True):
+        if q is None or q >= alpha or not c.mean_diff:
             tie += 1
         elif (c.mean_diff > 0) == higher_is_better:
             win += 1
@@ -139,9 +159,13 @@ def win_tie_loss(comparisons: list[Paired], higher_is_better: bool = True,
     return win, tie, loss
 
 
-def verdict(c: Paired, higher_is_better: bool = True, alpha: float = ALPHA) -> str:
-    """METHOD.md 8: 'supported' (better, significant), 'contradicted' (worse, significant), else 'not supported'."""
-    if c.p_value is None or c.p_value >= alpha or not c.mean_diff:
+def verdict(c: Paired, higher_is_better: bool = True, alpha: float = ALPHA, p: float | None = None) -> str:
+    """'supported' (better, significant), 'contradicted' (worse, significant), else 'not supported'.
+
+    ``p`` overrides the comparison's own p-value (a Holm-adjusted one, say).
+    """
+    p = c.p_value if p is None else p
+    if p is None or p >= alpha or not c.mean_diff:
         return "not supported"
     return "supported" if (c.mean_diff > 0) == higher_is_better else "contradicted"
 

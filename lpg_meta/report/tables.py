@@ -15,9 +15,11 @@ import numpy as np
 from lpg_meta.collapse import COLLAPSE_DROP
 from lpg_meta.errors import UserError, closest
 from lpg_meta.report.collect import mean_std
+from lpg_meta.report.identical import identical_cells
 from lpg_meta.report.layout import METRIC_INFO, METRICS, PROTOCOL_TITLES, TableSpec
+from lpg_meta.report.power import minimum_detectable_effect
 from lpg_meta.report.published import Published, lookup, protocol_of
-from lpg_meta.report.stats import column_marks, paired, rank_rows, win_tie_loss
+from lpg_meta.report.stats import ALPHA, column_marks, paired, rank_rows, win_tie_loss
 from lpg_meta.report.tidy import COLLAPSED, Results
 from lpg_meta.results import PER_EPOCH_METRICS, SHOT_GROUPS
 
@@ -54,7 +56,8 @@ class Cell:
     failed: int = 0
     total: int = 0
     collapsed: int = 0  # finished seeds that collapsed (lpg_meta.collapse): kept in mean and std
-    mark: str = ""  # 'best', 'nsw' (not significantly worse than the best) or ''
+    mark: str = ""  # 'better' / 'worse' (significantly, than the table's reference; stats.column_marks) or ''
+    same_as: str | None = None  # the earlier method whose runs on this data set this cell's repeat bit for bit
     text: str | None = None
     source: str | None = None
 
@@ -129,8 +132,16 @@ def _fill_column(results: Results, table: Table, index: int) -> None:
             table.cells[(m, index)] = _cell(results, col.dataset, m, col.quantity, split)
     if col.kind in ("main", "shot"):  # published numbers and peaks are context, not contestants
         values = {m: _scaled(results, col.dataset, m, col.quantity, split) for m in table.methods}
-        for m, mark in column_marks(values, higher, decimals=decimals(col.quantity)).items():
+        same = identical_cells(results, col.dataset, table.methods)
+        for m, mark in column_marks(values, mark_reference(table), higher, same=same).items():
             table.cells[(m, index)].mark = mark
+            table.cells[(m, index)].same_as = same.get(m)
+
+
+def mark_reference(table: Table) -> str | None:
+    """The method every other is marked against: the table's reference, else CE where the table has it."""
+    reference = table.spec.reference or ("ce" if "ce" in table.methods else None)
+    return reference if reference in table.methods else None
 
 
 def _rank_column(results: Results, table: Table) -> Cell | None:
@@ -192,8 +203,53 @@ def build_table(results: Results, spec: TableSpec, split: str = "test") -> Table
         _wtl_column(results, table, "wtl_base", bases, "vs base")
     counts = {c.n for (_, i), c in table.cells.items() if table.columns[i].kind == "main" and c.n}
     table.show_n = len(counts) > 1
-    table.notes = _notes(results, table, min(counts, default=0))
+    table.notes = _notes(results, table)
     return table
+
+
+def _mark_notes(results: Results, table: Table) -> list[str]:
+    """What the marks mean, which cells repeat another, and the MDE where a column has no mark."""
+    reference = mark_reference(table)
+    if reference is None:
+        return ["No marks: the table has no reference method (set the table's reference, or include CE)."]
+    name = table.method_names[reference]
+    notes = [f"Bold: significantly better than {name}; italic: significantly worse (two-sided paired t-test "
+             f"over the seeds both have, which share data split, label noise and initialisation, on unrounded "
+             f"values; α = {ALPHA}, Holm's correction within the column, so a column carries a wrong mark with "
+             f"probability at most α when no method differs from {name}). Unmarked: no difference shown."]
+    same = sorted({(c.same_as, m, col.dataset) for (m, i), c in table.cells.items()
+                   if c.same_as and (col := table.columns[i]).kind == "main" and col.dataset})
+    if same:
+        listed = "; ".join(f"{table.method_names[m]} = {table.method_names[a]} on {table.dataset_names[d]}"
+                           for a, m, d in same)
+        notes.append(f"= : runs identical bit for bit to another row's (every seed and metric), tested once: "
+                     f"{listed}.")
+    silent = []
+    for i, col in enumerate(table.columns):
+        if col.kind != "main" or col.dataset is None or any(table.cells[(m, i)].mark for m in table.methods):
+            continue
+        mde = _column_mde(results, table, col.dataset, col.quantity, reference)
+        if mde is not None:
+            silent.append(f"{table.dataset_names[col.dataset]} {mde[1]:.1f} at n = {mde[0]}")
+    if silent:
+        notes.append(f"No cell differs significantly from {name} in: {'; '.join(silent)} (the minimum difference "
+                     f"in points a column's comparisons detect with 80 % power at Holm's first step α/m, their "
+                     f"median paired sd and fewest common seeds).")
+    return notes
+
+
+def _column_mde(results: Results, table: Table, ds: str, quantity: str, reference: str) -> tuple[int, float] | None:
+    """(fewest common seeds, MDE in display units) of a column's comparisons with the reference."""
+    same = identical_cells(results, ds, table.methods)
+    base = _scaled(results, ds, reference, quantity, table.split)
+    tests = [paired(_scaled(results, ds, m, quantity, table.split), base)
+             for m in table.methods if m != reference and m not in same]
+    tests = [t for t in tests if t.sd is not None]
+    if not tests:
+        return None
+    n = min(t.n for t in tests)
+    mde = minimum_detectable_effect(n, float(np.median([t.sd for t in tests])), ALPHA / len(tests))
+    return None if mde is None else (n, mde)
 
 
 def _seed_counts(table: Table) -> str:
@@ -208,22 +264,14 @@ def _seed_counts(table: Table) -> str:
     return f"Seeds with a value: {usual} in a cell, except {others} (n in the Markdown cells)."
 
 
-def _notes(results: Results, table: Table, fewest: int) -> list[str]:
+def _notes(results: Results, table: Table) -> list[str]:
     spec, info, split = table.spec, METRIC_INFO[table.spec.metric], table.split
     kinds = {c.kind for c in table.columns}
     better = "higher" if info.higher_is_better else "lower"
     notes = [f"Cells: mean ± sample std (n-1) over seeds of the last-epoch {split} {info.name}"
              f"{' in %' if info.unit else ''} ({better} is better)."
              + (f" {_seed_counts(table)}" if table.show_n else ""),
-             "Bold: the best mean of a column; underlined: not significantly worse than it (two-sided "
-             "paired t-test over seeds, which share data split, label noise and initialisation; α = 0.05, "
-             "Holm's correction within the column). Equal shown means share the bold; a column whose "
-             "values are all equal has no mark."]
-    if fewest == 1:
-        notes.append("With one seed no test is possible: only the best mean is marked.")
-    elif fewest == 2:
-        notes.append("With 2 seeds the t-test has 1 degree of freedom: a difference is significant only "
-                     "when |t| > 12.71, so most cells keep their mark.")
+             *_mark_notes(results, table)]
     if "shot" in kinds:
         data_of = {d: (results.layout.datasets[d].get("config") or {}).get("data", {}) for d in spec.datasets}
         limits = sorted({(int(data_of[d].get("many_threshold", 100)), int(data_of[d].get("few_threshold", 20)))
@@ -241,7 +289,7 @@ def _notes(results: Results, table: Table, fewest: int) -> list[str]:
         against = f"{table.method_names[spec.reference]}" if "wtl_ref" in kinds else ""
         base = "each LPG+X against its base X" if "wtl_base" in kinds else ""
         notes.append(f"W/T/L: data sets where the row is significantly better / neither / significantly worse "
-                     f"(two-sided paired t-test, α = 0.05, uncorrected), "
+                     f"(two-sided paired t-test, α = {ALPHA}, Holm's correction over the row's data sets), "
                      f"vs {' and '.join(filter(None, [against, base]))}.")
     if "paper" in kinds:
         notes.append(_paper_note(results, table))

@@ -10,7 +10,7 @@ from matplotlib import colormaps
 
 from lpg_meta.report.plots import PLOTS_DIR, _figure, _safe, _save
 from lpg_meta.report.render import latex_escape
-from lpg_meta.report.stats import ALPHA, Paired, t_half_width
+from lpg_meta.report.stats import ALPHA, Paired, format_p, t_half_width
 from lpg_meta.report.theory import (
     COVARIATES,
     LABEL_NOISE_RATE,
@@ -77,7 +77,7 @@ def _f(value: float | None, digits: int = 2) -> str:
 
 
 def _p(value: float | None) -> str:
-    return "–" if value is None else (f"{value:.3f}" if value >= 0.001 else f"{value:.1e}")
+    return format_p(value)  # four significant digits: the side of alpha shows
 
 
 def _diff(c: Paired | None) -> str:

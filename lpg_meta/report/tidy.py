@@ -273,7 +273,7 @@ def load_results(source: str | Path, spec: dict[str, Any] | None = None) -> Resu
         return read_tidy(source / RUNS_CSV, spec)
     if spec is None and (source / RUNS_JSON).is_file():
         saved = json.loads((source / RUNS_JSON).read_text())
-        spec = {k: saved.get(k) for k in ("suite", "methods", "tables")}
+        spec = {k: saved.get(k) for k in ("suite", "methods", "tables", "claims")}
         spec["datasets"] = {ds: {k: v for k, v in info.items() if k != "config"}
                             for ds, info in (saved.get("datasets") or {}).items()}
     return results_from_runs(load_runs(source), spec)

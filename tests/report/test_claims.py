@@ -6,6 +6,7 @@ import csv
 import json
 from collections import defaultdict
 
+import numpy as np
 import pytest
 from scipy import stats
 from test_collect import write_result
@@ -13,7 +14,8 @@ from test_tables import SPEC, noisy_history, three_protocols
 
 from lpg_meta.errors import UserError
 from lpg_meta.report import leaderboard, load_results, write_claims, write_tidy
-from lpg_meta.report.claims import CLAIMS_FIELDS, check_claims
+from lpg_meta.report.claims import check_claims
+from lpg_meta.report.claims_render import CLAIMS_FIELDS, SUMMARY_FIELDS
 from lpg_meta.report.tidy import RUN_FIELDS
 
 
@@ -84,10 +86,16 @@ def test_claims_summary_counts_verdicts_per_protocol(folder, latex):
     results = load_results(folder, SPEC)
     claims = check_claims(results)
     assert [c.verdict for c in claims if c.dataset == "noisy"] == ["supported"]  # 60 vs 50/51/52
-    text = write_claims(results, folder)[0].read_text()
-    assert ("**balanced**: LPG against each baseline: 1 supported, 1 not supported, 0 contradicted of 2 "
-            "comparisons on 2 data sets; the claim is not supported.") in text
-    assert "**long-tail**: LPG+X against X: 1 supported" in text
+    write_claims(results, folder)
+    summary = {(r["protocol"], r["claim"]): r for r in csv.DictReader((folder / "claims_summary.csv").open())}
+    assert tuple(next(iter(summary.values()))) == SUMMARY_FIELDS
+    balanced = summary[("balanced", "outperforms")]
+    assert (balanced["n_datasets"], balanced["n_comparisons"], balanced["comparisons_supported"],
+            balanced["comparisons_not_supported"]) == ("2", "2", "1", "1")
+    assert balanced["verdict"] == "cannot be decided with 2 rows" and balanced["rows_needed"] == "6"
+    assert summary[("long-tail", "plug_in")]["comparisons_supported"] == "1"
+    text = (folder / "claims.md").read_text()
+    assert "4 more data set rows of this protocol" in text
     latex((folder / "claims.tex").read_text(), folder / "tex")
 
 
@@ -102,16 +110,17 @@ def test_a_runs_csv_needs_its_header_and_runs_json(folder, tmp_path):
         load_results(out / "runs.csv")
 
 
-def test_one_significant_loss_contradicts_consistently_outperforms(tmp_path):
+def test_a_significant_loss_is_contradicted_and_one_row_decides_no_protocol_claim(tmp_path):
     for s in (0, 1, 2):
         write_result(tmp_path, "bal", "ce", s, balanced=0.80 + 0.01 * s)
         write_result(tmp_path, "bal", "gce", s, method="gce", balanced=0.50 + 0.02 * s)
         write_result(tmp_path, "bal", "lpg", s, method="lpg", balanced=0.70 + 0.011 * s)  # -10 vs ce, +20 vs gce
     results = load_results(tmp_path)
     assert [c.verdict for c in check_claims(results)] == ["contradicted", "supported"]
-    text = write_claims(results, tmp_path)[0].read_text()
-    assert ("1 supported, 0 not supported, 1 contradicted of 2 comparisons on 1 data sets; "
-            "the claim is contradicted") in text
+    write_claims(results, tmp_path)
+    (row,) = csv.DictReader((tmp_path / "claims_summary.csv").open())
+    assert (row["comparisons_supported"], row["comparisons_contradicted"]) == ("1", "1")
+    assert row["verdict"] == "cannot be decided with 1 row"  # one data set is no sample of data sets
 
 
 def test_claims_count_collapsed_runs_of_the_compared_cells(tmp_path):
@@ -125,3 +134,54 @@ def test_claims_count_collapsed_runs_of_the_compared_cells(tmp_path):
     write_claims(load_results(tmp_path), tmp_path / "out")
     text = (tmp_path / "out" / "claims.md").read_text()
     assert "lpg on pair 1/2, of 4 runs of the compared cells" in text
+
+
+def test_holm_within_a_family_mde_and_common_seeds_are_in_claims_csv(tmp_path):
+    # ce on seeds 0-4, the baselines on 0-2: the lpg comparisons run on the common seeds only
+    for s in range(5):
+        write_result(tmp_path, "bal", "ce", s, balanced=0.70 + 0.013 * s)
+        write_result(tmp_path, "bal", "lpg", s, method="lpg", balanced=0.72 + 0.01 * s + 0.003 * (s % 2))
+    for s in range(3):
+        write_result(tmp_path, "bal", "gce", s, method="gce", balanced=0.60 + 0.02 * s)
+    write_claims(load_results(tmp_path), tmp_path)
+    rows = {r["baseline"]: r for r in csv.DictReader((tmp_path / "claims.csv").open())}
+    lpg = [0.72 + 0.01 * s + 0.003 * (s % 2) for s in range(5)]
+    p_ce = stats.ttest_rel(lpg, [0.70 + 0.013 * s for s in range(5)]).pvalue
+    p_gce = stats.ttest_rel(lpg[:3], [0.60 + 0.02 * s for s in range(3)]).pvalue
+    low, high = sorted((p_ce, p_gce))
+    adjusted = {p_ce: None, p_gce: None}
+    adjusted[low], adjusted[high] = 2 * low, max(2 * low, high)  # Holm by hand, m = 2
+    assert float(rows["ce"]["p_adjusted"]) == pytest.approx(adjusted[p_ce], rel=1e-12)
+    assert float(rows["gce"]["p_adjusted"]) == pytest.approx(adjusted[p_gce], rel=1e-12)
+    assert (rows["gce"]["n"], rows["gce"]["seeds"], rows["gce"]["n_method"], rows["gce"]["n_baseline"]) == \
+        ("3", "0 1 2", "5", "3")
+    assert rows["ce"]["seeds"] == "0 1 2 3 4"
+    diffs = [a - (0.60 + 0.02 * s) for s, a in enumerate(lpg[:3])]
+    sd = float(np.std(diffs, ddof=1))
+    # MDE at alpha / m = 0.025, 2 df: (t_0.9875,2 + t_0.8,2) * sd / sqrt(3)
+    expected = (stats.t.ppf(1 - 0.025 / 2, 2) + stats.t.ppf(0.8, 2)) * sd / np.sqrt(3)
+    assert float(rows["gce"]["mde"]) == pytest.approx(expected, rel=1e-12)
+    text = (tmp_path / "claims.md").read_text()
+    assert "| 3*  |" in text and "common seeds only" in text
+
+
+def test_a_baseline_identical_to_another_is_listed_but_counted_once(tmp_path):
+    for s in range(3):
+        write_result(tmp_path, "bal", "ce", s, balanced=0.70 + 0.013 * s)
+        write_result(tmp_path, "bal", "clip", s, method="grad_clip", balanced=0.70 + 0.013 * s)  # same bits
+        write_result(tmp_path, "bal", "gce", s, method="gce", balanced=0.60 + 0.02 * s)
+        write_result(tmp_path, "bal", "lpg", s, method="lpg", balanced=0.75 + 0.011 * s)
+    results = load_results(tmp_path)
+    claims = {c.baseline: c for c in check_claims(results)}
+    assert claims["clip"].same_as == "ce" and claims["ce"].same_as is None
+    # m = 2 (ce and gce): clip adds no hypothesis and takes ce's adjusted p and verdict
+    p = {b: claims[b].result.p_value for b in ("ce", "gce")}
+    assert claims["ce"].p_adjusted == pytest.approx(2 * min(p.values()) if p["ce"] <= p["gce"] else
+                                                    max(2 * p["gce"], p["ce"]))
+    assert claims["clip"].p_adjusted == claims["ce"].p_adjusted and claims["clip"].verdict == claims["ce"].verdict
+    write_claims(results, tmp_path)
+    (summary,) = [r for r in csv.DictReader((tmp_path / "claims_summary.csv").open())]
+    assert summary["n_comparisons"] == "2"
+    assert "clip = ce on bal" in (tmp_path / "claims.md").read_text()
+    table = leaderboard(tmp_path)
+    assert "clip = ce on bal" in table and "(=)" in table

@@ -10,9 +10,11 @@ from scipy import stats
 
 from lpg_meta.report.stats import (
     column_marks,
+    format_p,
     friedman,
     friedman_ranks,
     holm,
+    holm_adjust,
     nemenyi_q,
     paired,
     rank_rows,
@@ -36,37 +38,49 @@ def test_paired_t_matches_scipy_and_a_hand_computed_interval():
 
 
 def test_holm_steps_down_and_stops_at_the_first_kept_hypothesis():
-    # m = 3: 0.01 <= 0.05/3 rejected; 0.02 <= 0.05/2 rejected; 0.04 <= 0.05/1 rejected
+    # m = 3: 0.01 < 0.05/3 rejected; 0.02 < 0.05/2 rejected; 0.04 < 0.05/1 rejected
     assert holm([0.04, 0.01, 0.02]) == [True, True, True]
-    # 0.01 rejected; 0.03 > 0.025 kept, so 0.04 is kept too although 0.04 <= 0.05
+    # 0.01 rejected; 0.03 > 0.025 kept, so 0.04 is kept too although 0.04 < 0.05
     assert holm([0.04, 0.01, 0.03]) == [False, True, False]
     assert holm([None, 0.001]) == [False, True]  # an untested cell is never rejected
 
 
-def test_highest_mean_not_significantly_better_than_the_second_marks_both():
-    # a is best by mean, but the per-seed gap a - b is 5, -2, 5: t = 2.667 / (4.041 / sqrt 3) = 1.14, p = 0.37
-    values = {"a": {0: 80.0, 1: 70.0, 2: 90.0}, "b": {0: 75.0, 1: 72.0, 2: 85.0}, "c": {0: 50.0, 1: 40.1, 2: 60.0}}
-    marks = column_marks(values)
-    assert stats.ttest_rel([80, 70, 90], [75, 72, 85]).pvalue == pytest.approx(0.3715, abs=1e-4)
-    assert marks == {"a": "best", "b": "nsw", "c": ""}  # c: gaps 30, 29.9, 30, p < 0.05/2 (Holm's first step)
+def test_holm_adjusted_p_values_by_hand():
+    # sorted 0.01, 0.03, 0.04 of m = 3: 3 * 0.01 = 0.03; max(0.03, 2 * 0.03) = 0.06; max(0.06, 1 * 0.04) = 0.06
+    assert holm_adjust([0.04, 0.01, 0.03]) == pytest.approx([0.06, 0.03, 0.06])
+    assert holm_adjust([0.02, None, 0.02]) == [0.04, None, 0.04]  # equal p, equal adjusted p
+    assert holm_adjust([0.6, 0.9]) == [1.0, 1.0]  # capped at 1
 
 
-def test_a_significantly_better_best_is_marked_alone():
-    # b is 5 points worse on every seed, up to 0.1: p = 0.0006
-    values = {"a": {0: 80.0, 1: 70.0, 2: 90.0}, "b": {0: 75.0, 1: 65.1, 2: 84.9}}
-    assert stats.ttest_rel([80, 70, 90], [75, 65.1, 84.9]).pvalue < 0.05
-    assert column_marks(values) == {"a": "best", "b": ""}
+def test_p_values_show_their_side_of_alpha():
+    assert format_p(0.0497) == "0.04970" and format_p(0.0505) == "0.05050"
+    assert format_p(0.04999) == "0.04999" and format_p(0.049996) == "< 0.05" and format_p(0.050004) == "> 0.05"
+    assert format_p(0.5861) == "0.5861" and format_p(1.0) == "1.000" and format_p(3.2e-5) == "3.2e-05"
+    assert format_p(None) == "–" and format_p(0.0999, alpha=0.1) == "0.09990"
 
 
-def test_lower_is_better_ties_one_seed_and_all_zero_columns():
-    values = {"a": {0: 10.0, 1: 12.0}, "b": {0: 20.0, 1: 30.0}}
-    assert column_marks(values, higher_is_better=False)["a"] == "best"
-    tied = {"a": {0: 50.004, 1: 60.0}, "b": {0: 50.0, 1: 60.0}, "c": {0: 10.0, 1: 11.0}}
-    assert column_marks(tied, decimals=2) == {"a": "best", "b": "best", "c": "nsw"}  # c: p = 0.06 with 1 df
+def test_marks_against_the_reference_with_holm_over_the_column():
+    # b - a: +5, +4.9, +5.1 (p = 0.0001); c - a: +5, -2, +5 (p = 0.37); d - a: -10 every seed up to 0.1
+    a = {0: 80.0, 1: 70.0, 2: 90.0}
+    values = {"a": a, "b": {0: 85.0, 1: 74.9, 2: 95.1}, "c": {0: 85.0, 1: 68.0, 2: 95.0},
+              "d": {0: 70.0, 1: 60.1, 2: 80.0}}
+    p_b = stats.ttest_rel([85, 74.9, 95.1], [80, 70, 90]).pvalue
+    assert p_b * 3 < 0.05  # Holm's first step over 3 tests
+    assert column_marks(values, "a") == {"a": "", "b": "better", "c": "", "d": "worse"}
+    assert column_marks(values, "a", higher_is_better=False)["b"] == "worse"
+    assert column_marks(values, None) == {m: "" for m in values}  # no reference: no marks
     one_seed = {"a": {0: 0.9}, "b": {0: 0.8}}
-    assert column_marks(one_seed) == {"a": "best", "b": ""}  # no test: only the best
-    assert column_marks({"a": {0: 0.0, 1: 0.0}, "b": {0: 0.0, 1: 0.0}}) == {"a": "", "b": ""}
-    assert column_marks({"a": {}, "b": {0: 0.5}}) == {"a": "", "b": ""}  # one value: nothing to compare
+    assert column_marks(one_seed, "a") == {"a": "", "b": ""}  # no test with one pair
+
+
+def test_identical_cells_get_the_mark_of_the_one_they_repeat_and_count_once():
+    a = {0: 80.0, 1: 70.0, 2: 90.0}
+    b = {0: 83.0, 1: 72.9, 2: 93.1}  # +3, +2.9, +3.1: p = 0.0011; alone (m = 1) or with a repeat counted once
+    values = {"a": a, "b": b, "b2": dict(b), "c": {0: 81.0, 1: 69.0, 2: 91.0}}
+    p_b = stats.ttest_rel([83, 72.9, 93.1], [80, 70, 90]).pvalue
+    assert 2 * p_b < 0.05 < 1.0  # m = 2 (b and c), b2 is not a third hypothesis
+    marks = column_marks(values, "a", same={"b2": "b"})
+    assert marks["b"] == marks["b2"] == "better" and marks["c"] == ""
 
 
 def test_verdicts_and_win_tie_loss_follow_sign_and_significance():
@@ -75,7 +89,7 @@ def test_verdicts_and_win_tie_loss_follow_sign_and_significance():
     unclear = paired({0: 0.9, 1: 0.6, 2: 0.85}, {0: 0.7, 1: 0.8, 2: 0.64})
     assert [verdict(c) for c in (better, worse, unclear)] == ["supported", "contradicted", "not supported"]
     assert verdict(better, higher_is_better=False) == "contradicted"  # e.g. error: higher is worse
-    assert win_tie_loss([better, worse, unclear, better]) == (2, 1, 1)
+    assert win_tie_loss([better, worse, unclear, better]) == (2, 1, 1)  # Holm over 4: p 0.00083 x 4 < 0.05; 0.66 kept
     assert win_tie_loss([better, paired({0: 0.5}, {1: 0.4}), paired({0: 0.5}, {0: 0.4})]) == (1, 1, 0)  # n = 0, 1
 
 

@@ -1,0 +1,73 @@
+"""The claims' decision rules on simulated suites shaped like the committed CPU suite (the real code path).
+
+Small simulations, so that the test stays fast; benchmarks/claims_calibration.py runs 200 suites
+per setting and writes results/bench/claims_calibration.json.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lpg_meta.report.calibration import simulate, structure, verdict_rates
+from lpg_meta.report.claims import check_claims
+from lpg_meta.report.tidy import load_results
+
+RUNS = Path(__file__).resolve().parents[2] / "results" / "cpu" / "runs.csv"
+ALPHA = 0.05
+
+
+@pytest.fixture(scope="module")
+def shape():
+    return structure(load_results(RUNS))
+
+
+def test_the_simulated_suite_keeps_the_committed_structure(shape):
+    real = load_results(RUNS)
+    fake = simulate(shape, np.random.default_rng(0))
+    assert fake.present() == {c for c in real.present() if real.get(*c, "balanced_accuracy")}
+    assert [(c.dataset, c.method, c.baseline, c.same_as) for c in check_claims(fake)] == \
+        [(c.dataset, c.method, c.baseline, c.same_as) for c in check_claims(real)]  # repeats stay repeats
+    assert len(fake.get("mnist1d_pair", "lpg", "balanced_accuracy")) == 10  # extra seeds kept
+    assert 0.001 < shape.row_sd["digits_bal"] < shape.row_sd["mnist1d_pair"]
+
+
+def test_under_the_null_false_verdicts_stay_within_alpha(shape):
+    suites = 30
+    rates = verdict_rates(shape, suites, seed=11)
+    families = [k for k in rates if not k.startswith("all/")]
+    # pooled over the 6 families (protocol x claim) and the suites: any non-null comparison verdict
+    pooled = sum(rates[k]["family_any_non_null"] for k in families) / len(families)
+    trials = suites * len(families)
+    assert pooled <= ALPHA + 3 * math.sqrt(ALPHA * (1 - ALPHA) / trials), rates
+    protocol = [rates[k]["protocol_non_null"] for k in rates]
+    # only 'all' (8 rows) can reach a verdict: the protocols have 2 or 4 rows, fewer than the 6 it needs
+    assert all(rates[k]["protocol_non_null"] == 0 for k in families)
+    assert sum(protocol) / 2 <= ALPHA + 3 * math.sqrt(ALPHA * (1 - ALPHA) / (2 * suites)), rates
+
+
+def test_an_effect_of_5_points_on_every_row_is_found_across_rows(shape):
+    rates = verdict_rates(shape, 12, seed=5, effect=0.05)
+    # the benchmark's 200 suites measure the power; here: well above the null rate, never contradicted
+    assert rates["all/outperforms"]["protocol_supported"] >= 0.5, rates
+    assert rates["all/plug_in"]["protocol_supported"] >= 0.5, rates
+    assert all(r["protocol_non_null"] == r["protocol_supported"] for r in rates.values())
+
+
+def test_the_calibration_benchmark_writes_its_rates(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    out = tmp_path / "calibration.json"
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "claims_calibration.py"
+    subprocess.run([sys.executable, str(script), "--null-suites", "3", "--suites", "2", "--effects", "5",
+                    "--out", str(out)], check=True, capture_output=True, text=True)
+    data = json.loads(out.read_text())
+    assert data["null_suites"] == 3 and set(data) >= {"null", "null_pooled", "effect_5_points", "row_sd_points"}
+    assert set(data["null"]["noisy/outperforms"]) == {"family_any_non_null", "protocol_non_null",
+                                                      "protocol_supported", "comparison_non_null",
+                                                      "comparison_supported"}
