@@ -31,6 +31,7 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
+from lpg_meta.bench import retry
 from lpg_meta.errors import UserError
 
 HEARTBEAT_S = 10  # how often a running unit says it is alive (RDB heartbeat, journal lease)
@@ -93,9 +94,10 @@ def _rdb(url: str) -> Any:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                storage = optuna.storages.RDBStorage(
+                storage = retry.RetryingRDBStorage(
                     url, engine_kwargs=kwargs, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
                     heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(MAX_RETRY))
+            storage.retry_s = retry.retry_limit()
             break
         except (IntegrityError, ProgrammingError):
             # Workers that start together on an empty database race to create Optuna's tables
@@ -193,6 +195,7 @@ def heartbeat(trial: optuna.Trial) -> Iterator[None]:
         interval, record = HEARTBEAT_S, lambda: renew_lease(trial)
 
     def beat() -> None:
+        retry.single_attempt()  # a missed beat is retried by the next one, not held up
         while not stop.wait(interval):
             try:
                 record()
@@ -244,9 +247,10 @@ def fail_stale(study: optuna.Study) -> int:
     check enqueues them here with the same parameters and seed. Only the process whose FAIL
     write wins enqueues, so a unit is retried once.
     """
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        optuna.storages.fail_stale_trials(study)
+    if not retry.troubled_within(GRACE_S):  # else live workers' beats may be stale from an outage
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            optuna.storages.fail_stale_trials(study)
     storage = study._storage  # noqa: SLF001
     stale = 0
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):

@@ -1,0 +1,92 @@
+"""A PostgreSQL storage that goes away mid-suite: workers wait for it, or stop in one line past the limit."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+from sqlalchemy import exc
+from suite_kit import write_suite
+
+from lpg_meta.bench import retry, run_suite
+
+# ce alone on the tiny long-tail row: 4 seeds for 2 workers, a second or two a run.
+SUITE = {
+    "suite": "outage",
+    "defaults": {"data": {"num_samples": 600}, "train": {"epochs": 3, "batch_size": 32}},
+    "datasets": {"lt": {"source": "mnist1d", "imbalance": 3, "meta_per_class": 5}},
+    "methods": {"ce": {}},
+    "seeds": [0, 1, 2, 3],
+}
+RUNS = [f"lt/ce/seed{s}" for s in SUITE["seeds"]]
+
+
+def metrics(out):
+    return {run: json.loads((out / run / "result.json").read_text())["metrics"] for run in RUNS}
+
+
+def start(path, url, retry_s):
+    env = {**os.environ, retry.RETRY_ENV: str(retry_s)}
+    return subprocess.Popen([sys.executable, "-m", "lpg_meta.cli", "run", str(path), "--workers", "2",
+                             "--storage", url], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for_training(out, timeout=120):
+    """Block until some worker is inside a run (its log has an epoch line)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for log in out.glob("*/*/seed*/train.log"):
+            if "epoch 1/" in log.read_text():
+                return
+        time.sleep(0.1)
+    pytest.fail("no run started training")
+
+
+def test_workers_ride_out_a_database_restart(postgres_server, tmp_path):
+    reference = tmp_path / "reference"
+    run_suite(write_suite(reference, SUITE))
+    path = write_suite(tmp_path / "pg", SUITE)
+    proc = start(path, postgres_server.url, retry_s=120)
+    wait_for_training(tmp_path / "pg/out")
+    postgres_server.stop()  # a restart that takes a few seconds: every connection drops
+    time.sleep(3)
+    postgres_server.start()
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, out + err
+    assert "Traceback" not in err, err
+    assert metrics(tmp_path / "pg/out") == metrics(reference / "out")
+
+
+def test_a_database_down_past_the_limit_stops_in_one_line_and_a_rerun_finishes(postgres_server, tmp_path):
+    path = write_suite(tmp_path / "pg", SUITE)
+    proc = start(path, postgres_server.url, retry_s=2)
+    wait_for_training(tmp_path / "pg/out")
+    postgres_server.stop()
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 2, out + err
+    assert "Traceback" not in err, err
+    lines = [line for line in err.splitlines() if line.startswith("lpg-meta:")]
+    assert len(lines) == 1 and "unreachable for 2 s" in lines[0] and "run the same command again" in lines[0], err
+    postgres_server.start()
+    again = start(path, postgres_server.url, retry_s=120)
+    out, err = again.communicate(timeout=300)
+    assert again.returncode == 0, out + err
+    assert all((tmp_path / "pg/out" / run / "result.json").exists() for run in RUNS)
+
+
+def test_only_connection_errors_are_retried():
+    lost = exc.OperationalError("SELECT 1", {}, Exception("server closed the connection unexpectedly"))
+    wrapped = RuntimeError("commit failed")
+    wrapped.__cause__ = lost
+    assert retry.is_connection_error(lost) and retry.is_connection_error(wrapped)
+    assert not retry.is_connection_error(exc.IntegrityError("INSERT", {}, Exception("duplicate key")))
+    assert not retry.is_connection_error(ValueError("bad value"))
+
+
+@pytest.mark.parametrize("text", ["soon", "-1"])
+def test_a_bad_retry_limit_is_a_user_error(monkeypatch, text):
+    monkeypatch.setenv(retry.RETRY_ENV, text)
+    with pytest.raises(retry.UserError, match=retry.RETRY_ENV):
+        retry.retry_limit()
