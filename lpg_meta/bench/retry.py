@@ -19,7 +19,8 @@ import functools
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import optuna
@@ -93,6 +94,17 @@ def troubled_within(seconds: float) -> bool:
     again, a stale heartbeat says nothing about a worker's death.
     """
     return time.monotonic() - _last_trouble[0] < seconds
+
+
+@contextmanager
+def no_wait() -> Iterator[None]:
+    """Storage calls in the block are tried once: a connection error is raised at once, not waited out."""
+    before = getattr(_depth, "single", False)
+    _depth.single = True
+    try:
+        yield
+    finally:
+        _depth.single = before
 
 
 def single_attempt() -> None:
