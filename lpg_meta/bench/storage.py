@@ -10,6 +10,10 @@ any host sharing the file fails a unit whose lease is ``GRACE_S`` old and enqueu
 As a faster check for any storage, a unit records its worker's pid and host, and a worker on
 the same host fails the unit of a pid that no longer exists at once.
 
+A database's calls wait out a dropped connection or a restart (``retry.RetryingRDBStorage``, up
+to ``retry.retry_limit()``); for ``GRACE_S`` after this process saw the database unreachable, no
+unit is failed for a stale heartbeat, since every worker's beats stopped with it.
+
 Optuna internals used here (``Study._storage``, ``Trial._trial_id``; Optuna has no public way
 to reach a trial's storage or id) are checked by ``tests/bench/test_optuna_internals.py``, and
 pyproject.toml caps Optuna at the tested minor version.

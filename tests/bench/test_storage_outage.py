@@ -90,3 +90,10 @@ def test_a_bad_retry_limit_is_a_user_error(monkeypatch, text):
     monkeypatch.setenv(retry.RETRY_ENV, text)
     with pytest.raises(retry.UserError, match=retry.RETRY_ENV):
         retry.retry_limit()
+
+
+def test_a_negative_storage_retry_exits_2(tmp_path, capsys):
+    from lpg_meta.cli import main
+
+    assert main(["run", str(write_suite(tmp_path, SUITE)), "--storage-retry", "-1"]) == 2
+    assert "--storage-retry must be >= 0 seconds" in capsys.readouterr().err
