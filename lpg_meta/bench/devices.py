@@ -58,9 +58,11 @@ def threads_per_worker(workers: int, assignment: list[int | None], cpu_threads: 
 
 def describe(assignment: list[int | None], threads: int) -> str:
     """The first line of a multi-worker run: where each worker trains."""
-    where = ", ".join("train.device" if d is None else f"cuda:{d}" for d in assignment)
-    return (f"lpg-meta: {len(assignment)} worker{'s' if len(assignment) > 1 else ''} on {where}; "
-            f"{threads} CPU thread{'s' if threads > 1 else ''} each")
+    each = f"{threads} CPU thread{'s' if threads > 1 else ''} each"
+    if all(d is None for d in assignment):
+        return f"lpg-meta: {len(assignment)} workers on train.device's device; {each}"
+    where = ", ".join(f"cuda:{d}" for d in assignment)
+    return f"lpg-meta: {len(assignment)} worker{'s' if len(assignment) > 1 else ''} on {where}; {each}"
 
 
 def use_device(device: int | None) -> None:

@@ -80,6 +80,7 @@ def is_connection_error(err: BaseException) -> bool:
 
 _depth = threading.local()  # a retried method calling another: only the outermost call retries
 _last_trouble = [float("-inf")]  # time.monotonic() of the last connection error seen in this process
+_gave_up = [False]  # a call waited the whole limit in vain: the next ones (the unit's FAIL) do not wait again
 
 
 def note_trouble() -> None:
@@ -122,11 +123,15 @@ def _retried(method: F) -> F:
         while True:
             _depth.inside = True
             try:
-                return method(self, *args, **kwargs)
+                value = method(self, *args, **kwargs)
+                _gave_up[0] = False
+                return value
             except Exception as err:
                 if not is_connection_error(err):
                     raise
                 note_trouble()
+                if _gave_up[0] and not single:
+                    raise StorageUnavailableError(self.unavailable(err)) from None
                 if single:
                     self.reconnect()  # the thread's next call starts with a fresh session
                     raise
@@ -134,6 +139,7 @@ def _retried(method: F) -> F:
                 if deadline is None:
                     deadline, first_error = now + self.retry_s, err
                 if now >= deadline:
+                    _gave_up[0] = True
                     raise StorageUnavailableError(self.unavailable(first_error)) from None
                 self.reconnect()
                 time.sleep(min(wait, max(0.0, deadline - now)))

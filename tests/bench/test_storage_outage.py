@@ -97,3 +97,53 @@ def test_a_negative_storage_retry_exits_2(tmp_path, capsys):
 
     assert main(["run", str(write_suite(tmp_path, SUITE)), "--storage-retry", "-1"]) == 2
     assert "--storage-retry must be >= 0 seconds" in capsys.readouterr().err
+
+
+class FakeStorage:
+    """What the retry loop needs of a storage: its limit, a reconnect, the one-line message."""
+
+    retry_s = 0.3
+
+    def __init__(self):
+        self.reconnects = 0
+
+    def reconnect(self):
+        self.reconnects += 1
+
+    def unavailable(self, err):
+        return f"gone ({err.orig})"
+
+
+def flaky(failures):
+    """A storage method that loses its connection ``failures`` times, then answers."""
+    calls = []
+
+    def method(self):
+        calls.append(1)
+        if len(calls) <= failures:
+            raise exc.OperationalError("SELECT", {}, Exception("connection refused"))
+        return "answer"
+
+    return retry._retried(method), calls
+
+
+def test_a_call_is_retried_on_fresh_connections_until_the_database_answers(monkeypatch):
+    monkeypatch.setattr(retry, "FIRST_WAIT_S", 0.01)
+    call, calls = flaky(3)
+    storage = FakeStorage()
+    assert call(storage) == "answer" and len(calls) == 4 and storage.reconnects == 3
+
+
+def test_past_the_limit_a_call_stops_and_the_next_ones_do_not_wait_again(monkeypatch):
+    monkeypatch.setattr(retry, "FIRST_WAIT_S", 0.01)
+    monkeypatch.setattr(retry, "_gave_up", [False])
+    call, calls = flaky(10**6)
+    with pytest.raises(retry.StorageUnavailableError, match="gone"):
+        call(FakeStorage())
+    tried = len(calls)
+    assert tried > 3  # it kept trying for retry_s
+    with pytest.raises(retry.StorageUnavailableError):
+        call(FakeStorage())
+    assert len(calls) == tried + 1  # the unit's FAIL after it: one try, no second wait
+    answer, _ = flaky(0)
+    assert answer(FakeStorage()) == "answer" and retry._gave_up == [False]  # back: calls wait again

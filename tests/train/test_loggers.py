@@ -10,7 +10,7 @@ import pytest
 from lpg_meta.config import resolve_config
 from lpg_meta.errors import UserError
 from lpg_meta.results import config_hash
-from lpg_meta.train.loggers import tag
+from lpg_meta.train.loggers import open_live_log, tag
 from lpg_meta.train.trainer import train
 
 pytest.importorskip("tensorboard")
@@ -69,6 +69,14 @@ def test_curves_in_tensorboard_and_mlflow_equal_the_history_and_the_result_is_un
     run, curves = mlflow_curves(f"sqlite:///{tmp_path}/live/mlflow.db", expected)
     assert curves == expected
     assert run.data.params["optim.lr"] == "0.1" and run.info.run_name.startswith("mnist1d/lpg_scale/seed1-")
+
+    # A run killed mid-way (its MLflow run left RUNNING) continues that MLflow run when resumed.
+    cfg = tiny(log=["mlflow"], log_dir=str(tmp_path / "live"))
+    killed = open_live_log(cfg).sinks[0].run_id  # never closed
+    assert killed != run.info.run_id  # the finished one is not reopened
+    resumed = open_live_log(cfg)
+    assert resumed.sinks[0].run_id == killed
+    resumed.close()
 
 
 @pytest.mark.parametrize(("settings", "message"), [
