@@ -46,3 +46,9 @@ def test_a_bad_slurm_option_exits_2_in_one_line(tmp_path, capsys, options, messa
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err, err
     assert not list((tmp_path / "out").glob("slurm/*"))  # nothing submitted
+
+
+def test_a_preempted_task_is_submitted_again_with_the_same_arguments():
+    args = ("/shared/suite.yaml", "postgresql://db/lpg", None, "/shared/data")
+    again = slurm.SuiteWorker().checkpoint(*args)  # what submitit calls on preemption or timeout
+    assert isinstance(again.function, slurm.SuiteWorker) and again.args == args

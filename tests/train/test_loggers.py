@@ -3,6 +3,8 @@ and result.json is the same with logging on or off."""
 
 import importlib.util
 import json
+import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -94,3 +96,28 @@ def test_an_unreachable_tracking_server_stops_the_run_before_training(tmp_path):
     with pytest.raises(UserError, match="cannot reach the MLflow tracking store"):
         train(cfg, tmp_path)
     assert not (tmp_path / "result.json").exists()
+
+
+def test_wandb_gets_each_epoch_where_it_is_installed(monkeypatch, tmp_path):
+    calls = []
+
+    class Run:  # the part of a wandb run the logger uses
+        def log(self, values, step):
+            calls.append((step, values))
+
+        def finish(self):
+            calls.append("finish")
+
+    def init(**kwargs):
+        calls.append(kwargs["name"])
+        return Run()
+
+    monkeypatch.setitem(sys.modules, "wandb", types.SimpleNamespace(init=init))
+    result = train(tiny(log=["wandb"], log_dir=str(tmp_path)))
+    assert calls[0].startswith("mnist1d/lpg_scale/seed1-") and calls[-1] == "finish"
+    history = result["history"]
+    assert [(step, values["val/balanced_accuracy"]) for step, values in calls[1:-1]] == [
+        (h["epoch"], h["val_balanced_accuracy"]) for h in history]
+    monkeypatch.setitem(sys.modules, "wandb", None)  # not installed
+    with pytest.raises(UserError, match="wandb but it is not installed: pip install wandb"):
+        train(tiny(log=["wandb"], log_dir=str(tmp_path)))
