@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import sys
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from lpg_meta.errors import UserError, closest
 LIVE_SETTINGS = ("log", "log_dir", "mlflow_uri")  # train.* keys this module reads
 DEFAULT_LOG_DIR = "runs/live"
 MLFLOW_EXPERIMENT = "lpg-meta"
-SINKS: dict[str, Callable[[dict[str, Any], str, Path], Sink]] = {}  # by train.log name
+SINKS: dict[str, type[Sink]] = {}  # by train.log name
 
 
 def sink(name: str) -> Callable[[type[Sink]], type[Sink]]:
@@ -39,17 +40,17 @@ def sink(name: str) -> Callable[[type[Sink]], type[Sink]]:
     return register
 
 
-class Sink:
-    """One destination: ``scalars`` per epoch, ``close`` at the end."""
+class Sink(ABC):
+    """One destination, made with ``(cfg, run name, log_dir)``: ``scalars`` per epoch, ``close`` at the end."""
 
-    def __init__(self, cfg: dict[str, Any], run: str, log_dir: Path) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def __init__(self, cfg: dict[str, Any], run: str, log_dir: Path) -> None: ...
 
-    def scalars(self, values: dict[str, float], step: int) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def scalars(self, values: dict[str, float], step: int) -> None: ...
 
-    def close(self) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def close(self) -> None: ...
 
 
 def logger_names(train: Mapping[str, Any]) -> list[str]:
