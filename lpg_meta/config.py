@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -40,6 +41,11 @@ OPTIONAL_TRAIN_DEFAULTS: dict[str, Any] = {
     "keep_checkpoints": False,
     "save_model": False,  # keep the initial and final weights (model_init.pt, model.pt)
     "pac_bayes": False,  # a PAC-Bayes bound after the last epoch (lpg_meta/train/pac_bayes.py)
+    # Live metrics (lpg_meta/train/loggers.py; not part of a run's identity): loggers, e.g.
+    # [tensorboard, mlflow], the folder of their files, and an MLflow tracking URI.
+    "log": [],
+    "log_dir": None,
+    "mlflow_uri": None,
 }
 AMP_MODES = ("none", "bf16")
 
@@ -47,7 +53,7 @@ TRAIN_DEFAULTS: dict[str, Any] = {
     "epochs": 30,
     "batch_size": 128,
     "eval_batch_size": 1024,
-    "device": "auto",  # "auto", "cpu" or "cuda"
+    "device": "auto",  # "auto", "cpu", "cuda" or "cuda:N"
     "threads": 0,  # torch CPU threads; 0 keeps torch's default
     "progress": "auto",  # "auto" (bar on a terminal, log lines otherwise), "bar", "log" or "none"
     **OPTIONAL_TRAIN_DEFAULTS,
@@ -180,6 +186,13 @@ def _default_model(dataset: str) -> str:
     return DATASETS.get(dataset).default_model
 
 
+def check_device_name(device: Any) -> None:
+    """``auto``, ``cpu``, ``cuda`` or ``cuda:N``; whether that GPU exists is checked where the run starts."""
+    if not isinstance(device, str) or not re.fullmatch(r"auto|cpu|cuda(:\d+)?", device):
+        raise UserError(f"train.device must be auto, cpu, cuda or cuda:N (a GPU's index, e.g. cuda:1), "
+                        f"got {device!r}.")
+
+
 def _check_ranges(cfg: dict[str, Any]) -> None:
     optim, train = cfg["optim"], cfg["train"]
     if optim["lr"] <= 0:
@@ -193,8 +206,7 @@ def _check_ranges(cfg: dict[str, Any]) -> None:
     for key in ("epochs", "batch_size", "eval_batch_size"):
         if train[key] < 1:
             raise UserError(f"train.{key} must be at least 1, got {train[key]}.")
-    if train["device"] not in ("auto", "cpu", "cuda"):
-        raise UserError(f"train.device must be auto, cpu or cuda, got '{train['device']}'.")
+    check_device_name(train["device"])
     if train["progress"] not in ("auto", "bar", "log", "none"):
         raise UserError(f"train.progress must be auto, bar, log or none, got '{train['progress']}'.")
     if train["amp"] not in AMP_MODES:
@@ -204,6 +216,9 @@ def _check_ranges(cfg: dict[str, Any]) -> None:
     for key in ("num_workers", "max_steps_per_epoch", "checkpoint_every", "checkpoint_minutes"):
         if train[key] < 0:
             raise UserError(f"train.{key} must be >= 0, got {train[key]}.")
+    from lpg_meta.train.loggers import check_live_settings
+
+    check_live_settings(train)
     if train["checkpoint_budget"] is not None and not train["checkpoint_budget"] > 0:
         raise UserError(f"train.checkpoint_budget must be above 0 (a fraction of the run's time) or null, "
                         f"got {train['checkpoint_budget']}.")

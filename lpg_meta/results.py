@@ -150,10 +150,11 @@ SHOT_GROUPS = ("many_shot", "medium_shot", "few_shot")  # accuracy over classes 
 PER_EPOCH_METRICS = ("accuracy", "balanced_accuracy")  # what ``history`` records per split
 # Settings that do not change a run's outcome, so not its identity (``config_hash``).
 # Checkpoint and model-saving settings only say what is kept on disk: a resumed run equals an
-# uninterrupted one bit for bit (tests/train/test_checkpoint_kill.py).
+# uninterrupted one bit for bit (tests/train/test_checkpoint_kill.py). Live logging only reads
+# what a run computed (tests/train/test_loggers.py).
 NOT_IDENTITY: dict[str, tuple[str, ...]] = {
     "train": ("progress", "checkpoint_every", "checkpoint_minutes", "checkpoint_budget", "keep_checkpoints",
-              "save_model"),
+              "save_model", "log", "log_dir", "mlflow_uri"),
 }
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import shlex
 from typing import Any
 
 from tabulate import tabulate
@@ -23,6 +25,13 @@ def add_run_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--only", default=None, metavar="GLOB",
                         help="run only cells matching DATASET/METHOD, e.g. 'lt/*'")
     parser.add_argument("--dry-run", action="store_true", help="list the cells and their estimated cost; run nothing")
+    parser.add_argument("--devices", default=None, metavar="0,1,...",
+                        help="GPUs the workers share round-robin (default: every visible GPU when there are several)")
+    parser.add_argument("--storage-retry", type=float, default=None, metavar="SECONDS",
+                        help="how long workers wait for a database storage that went away (default 300)")
+    parser.add_argument("--slurm", default=None, metavar="KEY=VALUE,...",
+                        help="submit the workers as a Slurm job array instead, e.g. "
+                             "partition=gpu,gpus_per_task=1,array=64 (see the README)")
     add_data_root(parser)
     return parser
 
@@ -41,10 +50,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     """
     if isinstance(args.workers, bool) or args.workers < 1:
         raise UserError(f"--workers must be a positive integer, got {args.workers}; e.g. --workers 2.")
+    if args.storage_retry is not None:
+        from lpg_meta.bench.retry import RETRY_ENV
+
+        if not args.storage_retry >= 0:
+            raise UserError(f"--storage-retry must be >= 0 seconds, got {args.storage_retry}.")
+        os.environ[RETRY_ENV] = str(args.storage_retry)  # through the environment: workers and Slurm tasks
+    if args.slurm is not None:
+        return _submit(args)
+    from lpg_meta.bench.devices import parse_devices
     from lpg_meta.bench.runner import run_suite  # Optuna and torch: not for `lpg-meta --help`
 
     summary = run_suite(args.suite, workers=args.workers, storage=args.storage, only=args.only,
-                        dry_run=args.dry_run)
+                        dry_run=args.dry_run, devices=parse_devices(args.devices))
     print(format_dry_run(summary) if summary["dry_run"] else format_summary(summary))
     if summary["dry_run"]:
         return 0
@@ -66,6 +84,20 @@ def cmd_run(args: argparse.Namespace) -> int:
                    *write_plots(results, out), *write_theory(results, out)]
         print("wrote " + ", ".join(str(p) for p in written))
     return 0 if complete else 1
+
+
+def _submit(args: argparse.Namespace) -> int:
+    """``--slurm``: submit the workers, say where they log and what to run once they are done."""
+    from lpg_meta.bench.slurm import launch
+
+    if args.dry_run or args.devices is not None or args.workers != 1:
+        raise UserError("--slurm submits one worker per array task: leave out --workers, --devices and --dry-run "
+                        "(set the tasks with --slurm array=N).")
+    jobs = launch(args.suite, args.slurm, storage=args.storage, only=args.only)
+    tables = shlex.join(["lpg-meta", "run", args.suite, *(["--storage", args.storage] if args.storage else [])])
+    print(f"submitted {len(jobs)} worker task(s), job {jobs[0].job_id.split('_')[0]}; logs in "
+          f"{jobs[0].paths.folder}. Once they are done, `{tables}` writes the tables (it trains nothing finished).")
+    return 0
 
 
 def _duration(seconds: float | None) -> str:

@@ -19,18 +19,20 @@ from __future__ import annotations
 import copy
 import multiprocessing
 import queue as queue_mod
+import sys
 import time
 import traceback
 from collections.abc import Callable
 from contextlib import redirect_stderr
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import optuna
 import torch
 from optuna.trial import TrialState
 
+from lpg_meta.bench import devices as devices_mod
 from lpg_meta.bench import storage as storage_mod
 from lpg_meta.bench import tuning, units
 from lpg_meta.bench.cells import Cell, config_hash, expand, load_finished
@@ -39,9 +41,13 @@ from lpg_meta.bench.preflight import preflight
 from lpg_meta.bench.progress import Overall, epoch_bar
 from lpg_meta.bench.schema import Suite, load_suite
 from lpg_meta.bench.storage import RunStore
+from lpg_meta.bench.study_report import EpochReporter
 from lpg_meta.errors import TrainingDivergedError, UserError
 from lpg_meta.results import RESULT_NAME, provenance, remove_stray_temps, write_json_atomic
 from lpg_meta.train.checkpoint import finish_checkpoints
+
+if TYPE_CHECKING:
+    from lpg_meta.train.trainer import EpochCallback
 
 Emit = Callable[[dict[str, Any]], None]
 # Each worker trains with one torch thread (a run's train.threads, if set, still wins): the
@@ -49,6 +55,7 @@ Emit = Callable[[dict[str, Any]], None]
 # and on a shared machine spinning OpenMP threads made runs up to 20x slower (measured: ce on
 # MNIST-1D 10.6s with 2 threads vs 0.5s with 1, 2 busy cores).
 THREADS_PER_WORKER = 1
+_threads = [THREADS_PER_WORKER]  # this process's: more for a GPU worker (devices.threads_per_worker)
 POLL_S = 0.5  # how often a worker with nothing to take looks again
 
 
@@ -76,7 +83,7 @@ def make_plan(path: str | Path, storage: str | None = None, only: str | None = N
 
 
 def run_suite(path: str | Path, workers: int = 1, storage: str | None = None, only: str | None = None,
-              dry_run: bool = False) -> dict[str, Any]:
+              dry_run: bool = False, devices: list[int] | None = None) -> dict[str, Any]:
     """Run (or, with ``dry_run``, estimate) a suite; return a summary of every cell.
 
     Args:
@@ -85,6 +92,7 @@ def run_suite(path: str | Path, workers: int = 1, storage: str | None = None, on
         storage: an Optuna storage URL or journal file, instead of the suite's.
         only: a glob over ``dataset/method`` cell names.
         dry_run: list the cells and their estimated cost; train nothing, write nothing.
+        devices: the GPUs the workers share round-robin (``devices.assign``; default: all visible).
     """
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise UserError(f"--workers must be a positive integer, got {workers!r}.")
@@ -101,15 +109,21 @@ def run_suite(path: str | Path, workers: int = 1, storage: str | None = None, on
             study = tuning.get_study(cell, plan.suite.tuning, store, create=True)
             total += max(0, plan.suite.tuning.trials - tuning.counts(study)[0])
         total += len(plan.suite.cell_seeds(cell.name))
+    assignment = devices_mod.assign(workers, devices)
+    _threads[0] = devices_mod.threads_per_worker(workers, assignment, THREADS_PER_WORKER)
+    if workers > 1 or assignment[0] is not None:
+        print(devices_mod.describe(assignment, _threads[0]), file=sys.stderr, flush=True)
     tracker = Overall(total, plan.suite.name)
     threads = torch.get_num_threads()
     try:
         if workers == 1:
-            torch.set_num_threads(THREADS_PER_WORKER)
+            devices_mod.use_device(assignment[0])
+            torch.set_num_threads(_threads[0])
             _work(plan, store, 0, tracker.handle)
         else:
-            _spawn(plan, workers, tracker)
+            _spawn(plan, assignment, tracker)
     finally:
+        _threads[0] = THREADS_PER_WORKER
         torch.set_num_threads(threads)
         tracker.close()
     return _summary(plan, store, tracker, workers, time.perf_counter() - started)
@@ -137,7 +151,7 @@ def _work(plan: Plan, store: RunStore, worker: int, emit: Emit) -> None:
 def _step_cell(plan: Plan, store: RunStore, cell: Cell, worker: int, emit: Emit,
                reported: set[tuple[str, int]]) -> str:
     """Run one unit of ``cell`` if one is free: ``worked``, ``busy`` (running elsewhere) or ``done``."""
-    torch.set_num_threads(THREADS_PER_WORKER)  # again: a run's own train.threads may have changed it
+    torch.set_num_threads(_threads[0])  # again: a run's own train.threads may have changed it
     params: dict[str, Any] = {}
     study_name: str | None = None
     if plan.tuned(cell):
@@ -187,15 +201,17 @@ def _seed_run(plan: Plan, cell: Cell, params: dict[str, Any], study_name: str | 
     run_dir = cell.run_dir(plan.output, seed)
     info = _suite_info(plan, cell, params, study_name)
     metric = plan.suite.tuning.metric
+    reporter = EpochReporter(trial, metric)  # the dashboard's view of the unit
     started = time.perf_counter()
     try:
         with storage_mod.heartbeat(trial):
             result = finished_result(run_dir, cfg, info)
             if result is not None:  # e.g. a worker killed after writing it, before telling
+                reporter.finish(result)
                 units.finish(runs, trial, result, metric, skipped=True)
                 emit({"kind": "skip", "cell": cell.name, "seed": seed})
                 return
-            result = _train_logged(cfg, run_dir, f"{cell.name} s{seed}", worker)
+            result = _train_logged(cfg, run_dir, f"{cell.name} s{seed}", worker, reporter)
             result["suite"] = info
             write_result(run_dir, result)
             finish_checkpoints(run_dir, cfg["train"])
@@ -203,6 +219,7 @@ def _seed_run(plan: Plan, cell: Cell, params: dict[str, Any], study_name: str | 
         trial.set_user_attr("reason", "error")
         runs.tell(trial, state=TrialState.FAIL)  # enqueued again on the next call
         raise
+    reporter.finish(result)
     units.finish(runs, trial, result, metric)
     emit({"kind": "run", "cell": cell.name, "seed": seed, "status": result["status"],
           "seconds": time.perf_counter() - started})
@@ -217,7 +234,8 @@ def write_result(run_dir: Path, result: dict[str, Any]) -> None:
     remove_stray_temps(run_dir, RESULT_NAME)
 
 
-def _train_logged(cfg: dict[str, Any], run_dir: Path, label: str, worker: int) -> dict[str, Any]:
+def _train_logged(cfg: dict[str, Any], run_dir: Path, label: str, worker: int,
+                  on_epoch: EpochCallback | None = None) -> dict[str, Any]:
     """Train with the trainer's epoch lines in ``run_dir/train.log`` and an epoch bar on a terminal.
 
     Checkpoints go to ``run_dir``: a unit handed to another worker (a dead one's) continues from
@@ -234,12 +252,21 @@ def _train_logged(cfg: dict[str, Any], run_dir: Path, label: str, worker: int) -
             redirect_stderr(log):
         print(f"# {label} config {config_hash(cfg)}", file=log, flush=True)
         try:
-            return train(run_cfg, None, bar, run_dir=run_dir, foreign_checkpoint="restart")
+            return train(run_cfg, None, bar if on_epoch is None else _both(bar, on_epoch), run_dir=run_dir,
+                         foreign_checkpoint="restart")
         except TrainingDivergedError as err:
             print(f"# diverged: {err}", file=log)
             return {"status": "diverged", "error": str(err), "config": run_cfg, "seed": cfg["seed"],
                     "failure": {"reason": "diverged", "epoch": err.epoch + 1, "step": err.step},
                     "provenance": provenance()}
+
+
+def _both(first: EpochCallback, second: EpochCallback) -> EpochCallback:
+    def on_epoch(epoch: int, val: dict[str, Any]) -> None:
+        first(epoch, val)
+        second(epoch, val)
+
+    return on_epoch
 
 
 def finished_result(run_dir: Path, cfg: dict[str, Any], info: dict[str, Any]) -> dict[str, Any] | None:
@@ -251,12 +278,12 @@ def finished_result(run_dir: Path, cfg: dict[str, Any], info: dict[str, Any]) ->
     return result
 
 
-def _spawn(plan: Plan, workers: int, tracker: Overall) -> None:
-    """Run ``workers`` spawned processes and feed their events to the overall bar."""
+def _spawn(plan: Plan, assignment: list[int | None], tracker: Overall) -> None:
+    """Run a spawned process per entry of ``assignment`` (its GPU) and feed their events to the overall bar."""
     ctx = multiprocessing.get_context("spawn")  # fork would copy torch's threads and locks
     events = ctx.Queue()
-    procs = [ctx.Process(target=_worker_main, args=(plan, i, events, THREADS_PER_WORKER))
-             for i in range(workers)]
+    procs = [ctx.Process(target=_worker_main, args=(plan, i, events, _threads[0], device))
+             for i, device in enumerate(assignment)]
     for proc in procs:
         proc.start()
     error: dict[str, Any] | None = None
@@ -284,9 +311,11 @@ def _spawn(plan: Plan, workers: int, tracker: Overall) -> None:
         raise RuntimeError(f"worker processes exited with codes {failed}; re-run to resume.")
 
 
-def _worker_main(plan: Plan, index: int, events: Any, threads: int) -> None:
+def _worker_main(plan: Plan, index: int, events: Any, threads: int, device: int | None = None) -> None:
+    _threads[0] = threads
     torch.set_num_threads(threads)
     try:
+        devices_mod.use_device(device)
         _work(plan, RunStore(plan.storage), index, events.put)
     except UserError as err:
         events.put({"kind": "error", "user": True, "message": str(err)})

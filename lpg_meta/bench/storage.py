@@ -10,6 +10,10 @@ any host sharing the file fails a unit whose lease is ``GRACE_S`` old and enqueu
 As a faster check for any storage, a unit records its worker's pid and host, and a worker on
 the same host fails the unit of a pid that no longer exists at once.
 
+A database's calls wait out a dropped connection or a restart (``retry.RetryingRDBStorage``, up
+to ``retry.retry_limit()``); for ``GRACE_S`` after this process saw the database unreachable, no
+unit is failed for a stale heartbeat, since every worker's beats stopped with it.
+
 Optuna internals used here (``Study._storage``, ``Trial._trial_id``; Optuna has no public way
 to reach a trial's storage or id) are checked by ``tests/bench/test_optuna_internals.py``, and
 pyproject.toml caps Optuna at the tested minor version.
@@ -31,6 +35,7 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
+from lpg_meta.bench import retry
 from lpg_meta.errors import UserError
 
 HEARTBEAT_S = 10  # how often a running unit says it is alive (RDB heartbeat, journal lease)
@@ -93,9 +98,10 @@ def _rdb(url: str) -> Any:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                storage = optuna.storages.RDBStorage(
+                storage = retry.RetryingRDBStorage(
                     url, engine_kwargs=kwargs, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
                     heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(MAX_RETRY))
+            storage.retry_s = retry.retry_limit()
             break
         except (IntegrityError, ProgrammingError):
             # Workers that start together on an empty database race to create Optuna's tables
@@ -193,6 +199,7 @@ def heartbeat(trial: optuna.Trial) -> Iterator[None]:
         interval, record = HEARTBEAT_S, lambda: renew_lease(trial)
 
     def beat() -> None:
+        retry.single_attempt()  # a missed beat is retried by the next one, not held up
         while not stop.wait(interval):
             try:
                 record()
@@ -244,9 +251,10 @@ def fail_stale(study: optuna.Study) -> int:
     check enqueues them here with the same parameters and seed. Only the process whose FAIL
     write wins enqueues, so a unit is retried once.
     """
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        optuna.storages.fail_stale_trials(study)
+    if not retry.troubled_within(GRACE_S):  # else live workers' beats may be stale from an outage
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            optuna.storages.fail_stale_trials(study)
     storage = study._storage  # noqa: SLF001
     stale = 0
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):

@@ -29,12 +29,22 @@ from lpg_meta.errors import UserError
 
 
 def resolve_device(name: str) -> torch.device:
-    """``auto`` -> CUDA when visible, else CPU; ``cuda`` without a GPU is a UserError."""
-    if name == "cuda" and not torch.cuda.is_available():
-        raise UserError("train.device is cuda but no CUDA device is visible; use train.device=cpu.")
+    """``auto`` -> the current CUDA device when one is visible, else CPU; ``cuda:N`` must exist.
+
+    ``cuda`` and ``auto`` name the process's current CUDA device (``lpg-meta run`` makes it each
+    worker's own GPU; it is GPU 0 otherwise); a missing GPU is a UserError.
+    """
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
-    return torch.device(name)
+    if name == "cpu":
+        return torch.device("cpu")
+    if not torch.cuda.is_available():
+        raise UserError(f"train.device is {name} but no CUDA device is visible; use train.device=cpu.")
+    index = int(name.partition(":")[2] or torch.cuda.current_device())
+    if index >= torch.cuda.device_count():
+        raise UserError(f"train.device is {name} but this machine has GPUs 0 to {torch.cuda.device_count() - 1}; "
+                        "use one of those, or cuda for the current one.")
+    return torch.device("cuda", index)
 
 
 def has_conv2d(model: nn.Module) -> bool:

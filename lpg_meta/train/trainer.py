@@ -30,6 +30,7 @@ from lpg_meta.results import (
 from lpg_meta.train.batches import BatchOrder, iterate_batches, meta_batch_source, prepare
 from lpg_meta.train.checkpoint import Checkpointer, rng_states, save_torch_atomic, set_rng_states
 from lpg_meta.train.device import Accelerator, EpochBatches, WorkerBatches, resolve_device
+from lpg_meta.train.loggers import open_live_log, without_live_settings
 from lpg_meta.train.metrics import classification_metrics
 from lpg_meta.train.pac_bayes import pac_bayes_bound
 from lpg_meta.train.progress import Progress
@@ -152,6 +153,7 @@ def train(
     if acc.num_workers > 0:  # else today's in-process batches from ``data_gen``
         dataset = EpochBatches(bundle.train, bundle, batch_size, steps_per_epoch, seed)
         workers = WorkerBatches(dataset, acc.num_workers, device)
+    live = open_live_log(cfg)  # train.log's loggers: they read each epoch's record, nothing more
     progress = Progress(tcfg["progress"], epochs * steps_per_epoch, f"{cfg['dataset']}/{cfg['method']}/s{seed}")
     try:
         while epoch < epochs:
@@ -199,6 +201,7 @@ def train(
                    for split, metrics in (("val", val), ("test", test)) for m in PER_EPOCH_METRICS},
             }
             history.append(record)
+            live.epoch(record, method.record)
             epoch, in_epoch, losses = epoch + 1, 0, []
             if ckpt is not None and ckpt.due(epoch):
                 ckpt.save(snapshot())
@@ -211,6 +214,7 @@ def train(
         raise
     finally:
         progress.close()
+        live.close()
 
     pac_bayes = {}
     if w0 is not None:
@@ -223,7 +227,7 @@ def train(
         saved_model = {"saved_model": {"initial": INITIAL_MODEL, "final": FINAL_MODEL}}
     result = {
         "status": "ok",
-        "config": cfg,
+        "config": without_live_settings(cfg),  # the same with logging on or off
         "seed": seed,
         "metrics": {"test": test, "val": val},
         "history": history,

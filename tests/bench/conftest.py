@@ -32,52 +32,88 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """``postgresql://`` URL of a fresh database on a server started for this session."""
-    if not (shutil.which("initdb") and shutil.which("pg_ctl")):
-        _unavailable("initdb/pg_ctl not on PATH")
-    try:
-        import psycopg2
-    except ImportError:
-        _unavailable("psycopg2 is not installed")
-    prefix: list[str] = []
-    if os.geteuid() == 0:  # the server refuses to run as root: use the postgres system user
+class PostgresServer:
+    """A throwaway PostgreSQL server: its ``url`` (database ``lpg``), and ``stop``/``start``/``restart``."""
+
+    def __init__(self) -> None:
+        if not (shutil.which("initdb") and shutil.which("pg_ctl")):
+            _unavailable("initdb/pg_ctl not on PATH")
         try:
-            user = pwd.getpwnam("postgres")
-        except KeyError:
-            _unavailable("running as root and no 'postgres' user exists")
-        if not shutil.which("runuser"):
-            _unavailable("running as root and runuser is missing")
-        prefix = ["runuser", "-u", "postgres", "--"]
-    root = Path(tempfile.mkdtemp(prefix="lpg-pg-", dir="/tmp"))  # pytest's tmp is root-only
-    data, sock = root / "data", root / "sock"
-    sock.mkdir()
-    if prefix:
-        for path in (root, sock):
-            os.chown(path, user.pw_uid, user.pw_gid)
-    port = _free_port()
+            import psycopg2  # noqa: F401
+        except ImportError:
+            _unavailable("psycopg2 is not installed")
+        self.prefix: list[str] = []
+        user = None
+        if os.geteuid() == 0:  # the server refuses to run as root: use the postgres system user
+            try:
+                user = pwd.getpwnam("postgres")
+            except KeyError:
+                _unavailable("running as root and no 'postgres' user exists")
+            if not shutil.which("runuser"):
+                _unavailable("running as root and runuser is missing")
+            self.prefix = ["runuser", "-u", "postgres", "--"]
+        self.root = Path(tempfile.mkdtemp(prefix="lpg-pg-", dir="/tmp"))  # pytest's tmp is root-only
+        self.data, sock = self.root / "data", self.root / "sock"
+        sock.mkdir()
+        if user is not None:
+            for path in (self.root, sock):
+                os.chown(path, user.pw_uid, user.pw_gid)
+        self.port = _free_port()
+        self.options = f"-p {self.port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off"
+        init = self.pg("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync")
+        if init.returncode:
+            shutil.rmtree(self.root, ignore_errors=True)
+            _unavailable(f"initdb failed: {init.stderr.strip()[-500:]}")
+        self.start()
+        import psycopg2
 
-    def pg(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([*prefix, *args], capture_output=True, text=True, timeout=120)
-
-    init = pg("initdb", "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync")
-    if init.returncode:
-        shutil.rmtree(root, ignore_errors=True)
-        _unavailable(f"initdb failed: {init.stderr.strip()[-500:]}")
-    start = pg("pg_ctl", "-D", str(data), "-l", str(root / "server.log"), "-w", "-o",
-               f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off", "start")
-    if start.returncode:
-        log = (root / "server.log").read_text() if (root / "server.log").exists() else ""
-        shutil.rmtree(root, ignore_errors=True)
-        pytest.fail(f"pg_ctl start failed: {start.stderr.strip()} {log[-1000:]}")
-    try:
-        conn = psycopg2.connect(host="127.0.0.1", port=port, user="postgres", dbname="postgres")
+        conn = psycopg2.connect(host="127.0.0.1", port=self.port, user="postgres", dbname="postgres")
         conn.autocommit = True  # CREATE DATABASE cannot run in a transaction
         with conn.cursor() as cur:
             cur.execute("CREATE DATABASE lpg")
         conn.close()
-        yield f"postgresql://postgres@127.0.0.1:{port}/lpg"
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/lpg"
+
+    def pg(self, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([*self.prefix, *args], capture_output=True, text=True, timeout=120)
+
+    def _ctl(self, action: str, *extra: str) -> None:
+        done = self.pg("pg_ctl", "-D", str(self.data), "-l", str(self.root / "server.log"), "-w", *extra, action)
+        if done.returncode:
+            log = (self.root / "server.log").read_text() if (self.root / "server.log").exists() else ""
+            self.close()
+            pytest.fail(f"pg_ctl {action} failed: {done.stderr.strip()} {log[-1000:]}")
+
+    def start(self) -> None:
+        self._ctl("start", "-o", self.options)
+
+    def stop(self) -> None:
+        self._ctl("stop", "-m", "fast")
+
+    def restart(self) -> None:
+        """What a maintenance restart does: every connection is dropped, then the server is back."""
+        self._ctl("restart", "-m", "fast", "-o", self.options)
+
+    def close(self) -> None:
+        self.pg("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """``postgresql://`` URL of a fresh database on a server started for this session."""
+    server = PostgresServer()
+    try:
+        yield server.url
     finally:
-        pg("pg_ctl", "-D", str(data), "-m", "immediate", "-w", "stop")
-        shutil.rmtree(root, ignore_errors=True)
+        server.close()
+
+
+@pytest.fixture
+def postgres_server() -> Iterator[PostgresServer]:
+    """A server of the test's own, which the test may stop and restart."""
+    server = PostgresServer()
+    try:
+        yield server
+    finally:
+        server.close()

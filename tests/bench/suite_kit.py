@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 
 def tiny_suite(name: str, epochs: int) -> dict[str, Any]:
@@ -18,3 +21,11 @@ def tiny_suite(name: str, epochs: int) -> dict[str, Any]:
         "seeds": [0, 1],
         "tuning": {"trials": 2},
     }
+
+
+def write_suite(folder: Path, data: dict[str, Any]) -> Path:
+    """``folder/suite.yaml`` holding ``data``, its output in ``folder/out``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "suite.yaml"
+    path.write_text(yaml.safe_dump({**data, "output": str(folder / "out")}, sort_keys=False))
+    return path
