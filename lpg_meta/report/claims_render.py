@@ -13,7 +13,7 @@ from lpg_meta.report.claims import ALL_ROWS, Claim, Summary, display_factor, sui
 from lpg_meta.report.layout import METRIC_INFO
 from lpg_meta.report.render import latex_escape
 from lpg_meta.report.stats import Friedman, format_p
-from lpg_meta.report.tidy import COLLAPSED, Results
+from lpg_meta.report.tidy import COLLAPSED, TIMING, Results
 from lpg_meta.results import write_text_atomic
 
 CLAIMS_FIELDS = ("claim", "protocol", "dataset", "method", "baseline", "metric", "n", "seeds", "n_method",
@@ -165,15 +165,27 @@ def _pair_tables(results: Results, summaries: list[Summary]) -> list[str]:
     return out
 
 
-def _what_it_takes(summaries: list[Summary]) -> list[str]:
+def row_minutes(results: Results, ds: str) -> float | None:
+    """The measured training time of a data set row's seeded runs, in worker-minutes (None: not recorded)."""
+    seconds = [v for (d, _m, split, metric), by_seed in results.values.items()
+               if d == ds and split == TIMING and metric == "seconds" for v in by_seed.values()]
+    return sum(seconds) / 60.0 if seconds else None
+
+
+def _what_it_takes(results: Results, summaries: list[Summary]) -> list[str]:
     lines = []
     for s in summaries:
         need = rows_needed(s.spec.alpha)
         if s.across.n < need:
+            more = need - s.across.n
+            costs = [c for c in (row_minutes(results, ds) for ds in s.datasets) if c is not None]
+            cost = (f" At this suite's methods and seeds a row of this protocol took {sum(costs) / len(costs):.0f} "
+                    f"worker-minutes of seeded runs (mean of its {len(costs)} rows, tuning trials not counted), so "
+                    f"about {more * sum(costs) / len(costs):.0f} more." if costs else "")
             lines.append(f"{s.spec.text} on {s.protocol} rows: {s.across.verdict}; the signed-rank test needs "
-                         f"{need} rows to reach α = {s.spec.alpha:g} (every row agreeing), {need - s.across.n} "
-                         f"more data set row{'s' * (need - s.across.n != 1)} of this protocol. More seeds do not "
-                         "help: the rows are the sample.")
+                         f"{need} rows to reach α = {s.spec.alpha:g} (every row agreeing), {more} "
+                         f"more data set row{'s' * (more != 1)} of this protocol. More seeds do not "
+                         f"help: the rows are the sample.{cost}")
     return lines
 
 
@@ -221,7 +233,7 @@ def render_claims_md(results: Results, summaries: list[Summary], split: str) -> 
     metric = summaries[0].spec.metric if summaries else "balanced_accuracy"
     out = [f"# Claims on the {results.layout.suite or 'results'} suite", "", _definition(summaries, split), "",
            tabulate(_summary_rows(summaries), SUMMARY_HEADERS, tablefmt="github", disable_numparse=True), ""]
-    out += [f"- {line}" for line in _what_it_takes(summaries)]
+    out += [f"- {line}" for line in _what_it_takes(results, summaries)]
     out += ["", *_pair_tables(results, summaries), _repeats(results, claims), "", _collapse_line(results, claims), "",
             _friedman_line(results, suite_friedman(results, metric, split)), ""]
     for s in summaries:

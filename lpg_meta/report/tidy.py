@@ -48,6 +48,7 @@ PEAKS = PER_EPOCH_METRICS
 COLLAPSED = "collapsed"  # 1.0 where lpg_meta.collapse flags the run's test curve, else 0.0
 SPLITS = ("test", "val")
 PAC_BAYES = "pac_bayes"  # the split of the bound's fields (result.json's ``pac_bayes`` block)
+TIMING = "timing"  # the split of a run's measured cost: ``seconds``, its training wall time
 NOISE_RATES = "class_noise_rate"  # curves.csv series: each class's realised flip rate
 # curves.csv series of LPG runs: mean ||g~|| / ||g|| per epoch and class; flip rate per training label
 AMPLIFICATION, LABEL_NOISE_RATE = "gradient_amplification", "label_noise_rate"  # no lpg_ prefix: not a trajectory
@@ -96,6 +97,9 @@ def _run_values(run: Run, noisy: bool) -> list[tuple[str, str, float]]:
                 curve = [h[key] for h in run.result.get("history") or [] if isinstance(h.get(key), (int, float))]
                 if curve:
                     out.append((split, f"peak_{metric}", float(max(curve))))
+    seconds = (run.result.get("timing") or {}).get("seconds_total")
+    if isinstance(seconds, (int, float)) and math.isfinite(seconds):
+        out.append((TIMING, "seconds", float(seconds)))
     for key, value in (run.result.get(PAC_BAYES) or {}).items():
         if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
             out.append((PAC_BAYES, key, float(value)))

@@ -185,3 +185,15 @@ def test_a_baseline_identical_to_another_is_listed_but_counted_once(tmp_path):
     assert "clip = ce on bal" in (tmp_path / "claims.md").read_text()
     table = leaderboard(tmp_path)
     assert "clip = ce on bal" in table and "(=)" in table
+
+
+def test_row_minutes_sums_the_recorded_training_time_of_a_row(tmp_path):
+    from lpg_meta.report.claims_render import row_minutes
+    from lpg_meta.report.tidy import TIMING
+
+    results = load_results(three_protocols(tmp_path / "results"), SPEC)
+    assert row_minutes(results, "noisy") is None  # these result files record no timing
+    results.values[("noisy", "ce", TIMING, "seconds")] = {0: 30.0, 1: 90.0}
+    results.values[("noisy", "lpg", TIMING, "seconds")] = {0: 60.0}
+    results.values[("other", "ce", TIMING, "seconds")] = {0: 600.0}
+    assert row_minutes(results, "noisy") == pytest.approx((30 + 90 + 60) / 60)
