@@ -8,6 +8,7 @@ here as ``args.spec``, so this module never imports training code.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +62,7 @@ def cmd_table(args: argparse.Namespace) -> int:
         if Path(args.root).is_dir() and any(Path(args.root).rglob("result.json")):
             paths += write_tidy(results, out)
         for path in paths:
-            print(f"wrote {path}")
+            print(f"wrote {path}", file=sys.stderr)
     return 0
 
 
@@ -81,7 +82,7 @@ def cmd_claims(args: argparse.Namespace) -> int:
     paths = write_claims(_results(args), _out(args), args.metric)
     print(paths[0].read_text(), end="")
     for path in paths:
-        print(f"wrote {path}")
+        print(f"wrote {path}", file=sys.stderr)
     return 0
 
 
@@ -98,9 +99,9 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
     paths = write_plots(_results(args), _out(args))
     for path in paths:
-        print(f"wrote {path}")
+        print(f"wrote {path}", file=sys.stderr)
     if not paths:
-        print(f"no plot applies to {args.root}")
+        print(f"no plot applies to {args.root}", file=sys.stderr)
     return 0
 
 
@@ -120,5 +121,5 @@ def cmd_theory(args: argparse.Namespace) -> int:
     paths = write_theory(_results(args), _out(args))
     print(paths[0].read_text(), end="")
     for path in paths:
-        print(f"wrote {path}")
+        print(f"wrote {path}", file=sys.stderr)
     return 0

@@ -267,7 +267,7 @@ def _paper_note(results: Results, table: Table) -> str:
             if entry := _published(results, ds, m, table.spec.metric):
                 sources.setdefault(entry.source, set()).add(entry.method)
     listed = "; ".join(f"{', '.join(sorted(n))}: {s}" for s, n in sorted(sources.items()))
-    return (f"Paper: published ResNet-32 numbers from METHOD.md §7, not rerun here (the reproduced "
+    return (f"Paper: published ResNet-32 numbers from docs/method.md §7, not rerun here (the reproduced "
             f"columns use the suite's model and epochs). Sources: {listed}. Long-tail numbers are "
             "published as top-1 error and shown as 100 minus that; the CIFAR test sets are balanced, so "
             "top-1 accuracy equals balanced accuracy.")

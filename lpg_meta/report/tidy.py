@@ -122,7 +122,7 @@ def _run_curves(run: Run, long_tail: bool) -> dict[str, list[tuple[int | None, i
     lpg = run.result.get("lpg") or {}
     if lpg.get("trajectory"):
         series[f"lpg_{lpg.get('quantity', 'a_c')}"] = _epoch_class(lpg["trajectory"])
-    if lpg.get("amplification"):  # mean ||g~|| / ||g|| per epoch and class (issue 17)
+    if lpg.get("amplification"):  # mean ||g~|| / ||g|| per epoch and class
         series[AMPLIFICATION] = _epoch_class(lpg["amplification"])
     noise = (run.result.get("data") or {}).get("noise") or {}
     if lpg and noise.get("kind", "none") != "none":  # the label a perturbation is indexed by: its flip rate

@@ -1,4 +1,4 @@
-"""``lpg-meta theory`` (issue 17): Spearman with its class-permutation p-value on hand cases, and the
+"""``lpg-meta theory``: Spearman with its class-permutation p-value on hand cases, and the
 whole report on fabricated result files whose answers are known."""
 
 from __future__ import annotations
