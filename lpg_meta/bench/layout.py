@@ -22,6 +22,7 @@ def suite_spec(suite: Suite | str | Path) -> dict[str, Any]:
         suite = load_suite(suite)
     datasets = {name: {"display": DATASETS.get(row.source).display_name or row.source}
                 for name, row in suite.datasets.items()}
-    methods = {name: {"display": method_display_name(row.method), "method": row.method}
-               for name, row in suite.methods.items()}
+    # "declared": the row named itself; an undeclared name already taken falls back to the row name
+    methods = {name: {"display": row.display or method_display_name(row.method), "method": row.method,
+                      "declared": row.display is not None} for name, row in suite.methods.items()}
     return {"suite": suite.name, "datasets": datasets, "methods": methods, "tables": suite.tables}

@@ -44,7 +44,7 @@ METRIC_INFO: dict[str, MetricInfo] = {
 }
 METRICS = tuple(METRIC_INFO)
 FORMATS = ("md", "latex", "csv")  # what `lpg-meta table --format` writes
-_NOISE_NAMES = {"sym_excl": "sym.", "sym_incl": "sym.", "sym": "sym.", "pair": "pair", "asym": "asym."}
+_NOISE_NAMES = {"sym_excl": "sym. excl.", "sym_incl": "sym. incl.", "sym": "sym.", "pair": "pair", "asym": "asym."}
 
 
 def protocol(config: dict[str, Any]) -> str:
@@ -96,9 +96,21 @@ class Layout:
     datasets: dict[str, dict[str, Any]]  # row -> {"display": str | None, "config": {...}}
     methods: dict[str, dict[str, Any]]  # row -> {"display": str | None, "method": registry id}
     tables: list[TableSpec] | None = None  # None: one per protocol (default_tables)
+    def method_names(self) -> dict[str, str]:
+        """One name per row, unique across the suite: declared names first, then the others in suite
+        order; a row whose method's name is already taken shows its own row name."""
+        taken = {info["display"]: row for row, info in self.methods.items()
+                 if info.get("declared") and info.get("display")}
+        names = {row: shown for shown, row in taken.items()}
+        for row, info in self.methods.items():
+            if row not in names:
+                shown = info.get("display") or row
+                shown = row if shown in taken else shown
+                taken[shown], names[row] = row, shown
+        return names
 
     def method_name(self, row: str) -> str:
-        return self.methods.get(row, {}).get("display") or row
+        return self.method_names().get(row, row)
 
     def base_of(self, row: str) -> str | None:
         """The row whose method is the base X of this ``lpg+X`` row, if the suite has one."""

@@ -98,7 +98,8 @@ def test_cli_writes_pngs_and_pdfs_the_same_bytes_when_redrawn(tmp_path, capsys):
     parser = argparse.ArgumentParser()
     add_plot_parser(parser.add_subparsers(dest="command"))
     assert cmd_plot(parser.parse_args(["plot", str(tmp_path)])) == 0
-    assert "curves_lt.pdf" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "curves_lt.pdf" in captured.err and not captured.out  # status lines on stderr
 
 
 def test_a_figure_that_fails_while_being_written_leaves_no_file(tmp_path, monkeypatch):

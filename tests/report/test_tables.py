@@ -73,7 +73,7 @@ def test_one_table_per_protocol_in_suite_order_with_display_names(tmp_path):
     balanced, longtail, noisy = tables
     assert balanced.spec.datasets == ["bal_b", "bal_a"]  # the spec's order, not sorted
     assert [balanced.dataset_names[d] for d in balanced.spec.datasets] == ["Digits", "MNIST-1D"]
-    assert longtail.dataset_names["lt"] == "MNIST-1D (ρ = 10)" and noisy.dataset_names["noisy"] == "Digits (sym. 40 %)"
+    assert longtail.dataset_names["lt"] == "MNIST-1D (ρ = 10)" and noisy.dataset_names["noisy"] == "Digits (sym. excl. 40 %)"
     assert longtail.methods == ["ce", "la", "lpg+la"] and longtail.groups == [("", ["ce", "la"]), ("", ["lpg+la"])]
     assert [c.kind for c in longtail.columns] == ["main", "shot", "shot", "shot", "wtl_ref", "wtl_base"]
     assert [c.kind for c in noisy.columns] == ["main", "peak", "wtl_ref"]
@@ -198,7 +198,7 @@ def test_noisy_rows_get_an_unmarked_peak_column_from_the_history(tmp_path):
         write_result(tmp_path, "sym40", "gce", seed, method="gce", noise="sym_excl", noise_rate=0.4,
                      balanced=0.66, history=noisy_history(0.66, 0.66))
     rows = md_rows(leaderboard(tmp_path))
-    assert rows["Method"][:2] == ["sym40 (sym. 40 %) Bal. acc.", "sym40 (sym. 40 %) Peak"]
+    assert rows["Method"][:2] == ["sym40 (sym. excl. 40 %) Bal. acc.", "sym40 (sym. excl. 40 %) Peak"]
     assert rows["ce"][:2] == ["51.00 ± 1.41", "65.00 ± 7.07"]  # gce - ce: +15, +14: p = 0.02 on 1 df
     assert rows["gce"][:2] == ["**66.00 ± 0.00**", "66.00 ± 0.00"]  # the peak is never marked
     assert "Peak" not in md_rows(leaderboard(tmp_path, metric="nll"))["Method"][1]  # no per-epoch nll
@@ -231,8 +231,9 @@ def test_cli_prints_writes_and_rejects_unknown_metric(suite, capsys, latex):
     parser = argparse.ArgumentParser()
     add_table_parser(parser.add_subparsers(dest="command"))
     assert cmd_table(parser.parse_args(["table", str(suite), "--format", "csv", "--write"])) == 0
-    out = capsys.readouterr().out
-    assert out.startswith("table,method,") and "leaderboard_balanced.tex" in out and "runs.csv" in out
+    captured = capsys.readouterr()  # the document alone on stdout, what was written on stderr
+    assert captured.out.startswith("table,method,") and "wrote" not in captured.out
+    assert "leaderboard_balanced.tex" in captured.err and "runs.csv" in captured.err
     latex((suite / "leaderboard_balanced.tex").read_text(), suite / "tex")
     with pytest.raises(UserError, match="unknown metric 'acuracy'.*Did you mean 'accuracy'"):
         cmd_table(parser.parse_args(["table", str(suite), "--metric", "acuracy"]))
