@@ -73,7 +73,8 @@ def test_one_table_per_protocol_in_suite_order_with_display_names(tmp_path):
     balanced, longtail, noisy = tables
     assert balanced.spec.datasets == ["bal_b", "bal_a"]  # the spec's order, not sorted
     assert [balanced.dataset_names[d] for d in balanced.spec.datasets] == ["Digits", "MNIST-1D"]
-    assert longtail.dataset_names["lt"] == "MNIST-1D (ρ = 10)" and noisy.dataset_names["noisy"] == "Digits (sym. excl. 40 %)"
+    assert longtail.dataset_names["lt"] == "MNIST-1D (ρ = 10)"
+    assert noisy.dataset_names["noisy"] == "Digits (sym. excl. 40 %)"
     assert longtail.methods == ["ce", "la", "lpg+la"] and longtail.groups == [("", ["ce", "la"]), ("", ["lpg+la"])]
     assert [c.kind for c in longtail.columns] == ["main", "shot", "shot", "shot", "wtl_ref", "wtl_base"]
     assert [c.kind for c in noisy.columns] == ["main", "peak", "wtl_ref"]
