@@ -27,7 +27,8 @@ _LATEX_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$",
                   "<": "$<$", ">": "$>$", "±": "$\\pm$", "†": "$^\\dagger$", "‡": "$^\\ddagger$",
                   "–": "--", "§": "\\S{}",
                   "ρ": "$\\rho$", "Δ": "$\\Delta$", "α": "$\\alpha$", "χ": "$\\chi$", "²": "$^2$", "≥": "$\\geq$",
-                  "≤": "$\\leq$", "τ": "$\\tau$", "×": "$\\times$", "−": "$-$", "|": "$|$"}
+                  "≤": "$\\leq$", "τ": "$\\tau$", "β": "$\\beta$", "σ": "$\\sigma$", "×": "$\\times$", "−": "$-$",
+                  "|": "$|$"}
 MACROS = ("\\providecommand{\\lpgbest}[1]{\\textbf{#1}}",
           "\\providecommand{\\lpgnsw}[1]{\\underline{#1}}",
           "\\providecommand{\\lpgstd}[1]{{\\scriptsize$\\pm$#1}}")
