@@ -24,5 +24,18 @@ def suite_spec(suite: Suite | str | Path) -> dict[str, Any]:
                 for name, row in suite.datasets.items()}
     # "declared": the row named itself; an undeclared name already taken falls back to the row name
     methods = {name: {"display": row.display or method_display_name(row.method), "method": row.method,
-                      "declared": row.display is not None} for name, row in suite.methods.items()}
-    return {"suite": suite.name, "datasets": datasets, "methods": methods, "tables": suite.tables}
+                      "declared": row.display is not None, "search_space": _space(row)}
+               for name, row in suite.methods.items()}
+    return {"suite": suite.name, "datasets": datasets, "methods": methods, "tables": suite.tables,
+            "tuning": {"trials": suite.tuning.trials, "metric": suite.tuning.metric}}
+
+
+def _space(row: Any) -> dict[str, list[Any]]:
+    """The row's search space as JSON-able data: {} when the row is not tuned (seeds only)."""
+    from lpg_meta.bench.space import parse_space
+    from lpg_meta.methods import method_defaults, method_search_space
+
+    space = row.tune
+    if space is None:  # the method's declared space
+        space = parse_space(method_search_space(row.method), f"methods.{row.name}.tune", method_defaults(row.method))
+    return {key: list(dim) for key, dim in space.items()}

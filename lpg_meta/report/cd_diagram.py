@@ -65,7 +65,7 @@ def _draw(results: Results, protocol: str, methods: list[str], left_out: list[st
             cliques.append((a, b))
     half = (k + 1) // 2
     first_label = -0.9 - 0.3 * len(cliques)  # labels start below the clique bars
-    fig, ax = _figure(TEXT_IN, 0.9 + 0.16 * (half + 0.3 * len(cliques) + 3))
+    fig, ax = _figure(TEXT_IN, 1.4 + 0.16 * (half + 0.3 * len(cliques) + 3))
     ax.set_xlim(k + 0.5, 0.5)  # rank 1 (best) on the right, as Demšar draws it
     ax.set_ylim(first_label - half, 1.6)
     ax.axis("off")
@@ -89,9 +89,9 @@ def _draw(results: Results, protocol: str, methods: list[str], left_out: list[st
         y = -0.45 - 0.3 * n
         ax.plot([sorted_ranks[a] - 0.05, sorted_ranks[b] + 0.05], [y, y], color="black", lw=2.5)
     title = (f"{PROTOCOL_TITLES.get(protocol, protocol)}: average ranks over {f.n_datasets} data sets "
-             f"(Friedman p = {f.p_f:.2g}); bars join methods within Nemenyi's CD (α = {f.alpha})")
+             f"(Friedman p = {f.p_f:.2g})\nbars join methods within Nemenyi's critical difference (α = {f.alpha})")
     if left_out:
-        title += f"\nleft out (no value on every data set): {', '.join(map(results.layout.method_name, left_out))}"
+        title += f"\nnot ranked (no value on every data set): {', '.join(map(results.layout.method_name, left_out))}"
     ax.set_title(title)
     return Plot(_save(fig, path), "cd", np.arange(1, k + 1),
                 {results.layout.method_name(m): np.array([r]) for m, r in zip(methods, ranks, strict=True)},

@@ -50,7 +50,7 @@ def plot_class_noise(results: Results, out: Path) -> list[Plot]:
                 panels.append((m, name, classes, x, y))
         if not panels:
             continue
-        fig, axes = panel_figure(len(panels), 3, (1.6, 0.55))
+        fig, axes = panel_figure(len(panels), 3, (1.75, 0.7))
         path = out / f"class_noise_{_safe(ds)}.png"
         cmap = colormaps["tab10"]
         for ax, (m, name, classes, x, y) in zip(axes.flat, panels, strict=False):
@@ -62,17 +62,18 @@ def plot_class_noise(results: Results, out: Path) -> list[Plot]:
             r = np.corrcoef(x.ravel(), y.ravel())[0, 1] if x.std() > 0 and y.std() > 0 else float("nan")
             ax.axhline(0.0, color="grey", lw=0.7, ls="--")
             quantity = name.removeprefix("lpg_")
-            ax.set_title(f"{results.layout.method_name(m)} ({len(x)} seed{'s' if len(x) != 1 else ''}, "
-                         f"r = {r:.2f})")
+            ax.set_title(f"{results.layout.method_name(m)}\nn = {len(x)}, r = {r:.2f}")
             ax.set_xlabel("flip rate of the class")
-            ax.set_ylabel(f"last-epoch {QUANTITIES.get(quantity, quantity)}")
+            if quantity != "a_c":  # a_c is the figure's y label; another quantity names its own panel
+                ax.set_ylabel(f"last-epoch {QUANTITIES.get(quantity, quantity)}")
             plots.append(Plot(path, "class_noise", x.mean(axis=0),
                               {"class noise rate": x.mean(axis=0), results.layout.method_name(m): y.mean(axis=0)},
                               panel=m))
         for ax in list(axes.flat)[len(panels):]:
             ax.axis("off")
         fig.legend(*axes.flat[0].get_legend_handles_labels(), loc="outside right upper", frameon=False)
-        fig.suptitle(f"{results.layout.dataset_name(ds)}: LPG's per-class perturbation against the class's "
-                     "flip rate (dots: seeds; rings: seed mean)")
+        fig.suptitle(f"{results.layout.dataset_name(ds)}: per-class perturbation against the class's flip rate\n"
+                     "dots: the n seeds; rings: seed mean; r: Pearson over all dots")
+        fig.supylabel(f"last-epoch {QUANTITIES['a_c']}")
         _save(fig, path)
     return plots

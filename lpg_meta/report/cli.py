@@ -43,13 +43,15 @@ def add_table_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--split", choices=("test", "val"), default="test",
                         help="which split's last-epoch metrics (default test)")
     parser.add_argument("--write", action="store_true",
-                        help="also write leaderboard.md/.csv/.tex, one .tex per table and, from result "
-                             "files, runs.csv, curves.csv and runs.json")
+                        help="also write leaderboard.md/.csv/.tex, the .tex of each table at each page width, "
+                             "hyperparameters.csv/.tex and, from result files, runs.csv, curves.csv, runs.json "
+                             "and run_settings.csv")
     return parser
 
 
 def cmd_table(args: argparse.Namespace) -> int:
     """Print the tables; with ``--write`` also write them (and the tidy data) to the output folder."""
+    from lpg_meta.report.hyperparameters import write_hyperparameters
     from lpg_meta.report.render import render, write_leaderboards
     from lpg_meta.report.tables import build_tables
     from lpg_meta.report.tidy import write_tidy
@@ -58,7 +60,7 @@ def cmd_table(args: argparse.Namespace) -> int:
     print(render(build_tables(results, args.metric, args.split), args.format), end="")
     if args.write:
         out = _out(args)
-        paths = write_leaderboards(results, out, args.metric, args.split)
+        paths = write_leaderboards(results, out, args.metric, args.split) + write_hyperparameters(results, out)
         if Path(args.root).is_dir() and any(Path(args.root).rglob("result.json")):
             paths += write_tidy(results, out)
         for path in paths:

@@ -96,6 +96,7 @@ class Layout:
     datasets: dict[str, dict[str, Any]]  # row -> {"display": str | None, "config": {...}}
     methods: dict[str, dict[str, Any]]  # row -> {"display": str | None, "method": registry id}
     tables: list[TableSpec] | None = None  # None: one per protocol (default_tables)
+    tuning: dict[str, Any] = field(default_factory=dict)  # {"trials": N, "metric": ...} of the suite
     def method_names(self) -> dict[str, str]:
         """One name per row, unique across the suite: declared names first, then the others in suite
         order; a row whose method's name is already taken shows its own row name."""
@@ -150,7 +151,8 @@ class Layout:
             {"name": t.name, "datasets": t.datasets, "groups": [[g, rows] for g, rows in t.groups],
              "metric": t.metric, "extra": list(t.extra), "caption": t.caption, "label": t.label,
              "reference": t.reference, "display": t.display} for t in self.tables]
-        return {"suite": self.suite, "datasets": self.datasets, "methods": self.methods, "tables": tables}
+        return {"suite": self.suite, "datasets": self.datasets, "methods": self.methods, "tables": tables,
+                "tuning": self.tuning}
 
 
 def layout_from_dict(data: dict[str, Any]) -> Layout:
@@ -161,4 +163,4 @@ def layout_from_dict(data: dict[str, Any]) -> Layout:
                   t.get("metric") or "balanced_accuracy", tuple(t.get("extra") or ()), t.get("caption"),
                   t.get("label"), t.get("reference"), dict(t.get("display") or {})) for t in tables]
     return Layout(str(data.get("suite") or ""), {k: dict(v) for k, v in data.get("datasets", {}).items()},
-                  {k: dict(v) for k, v in data.get("methods", {}).items()}, specs)
+                  {k: dict(v) for k, v in data.get("methods", {}).items()}, specs, dict(data.get("tuning") or {}))

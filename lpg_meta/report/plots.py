@@ -38,7 +38,7 @@ from lpg_meta.results import write_atomic
 PLOTS_DIR = "plots"
 SHOWN = 3  # best other rows drawn beside the reference and LPG
 LEGEND_CLASSES = 10  # up to this many classes: a qualitative palette and a legend; beyond: a colour bar
-QUANTITIES = {"a_c": "learned per-class perturbation $a_c$", "tau_c": "learned clip threshold $\\tau_c$"}
+QUANTITIES = {"a_c": "learned per-class perturbation $a_c$", "tau_c": "clip threshold $\\tau_c$"}
 
 
 @dataclass(frozen=True)
@@ -196,10 +196,12 @@ def plot_trajectories(results: Results, out: Path) -> list[Plot]:
                                     alpha=0.12, lw=0)
             ax.axhline(0.0, color="grey", lw=0.7, ls="--")
             quantity = name.removeprefix("lpg_")
-            ax.set_title(f"{results.layout.method_name(m)} ({len(by_seed)} seed{'s' if len(by_seed) != 1 else ''})")
+            title = f"{results.layout.method_name(m)}, n = {len(by_seed)}"
+            ax.set_title(title.replace(" (", "\n(", 1) if len(title) > 22 else title)  # a panel is 1.5 in wide
             ax.set_xlabel("epoch")
-            ax.set_ylabel(QUANTITIES.get(quantity, quantity))
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            if quantity != "a_c":  # a_c is the figure's y label; another quantity names its own panel
+                ax.set_ylabel(QUANTITIES.get(quantity, quantity))
+            ax.xaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
             plots.append(Plot(path, "trajectory", epochs, series, panel=m))
         for ax in list(axes.flat)[len(panels):]:
             ax.axis("off")
@@ -213,7 +215,8 @@ def plot_trajectories(results: Results, out: Path) -> list[Plot]:
             fig.colorbar(ScalarMappable(Normalize(0, classes - 1), colormaps["viridis"]), ax=axes,
                          label="class index")
         fig.suptitle(f"{results.layout.dataset_name(ds)}: learned per-class perturbation over training, "
-                     "mean ± std over seeds")
+                     "mean ± std over n seeds")
+        fig.supylabel(QUANTITIES["a_c"])
         _save(fig, path)
     return plots
 
@@ -331,7 +334,7 @@ def plot_weight_share(results: Results, out: Path) -> list[Plot]:
         left.set(xlabel="epoch", ylabel="weight share on flipped samples", title="weight share")
         right.set(xlabel="epoch", ylabel="AUC, clean vs flipped", title="weight AUC (0.5: none)")
         fig.legend(*left.get_legend_handles_labels(), loc="outside right upper", frameon=False)
-        fig.suptitle(f"{results.layout.dataset_name(ds)}: meta-reweighting on flipped labels, mean ± std over seeds")
+        fig.suptitle(f"{results.layout.dataset_name(ds)}: meta-reweighting on flipped labels\nmean ± std over seeds")
         path = _save(fig, out / f"weight_share_{_safe(ds)}.png")
         plots.append(Plot(path, "weight_share", np.arange(1, max(len(v[0]) for v in shares.values()) + 1),
                           {results.layout.method_name(m): v[0] for m, v in shares.items()}))

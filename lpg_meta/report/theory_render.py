@@ -37,7 +37,7 @@ from lpg_meta.report.theory import (
     ranking_sentence,
     spearman_by_class,
 )
-from lpg_meta.report.tidy import Results
+from lpg_meta.report.tidy import PAC_BAYES, Results
 from lpg_meta.results import write_text_atomic
 
 THEORY_MD, THEORY_TEX = "theory.md", "theory.tex"
@@ -330,12 +330,21 @@ def plot_bounds(results: Results, theory: Theory, folder: Path) -> list[Path]:
     for b in theory.bounds:
         fig, ax = _figure(COLUMN_IN, 3.6)
         for m in dict.fromkeys(r[0] for r in b.runs):
-            pts = np.array([(r[3], r[2]) for r in b.runs if r[0] == m])
+            if b.vacuous:  # the bound's last digits order nothing: its KL term is what can rank the runs
+                kl = results.get(b.dataset, m, "kl", PAC_BAYES)
+                pts = np.array([(r[3], kl[r[1]]) for r in b.runs if r[0] == m and r[1] in kl]).reshape(-1, 2)
+            else:
+                pts = np.array([(r[3], r[2]) for r in b.runs if r[0] == m])
             ax.scatter(pts[:, 0], pts[:, 1], color=colours.get(m), label=results.layout.method_name(m), s=10)
-        kind = "vacuous" if b.vacuous else f"τ over methods {_f(b.tau_methods)}"
-        ax.set(xlabel="test error", ylabel="PAC-Bayes bound",
-               title=f"{results.layout.dataset_name(b.dataset)}: {kind}")
-        ax.ticklabel_format(axis="y", useOffset=False)
+        if b.vacuous:
+            ax.set_yscale("log")
+            ax.set(ylabel="KL term (nats)", title=f"{results.layout.dataset_name(b.dataset)}\nbound vacuous; "
+                                                   f"KL: τ over methods {_f(b.tau_kl)}")
+        else:
+            ax.set(ylabel="PAC-Bayes bound", title=f"{results.layout.dataset_name(b.dataset)}\n"
+                                                    f"τ over methods {_f(b.tau_methods)}")
+            ax.ticklabel_format(axis="y", useOffset=False)
+        ax.set_xlabel("test error")
         fig.legend(loc="outside lower center", ncol=3, frameon=False, markerscale=1.2, handletextpad=0.2,
                    columnspacing=0.8)
         paths.append(_save(fig, folder / f"theory_bound_{_safe(b.dataset)}.png"))

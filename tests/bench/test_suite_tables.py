@@ -38,7 +38,9 @@ tables:
 def test_tables_section_is_plain_data_with_groups_and_overrides():
     spec = suite_spec(parse_suite(SUITE + TABLES))
     assert list(spec["datasets"]) == ["lt", "bal"] and spec["datasets"]["bal"]["display"] == "Digits"
-    assert spec["methods"]["lpg+la"] == {"display": "LPG+LA", "method": "lpg+la", "declared": False}
+    assert spec["methods"]["lpg+la"] == {"display": "LPG+LA", "method": "lpg+la", "declared": False,
+                                      "search_space": spec["methods"]["lpg+la"]["search_space"]}
+    assert "eps" in spec["methods"]["lpg+la"]["search_space"] and spec["tuning"]["trials"] == 20
     (table,) = spec["tables"]
     assert table["groups"] == [["Baselines", ["ce", "la"]], ["LPG", ["lpg", "lpg+la"]]]
     assert table["datasets"] == ["bal", "lt"] and table["extra"] == ["shots"] and table["reference"] == "ce"

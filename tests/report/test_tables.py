@@ -11,6 +11,7 @@ from test_collect import write_result
 
 from lpg_meta.errors import UserError
 from lpg_meta.report import add_table_parser, build_tables, cmd_table, leaderboard, load_results
+from lpg_meta.report.render import LAYOUTS, render_latex
 
 
 def md_rows(text: str) -> dict[str, list[str]]:
@@ -184,7 +185,7 @@ def test_collapsed_runs_are_counted_marked_and_kept_in_the_mean(tmp_path, latex)
     rows = md_rows(text)
     assert rows["lpg"][0] == "<ins>53.00 ± 18.38</ins> (collapsed 1/2)‡"  # (66 + 40) / 2: the collapse stays in
     assert "collapsed" not in rows["ce"][0]
-    assert "on pair, seed 1" in text and "on pair, seed 0" not in text and "more than 20 points below" in text
+    assert "pair: lpg (seed 1)." in text and "more than 20 points below" in text
     tex = leaderboard(tmp_path, "latex")
     assert "$^{\\ddagger1}$" in tex
     latex(tex, tmp_path / "tex")
@@ -224,8 +225,18 @@ def test_widest_default_tables_fit_a_two_column_page(tmp_path, latex):
                              balanced=0.5 + 0.01 * i + 0.003 * s, history=noisy_history(0.9, 0.5))
     tex = leaderboard(tmp_path, "latex")
     assert tex.count("\\begin{table*}") == 2
-    assert "Seeds with a value" in tex and "10 seeds: " in tex and "(n=" not in tex
+    assert r"Seeds per cell: 3, except 10 for method\_00, method\_01, method\_02, method\_03 on every data set." in tex
+    assert "(n=" not in tex
     latex(tex, tmp_path / "tex")
+    # every other layout fits its page too: blocks stacked, floats split where the height needs it
+    tables = build_tables(load_results(tmp_path))
+    for target, compact in LAYOUTS:
+        for table in tables:
+            text = render_latex(table, target, compact)
+            latex(text, tmp_path / f"{table.spec.name}-{target}-{compact}", "onecolumn" if target == "text" else
+                  "twocolumn")
+            if target == "column" and not compact and table.spec.name == "noisy":
+                assert text.count("\\begin{tabular}{@{}l") > 1  # four data sets do not fit side by side
 
 
 def test_cli_prints_writes_and_rejects_unknown_metric(suite, capsys, latex):
