@@ -70,13 +70,17 @@ def _draw(results: Results, protocol: str, methods: list[str], left_out: list[st
     ax.set_ylim(first_label - half, 1.6)
     ax.axis("off")
     ax.plot([1, k], [0, 0], color="black", lw=1)
+    step = 1 if k <= 15 else (2 if k <= 30 else 5)  # labels of one rank each would overprint
     for r in range(1, k + 1):
-        ax.plot([r, r], [0, 0.15], color="black", lw=1)
-        ax.text(r, 0.25, str(r), ha="center", va="bottom")
-    ax.plot([1, 1 + f.critical_difference], [1.05, 1.05], color="black", lw=2)
-    for end in (1, 1 + f.critical_difference):
+        ax.plot([r, r], [0, 0.15 if (r - 1) % step == 0 else 0.08], color="black", lw=1)
+        if (r - 1) % step == 0:
+            ax.text(r, 0.25, str(r), ha="center", va="bottom")
+    cd = min(f.critical_difference, k - 1.0)  # a CD beyond the rank range is drawn to its end
+    ax.plot([1, 1 + cd], [1.05, 1.05], color="black", lw=2)
+    for end in (1, 1 + cd):
         ax.plot([end, end], [0.95, 1.15], color="black", lw=1)
-    ax.text(1 + f.critical_difference / 2, 1.2, f"CD = {f.critical_difference:.2f}", ha="center", va="bottom")
+    beyond = " (wider than the rank range: no two methods differ)" if f.critical_difference > k - 1 else ""
+    ax.text(1 + cd / 2, 1.2, f"CD = {f.critical_difference:.2f}{beyond}", ha="center", va="bottom")
     for i, j in enumerate(order):  # the best half labelled on the right, the worst half on the left
         right = i < half
         y = first_label - (i if right else k - 1 - i)
