@@ -1,4 +1,4 @@
-"""Diagnose a collapsing run: per-step and per-epoch internals of one cell of a suite (issue 19).
+"""Diagnose a collapsing run: per-step and per-epoch internals of one cell of a suite.
 
 Trains one seed of one ``DATASET_ROW/METHOD_ROW`` cell of a suite file (the cell's config, with
 ``--set`` overrides such as the tuned ``eps`` / ``meta_lr``) through the real trainer, and records,

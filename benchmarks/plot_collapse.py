@@ -1,4 +1,4 @@
-"""Plot the records of ``diag_collapse.py`` side by side (issue 19): accuracy, loss, gradient norm, A.
+"""Plot the records of ``diag_collapse.py`` side by side: accuracy, loss, gradient norm, A.
 
 Usage: ``python benchmarks/plot_collapse.py OUT.png LABEL=diag.json [LABEL=diag.json ...]`` (split at the last =)
 """

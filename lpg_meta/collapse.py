@@ -8,7 +8,7 @@ epoch ends more than ``COLLAPSE_DROP`` (20 points) below its best epoch. A dip t
 to within 20 points of the best by the last epoch is not a collapse. The threshold sits above
 what plain CE's memorization of label noise costs on the suite's noisy rows (peak minus last
 epoch: 7.5 to 14.7 points per seed, benchmarks/cpu.yaml) and below the collapses seen in LPG
-(``lpg`` on ``mnist1d_pair`` seed 2: 65 -> 40, 25 points; issue 19), so it separates the two.
+(``lpg`` on ``mnist1d_pair`` seed 2: 65 -> 40, 25 points), so it separates the two.
 It does not ask how fast the fall was: a steady decline of more than 20 points is flagged too.
 """
 

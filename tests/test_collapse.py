@@ -8,8 +8,8 @@ import pytest
 
 from lpg_meta.collapse import COLLAPSE_DROP, detect_collapse, history_collapse
 
-# Issue 19's seed 2 of lpg on mnist1d_pair (test accuracy per epoch, 20 epochs): best 0.65 at
-# epoch 3, fell to 0.14 at epoch 10 and ended at 0.40 (the issue elides epochs 13-19; filled
+# A real run, seed 2 of lpg on mnist1d_pair (test accuracy per epoch, 20 epochs): best 0.65 at
+# epoch 3, fell to 0.14 at epoch 10 and ended at 0.40 (the record we had elides epochs 13-19; filled
 # here with a slow climb).
 ISSUE_SEED2 = [0.44, 0.52, 0.65, 0.55, 0.60, 0.58, 0.61, 0.39, 0.56, 0.14, 0.29, 0.34,
                0.36, 0.37, 0.38, 0.38, 0.39, 0.39, 0.40, 0.40]
@@ -25,7 +25,7 @@ def test_flags_a_collapse_that_does_not_recover():
 
 
 def test_dip_that_recovers_is_not_a_collapse():
-    # Issue 19's seed 1 dipped to 0.27 and ended at 0.655.
+    # That run family.s seed 1 dipped to 0.27 and ended at 0.655.
     curve = [0.45, 0.60, 0.66, 0.62, 0.27, 0.50, 0.60, 0.64, 0.655]
     out = detect_collapse(curve)
     assert out["collapsed"] is False and out["onset_epoch"] is None

@@ -1,4 +1,4 @@
-"""Copy finished runs of another suite whose resolved config equals a study's (issue 18 studies).
+"""Copy finished runs of another suite whose resolved config equals a study's.
 
 A run is the same run when its config hashes the same (``config_hash``): seeded training is
 bit-identical on this code (checked on 15 digits runs of the CPU suite, lpg and ce: same metrics

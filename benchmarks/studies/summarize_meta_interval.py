@@ -1,4 +1,4 @@
-"""Summarize the meta_interval / meta_batch_size study (issue 18, item 1).
+"""Summarize the meta_interval / meta_batch_size study.
 
 Reads ``results/studies/meta_interval/*/*/seed*/result.json`` and writes ``summary.json`` and
 ``summary.md`` beside them: per row and method variant, the last-epoch test balanced accuracy of
@@ -133,7 +133,7 @@ CONDITIONS = "measured under load on the shared 2-core machine, 1 thread, niced:
 
 
 def markdown(summary: dict, conditions: str = CONDITIONS) -> str:
-    lines = ["# meta_interval / meta_batch_size study (issue 18, item 1)", "",
+    lines = ["# meta_interval / meta_batch_size study", "",
              "Last-epoch test balanced accuracy (%, mean ± sd over seeds), run time / ce run time (same row, "
              f"median over seeds of the per-seed ratio; {conditions}), the within-run ratio (median over seeds of "
              "total / (total - meta-step "

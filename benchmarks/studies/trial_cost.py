@@ -1,4 +1,4 @@
-"""What one more tuning trial costs per row of a finished suite (issue 18, item 5).
+"""What one more tuning trial costs per row of a finished suite.
 
 For each dataset row: the sum over its tuned cells of the median wall time of one of the cell's
 seeded runs (a trial is one such run on the first seed; pruned trials cost less, so this is an

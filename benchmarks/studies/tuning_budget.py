@@ -1,4 +1,4 @@
-"""Tuning budget study (issue 18, item 5): best of the first 2, 8 and 20 trials of each cell.
+"""Tuning budget study: best of the first 2, 8 and 20 trials of each cell.
 
 Reads the 20-trial studies of ``benchmarks/studies/tuning_budget.yaml`` (run them first with
 ``lpg-meta run``), takes for each budget k the best complete trial among the first k (ties to the
@@ -142,7 +142,7 @@ def main() -> None:
 
 def markdown(out: dict[str, Any]) -> str:
     budgets = list(out["budgets"])
-    lines = ["# Tuning budget study (issue 18, item 5)", "",
+    lines = ["# Tuning budget study", "",
              "Last-epoch test balanced accuracy (%, mean of seeds 0-2) of each cell's best config among the "
              "first k trials (trial 0 = the row's values), by budget k; the chosen trial in brackets.", "",
              "| cell | " + " | ".join(f"k = {k}" for k in budgets) + " |", "|---|" + "---|" * len(budgets)]

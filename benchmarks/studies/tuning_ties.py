@@ -1,4 +1,4 @@
-"""How often a suite's tuning trials tie on the validation metric (issue 18, item 5b).
+"""How often a suite's tuning trials tie on the validation metric.
 
 Reads a suite's Optuna journal (read-only) and counts, per cell, whether the best value is shared
 by more than one complete trial; with 10 validation images a class, balanced accuracy moves in

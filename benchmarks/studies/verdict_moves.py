@@ -1,4 +1,4 @@
-"""Which claims' verdicts moved between two runs of a suite (issue 18, item 4).
+"""Which claims' verdicts moved between two runs of a suite.
 
 Reads two ``claims.csv`` files (``lpg-meta claims``) and writes a Markdown list of every comparison
 whose verdict differs, with both mean differences and p-values, and the protocol lines of both.

@@ -72,6 +72,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         from lpg_meta.report import (
             load_results,
             write_claims,
+            write_hyperparameters,
             write_leaderboards,
             write_plots,
             write_theory,
@@ -80,8 +81,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         out = summary["output"]
         results = load_results(out, suite_spec(args.suite))
-        written = [*write_tidy(results, out), *write_leaderboards(results, out), *write_claims(results, out),
-                   *write_plots(results, out), *write_theory(results, out)]
+        written = [*write_tidy(results, out), *write_leaderboards(results, out), *write_hyperparameters(results, out),
+                   *write_claims(results, out), *write_plots(results, out), *write_theory(results, out)]
         print("wrote " + ", ".join(str(p) for p in written))
     return 0 if complete else 1
 

@@ -28,7 +28,7 @@ TOP_KEYS = ("suite", "description", "defaults", "datasets", "methods", "matrix",
 DEFAULT_KEYS = ("data", "model", "model_params", "method_params", "optim", "train")
 DATASET_SHORTCUTS = ("imbalance", "noise", "noise_rate", "meta_per_class", "val_per_class")
 DATASET_KEYS = ("source", "model", *DATASET_SHORTCUTS, "data", "model_params", "optim", "train")
-METHOD_KEYS = ("method", "params", "tune", "model_params")
+METHOD_KEYS = ("method", "params", "tune", "model_params", "display")
 MATRIX_KEYS = ("datasets", "methods", "exclude")
 TUNING_KEYS = ("trials", "seeds", "last_epochs", "margin", "sampler_seed", "pruner", "metric", "direction")
 # Validation metrics a study can optimise (``classification_metrics``) and their natural direction.
@@ -56,6 +56,8 @@ class MethodRow:
     tune: dict[str, tuple] | None
     # Model settings the method needs on every row (ldam's cosine head); checked per cell.
     model_params: dict[str, Any] = field(default_factory=dict)
+    # The row's name in tables and legends (None: its method's display_name); not part of a run's config.
+    display: str | None = None
 
 
 @dataclass(frozen=True)
@@ -125,6 +127,7 @@ def parse_suite(text: str, path: Path = Path("<suite>")) -> Suite:
     defaults = _defaults(data.get("defaults"))
     datasets = _rows(data, "datasets", lambda name, row: _dataset_row(name, row, defaults.get("data", {})))
     methods = _rows(data, "methods", _method_row)
+    _unique_displays(methods)
     matrix = _matrix(data.get("matrix"), datasets, methods)
     seeds, rule = parse_seeds(data.get("seeds", [0]))
     extra = parse_extra_seeds(data.get("extra_seeds"), [f"{d}/{m}" for d, m in matrix], seeds)
@@ -138,6 +141,17 @@ def parse_suite(text: str, path: Path = Path("<suite>")) -> Suite:
         tables=_tables(data.get("tables"), datasets, methods),
         claims=parse_claims(data.get("claims"), list(datasets), list(methods)),
     )
+
+
+def _unique_displays(methods: dict[str, MethodRow]) -> None:
+    seen: dict[str, str] = {}
+    for name, row in methods.items():
+        if row.display is None:
+            continue
+        if row.display in seen:
+            raise UserError(f"methods.{name}.display: '{row.display}' is already the display name of "
+                            f"methods.{seen[row.display]}; give each row its own.")
+        seen[row.display] = name
 
 
 def _load(text: str) -> Any:
@@ -295,7 +309,11 @@ def _method_row(name: str, row: Any) -> MethodRow:
         space = parse_space(_mapping(tune, f"{where}.tune", "{eps: [float, 0.0, 0.9]}"),
                             f"{where}.tune", defaults)
     model_params = _section(row.get("model_params"), f"{where}.model_params")
-    return MethodRow(name=name, method=method, params=params, tune=space, model_params=model_params)
+    display = row.get("display")
+    if display is not None and (not isinstance(display, str) or not display.strip()):
+        raise UserError(f"{where}.display must be a non-empty string (the row's name in tables), got {display!r}.")
+    return MethodRow(name=name, method=method, params=params, tune=space, model_params=model_params,
+                     display=display)
 
 
 def _matrix(value: Any, datasets: dict[str, DatasetRow], methods: dict[str, MethodRow]) -> list[tuple[str, str]]:

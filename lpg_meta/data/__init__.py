@@ -1,4 +1,4 @@
-"""Data sources, splits and label noise (METHOD.md 5).
+"""Data sources, splits and label noise (docs/method.md §5).
 
 Each source module registers itself in ``DATASETS``; ``build_data`` turns a name, user
 settings and a seed into a ``DataBundle`` (see ``lpg_meta.data.base`` for the tensor and

@@ -31,7 +31,7 @@ COMMON_DEFAULTS: dict[str, Any] = {
     "noise_rate": 0.0,
     "noise_map": {},  # asym map {source label: target label} for datasets without a built-in one
     "meta_per_class": 10,
-    "val_per_class": None,  # None = same as meta_per_class (METHOD.md 5: "same size")
+    "val_per_class": None,  # None = same as meta_per_class (docs/method.md §5: "same size")
     "seed": None,  # None = the run seed passed to build_data
     "many_threshold": 100,  # many-shot: train count > many_threshold
     "few_threshold": 20,  # few-shot: train count < few_threshold

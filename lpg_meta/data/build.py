@@ -116,7 +116,7 @@ def _split(pool_x: torch.Tensor, pos: np.ndarray, index: np.ndarray, y: np.ndarr
 
 
 def build_data(name: str, params: dict[str, Any], seed: int) -> DataBundle:
-    """Load dataset ``name`` and cut it as METHOD.md 5 orders: meta, val, long tail, noise.
+    """Load dataset ``name`` and cut it as docs/method.md §5 orders: meta, val, long tail, noise.
 
     Args:
         name: a registered dataset (``mnist1d``, ``digits``, ``cifar10``, ``cifar100``,

@@ -1,4 +1,4 @@
-"""Label noise on the training split: the named kinds of METHOD.md 5 and their matrices."""
+"""Label noise on the training split: the named kinds of docs/method.md §5 and their matrices."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Meta / validation / long-tailed training splits from one seeded permutation (METHOD.md 5)."""
+"""Meta / validation / long-tailed training splits from one seeded permutation (docs/method.md §5)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""LPG perturbation forms (METHOD.md 3.1): class-level maps of per-sample logit gradients.
+"""LPG perturbation forms (docs/method.md §3.1): class-level maps of per-sample logit gradients.
 
 Every form computes the perturbation ``Delta = g~ - g`` and returns ``g + Delta``. Writing it
 this way makes ``phi = 0`` exact: each multiplier is then exactly 1, ``Delta`` is exactly 0,
@@ -138,7 +138,7 @@ class MatrixForm(Form):
         normalize: divide the multipliers by their batch mean on the true logit.
         zero_sum: remove the perturbation's component along the all-ones (softmax-invariant)
             direction: ``Delta <- Delta - mean_j Delta_j``. Projecting ``Delta`` (not ``g~``)
-            equals METHOD.md's ``g~ <- g~ - mean_j g~_j`` whenever ``g`` sums to zero (any loss
+            equals docs/method.md's ``g~ <- g~ - mean_j g~_j`` whenever ``g`` sums to zero (any loss
             of the softmax), and leaves ``g~ = g`` at ``Phi = 0`` for any base loss.
     """
 

@@ -1,4 +1,4 @@
-"""One-step look-ahead bilevel step (METHOD.md 3.2), for any perturbation module with parameters.
+"""One-step look-ahead bilevel step (docs/method.md §3.2), for any perturbation module with parameters.
 
 The meta loss is ``CE(f_{theta'(phi)}(x_m), y_m)`` where ``theta'(phi)`` is the real optimizer's
 update of the real model's current parameters on the perturbed training loss. Backends differ only
@@ -111,7 +111,7 @@ def lookahead_meta_grad(
         train_loss: ``(logits, y) -> loss`` applying the live (differentiable) perturbation.
         meta_params: the perturbation's parameters (phi).
         backend: a key of ``BACKENDS``, or ``"auto"`` (``resolve_backend``).
-        steps: virtual steps, each on ``batch`` (1 = METHOD.md's one-step look-ahead).
+        steps: virtual steps, each on ``batch`` (1 = docs/method.md's one-step look-ahead).
 
     Returns:
         The gradients (zeros where a parameter did not affect the meta loss) and the meta loss.

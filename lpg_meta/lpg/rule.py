@@ -1,4 +1,4 @@
-"""Closed-form LPG (METHOD.md 3.2, ``rule``): class magnitudes from a running true-class probability.
+"""Closed-form LPG (docs/method.md §3.2, ``rule``): class magnitudes from a running true-class probability.
 
 Classes learned worse than average (low ``q_c``) are amplified, better ones dampened: the LPL
 balanced-data rule transferred to gradients. No meta split is needed.

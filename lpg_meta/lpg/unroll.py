@@ -1,4 +1,4 @@
-"""Backends that build theta'(phi) explicitly and differentiate through it (METHOD.md 3.2).
+"""Backends that build theta'(phi) explicitly and differentiate through it (docs/method.md §3.2).
 
 ``higher`` unrolls any optimizer ``higher`` knows, for K look-ahead steps; ``torchfunc`` replays
 ``torch.optim.SGD`` out of place with ``torch.func.functional_call``. Both keep the graph of the

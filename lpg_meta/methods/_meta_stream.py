@@ -85,7 +85,7 @@ META_DEFAULTS: dict[str, Any] = {
     "warmup_epochs": 0,
     # A meta step every 10th step, with the meta step size scaled to match (meta_step_lr): about
     # 1.25x a ce run on the CPU suite's rows, accuracy within seed noise of every step (l2rw and
-    # gdw, whose per-batch weights do not last, keep 1; issue 18, benchmarks/cpu_regimes.md 8).
+    # gdw, whose per-batch weights do not last, keep 1; benchmarks/cpu_regimes.md §8).
     "meta_interval": 10,
     "meta_batch_size": 100,
     # auto: the exact forward-mode jvp backend for one SGD look-ahead step, else higher; fd
@@ -102,7 +102,7 @@ def require(ok: bool, params: dict[str, Any], key: str, rule: str) -> None:
 
 
 class MetaLearnedMethod(Method):
-    """A method that learns from the clean meta split by one-step look-ahead (METHOD.md 3.2).
+    """A method that learns from the clean meta split by one-step look-ahead (docs/method.md §3.2).
 
     Owns what every such method shares: the meta-step schedule (``warmup_epochs``,
     ``meta_interval``), the shared settings and their checks, the meta-batch stream, the
@@ -141,7 +141,7 @@ class MetaLearnedMethod(Method):
 
     @property
     def lookahead_steps(self) -> int:
-        """Virtual steps per look-ahead (1 = METHOD.md's one-step look-ahead)."""
+        """Virtual steps per look-ahead (1 = docs/method.md's one-step look-ahead)."""
         return 1
 
     def setup(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> None:
@@ -160,7 +160,7 @@ class MetaLearnedMethod(Method):
 
         A meta step every ``meta_interval`` steps then moves the learned parameters about as far
         over a run as one every step (Adam's step is about its learning rate); without the
-        scaling, LPG at interval 10 lost its long-tail gain (digits_lt: -4.4 points, issue 18).
+        scaling, LPG at interval 10 lost its long-tail gain (digits_lt: -4.4 points).
         """
         return lr * self.params["meta_interval"]
 

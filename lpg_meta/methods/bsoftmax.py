@@ -1,4 +1,4 @@
-"""Balanced softmax (Ren et al. 2020; METHOD.md section 4)."""
+"""Balanced softmax (Ren et al. 2020; docs/method.md §4)."""
 
 from __future__ import annotations
 

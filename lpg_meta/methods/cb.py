@@ -1,4 +1,4 @@
-"""Class-balanced loss (Cui et al. 2019; METHOD.md section 4), and the helpers it shares.
+"""Class-balanced loss (Cui et al. 2019; docs/method.md §4), and the helpers it shares.
 
 ``safe_counts``, ``class_balanced_weights`` and ``weighted_per_sample`` are also used by
 ``ldam``/``ldam_drw``, ``la``/``la_posthoc``, ``bsoftmax`` and ``lpl``.

@@ -1,4 +1,4 @@
-"""Gradient-norm clipping as a parameter-level gradient perturbation (METHOD.md section 2)."""
+"""Gradient-norm clipping as a parameter-level gradient perturbation (docs/method.md §2)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Focal loss (Lin et al. 2017; METHOD.md section 4), as in kaidic/LDAM-DRW."""
+"""Focal loss (Lin et al. 2017; docs/method.md §4), as in kaidic/LDAM-DRW."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Generalized cross-entropy (Zhang and Sabuncu 2018; METHOD.md section 4)."""
+"""Generalized cross-entropy (Zhang and Sabuncu 2018; docs/method.md §4)."""
 
 from __future__ import annotations
 

@@ -1,14 +1,14 @@
-"""Generalized Data Weighting (Chen et al. 2021; GGchen1997/GDW-NIPS2021), METHOD.md 4.
+"""Generalized Data Weighting (Chen et al. 2021; GGchen1997/GDW-NIPS2021), docs/method.md §4.
 
 Our reading of the reference (``main.py``, ``--mode gdw``): each sample i gets class-level
 weights ``omega_i`` in R^C, one per logit, applied elementwise to its CE logit gradient
-``g_i = p_i - e_{y_i}`` (METHOD.md 2: omega_i * g_i). Per batch:
+``g_i = p_i - e_{y_i}`` (docs/method.md §2: omega_i * g_i). Per batch:
 
 1. first stage: ``omega_ij = V(l_i)`` for every j, V the MW-Net weight net (loss read detached);
 2. zero-sum constraint: the true class's weight is set so that ``sum_j omega_ij g_ij = 0``,
    i.e. ``omega_iy = sum_{j != y} omega_ij p_ij / (1 - p_iy)``, p detached and clamped at
    0.999 as in the reference. Equal weights give back ``omega_iy = V(l_i)``: plain MW-Net;
-3. one look-ahead (METHOD.md 3.2) gives ``grad = d meta_loss / d omega`` (all B x C entries,
+3. one look-ahead (docs/method.md §3.2) gives ``grad = d meta_loss / d omega`` (all B x C entries,
    taken after the constraint, as the reference's ``v_lambda.grad``) and V's meta-gradient;
    V takes an Adam step and ``omega <- clamp(omega - clip(outer_lr * grad / sum|grad|,
    -outer_clip, outer_clip), 1e-6, 1e6)``;
@@ -76,7 +76,7 @@ class GDW(MWNet):
         "outer_clip": 0.2,
         # A meta step every step: omega is refined afresh for each batch, so at meta_interval 10
         # (vnet_lr x 10) nine steps in ten lose it: -10.7 (digits_sym), -8.6 (digits_asym)
-        # points of balanced accuracy (issue 18, benchmarks/cpu_regimes.md 8).
+        # points of balanced accuracy (benchmarks/cpu_regimes.md §8).
         "meta_interval": 1,
     }
     search_space = {**MWNet.search_space, "outer_lr": ("log", 10.0, 1000.0)}

@@ -1,4 +1,4 @@
-"""Annealed Gaussian gradient noise (Neelakantan et al. 2015; METHOD.md section 2)."""
+"""Annealed Gaussian gradient noise (Neelakantan et al. 2015; docs/method.md §2)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """L2RW (Ren et al. 2018), the first of the meta-learned reweighting baselines.
 
-``l2rw``, ``mwnet`` and ``gdw`` (METHOD.md 4) learn from the clean meta split through the
-one-step look-ahead of METHOD.md 3.2 (``MetaLearnedMethod.look_ahead``: the real optimizer's own
+``l2rw``, ``mwnet`` and ``gdw`` (docs/method.md §4) learn from the clean meta split through the
+one-step look-ahead of docs/method.md §3.2 (``MetaLearnedMethod.look_ahead``: the real optimizer's own
 step, with the model's buffers, its optimizer state and the RNG left as they were). They are of
 kind "meta", so LPG refuses to plug into them. During ``warmup_epochs`` they train with plain
 CE, because nothing has been learned yet that could weight the loss.
@@ -52,7 +52,7 @@ class L2RW(MetaLearnedMethod):
     display_name = "L2RW"
     # A meta step every step: L2RW learns nothing that lasts (each batch's weights are computed
     # afresh), so at meta_interval 10 nine steps in ten are plain CE on the noisy labels:
-    # -6.5 (digits_lt), -12.1 (digits_sym), -7.5 (digits_asym) points of balanced accuracy (issue 18).
+    # -6.5 (digits_lt), -12.1 (digits_sym), -7.5 (digits_asym) points of balanced accuracy.
     defaults = {**META_DEFAULTS, "meta_interval": 1}
     search_space = dict(META_SPACE)
 

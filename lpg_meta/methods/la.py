@@ -1,4 +1,4 @@
-"""Logit adjustment (Menon et al. 2021; METHOD.md section 4): ``la`` (loss) and ``la_posthoc``."""
+"""Logit adjustment (Menon et al. 2021; docs/method.md §4): ``la`` (loss) and ``la_posthoc``."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""LDAM and LDAM-DRW (Cao et al. 2019, kaidic/LDAM-DRW; METHOD.md section 4)."""
+"""LDAM and LDAM-DRW (Cao et al. 2019, kaidic/LDAM-DRW; docs/method.md §4)."""
 
 from __future__ import annotations
 

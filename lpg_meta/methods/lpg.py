@@ -1,4 +1,4 @@
-"""LPG methods (METHOD.md 3): learned class-level perturbations of the logit gradient.
+"""LPG methods (docs/method.md §3): learned class-level perturbations of the logit gradient.
 
 ``lpg`` (matrix form), ``lpg_scale``, ``lpg_shift`` and ``lpg_clip`` share one class and differ
 only in their form and defaults; ``lpg_rule`` is the closed-form variant. All are plug-ins:
@@ -150,7 +150,7 @@ class _PlugIn(Method):
 
 @METHODS.register("lpg")
 class LPG(_PlugIn, MetaLearnedMethod):
-    """Meta-learned LPG (METHOD.md 3.2): phi learned by one-step look-ahead on the meta split.
+    """Meta-learned LPG (docs/method.md §3.2): phi learned by one-step look-ahead on the meta split.
 
     The virtual step is the real optimizer's plain step on the perturbed base loss; a step-based
     base (sam, clip, gnoise) changes only the real step, not the look-ahead. ``lookahead_steps``

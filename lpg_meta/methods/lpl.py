@@ -1,4 +1,4 @@
-"""Logit perturbation learning (Li et al. AAAI 2022, limengyang1992/lpl; METHOD.md section 4).
+"""Logit perturbation learning (Li et al. AAAI 2022, limengyang1992/lpl; docs/method.md §4).
 
 Training loss ``CE(u_i + delta_{y_i}, y_i)`` with a class-level logit perturbation ``delta_c``
 built PGD-style on the current batch (detached, so it is a constant of the backward pass):

@@ -1,4 +1,4 @@
-"""Label smoothing (Szegedy et al. 2016; METHOD.md section 4)."""
+"""Label smoothing (Szegedy et al. 2016; docs/method.md §4)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
-"""Meta-Weight-Net (Shu et al. 2019; xjtushujun/meta-weight-net), METHOD.md 4.
+"""Meta-Weight-Net (Shu et al. 2019; xjtushujun/meta-weight-net), docs/method.md §4.
 
 A small net V maps each sample's CE loss to a weight in (0, 1). V is learned by the one-step
-look-ahead of METHOD.md 3.2 on the virtual loss ``mean_i V(l_i) l_i``, with Adam (1e-3, weight
+look-ahead of docs/method.md §3.2 on the virtual loss ``mean_i V(l_i) l_i``, with Adam (1e-3, weight
 decay 1e-4) as in the reference's ``MW-Net.py``. With ``normalize: true`` both the virtual and
 the real loss use ``V(l_i) / sum_j V(l_j)`` over the batch instead, summed, as the reference's
 ``train_WRN-28-10_Meta_PGC.py`` (a batch sum of 0 leaves the weights as they are, as there).

@@ -1,4 +1,4 @@
-"""Sharpness-aware minimisation (Foret et al. 2021; METHOD.md section 2)."""
+"""Sharpness-aware minimisation (Foret et al. 2021; docs/method.md §2)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Symmetric cross-entropy (Wang et al. 2019; METHOD.md section 4)."""
+"""Symmetric cross-entropy (Wang et al. 2019; docs/method.md §4)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from lpg_meta.methods.base import Method, TrainContext
 from lpg_meta.registry import METHODS
 
 # The paper's A = log 0 clipped (its code clamps the one-hot at 1e-4, i.e. log = -9.2;
-# METHOD.md follows the paper's -4).
+# docs/method.md §4 follows the paper's -4).
 LOG_ZERO = -4.0
 
 

@@ -1,4 +1,4 @@
-"""The unified gradient-perturbation layer (METHOD.md section 2).
+"""The unified gradient-perturbation layer (docs/method.md §2).
 
 Logit level: ``perturb_logit_grad`` (the op LPG, reweighting and GDW-style methods build on).
 Parameter level: clipping, annealed Gaussian noise and SAM's ascent step.

@@ -1,4 +1,4 @@
-"""Parameter-level gradient perturbations (METHOD.md section 2): clipping, annealed noise, SAM.
+"""Parameter-level gradient perturbations (docs/method.md §2): clipping, annealed noise, SAM.
 
 Pure functions on the ``.grad`` of a model's parameters, called between ``backward`` and the
 optimizer step. Parameters whose ``.grad`` is ``None`` are skipped everywhere.
@@ -140,8 +140,8 @@ def bn_running_stats_frozen(model: torch.nn.Module) -> Iterator[None]:
 
     The buffers (``running_mean``, ``running_var``, ``num_batches_tracked``) are saved on entry
     and copied back on exit, so forwards inside the block normalise with batch statistics as
-    usual but leave no trace: SAM's second pass then updates nothing (METHOD.md: "BN statistics
-    updated on the first pass only"). Unlike setting ``momentum = 0`` this also keeps
+    usual but leave no trace: SAM's second pass then updates nothing (docs/method.md §2: batch-norm statistics
+    move on the first pass only). Unlike setting ``momentum = 0`` this also keeps
     ``num_batches_tracked`` and works with ``momentum=None`` (cumulative averages).
     """
     saved: list[tuple[torch.Tensor, torch.Tensor]] = []

@@ -29,6 +29,7 @@ _EXPORTS: dict[str, str] = {
     "cmd_plot": "lpg_meta.report.cli",
     "cmd_table": "lpg_meta.report.cli",
     "cmd_theory": "lpg_meta.report.cli",
+    "write_hyperparameters": "lpg_meta.report.hyperparameters",
     "Run": "lpg_meta.report.collect",
     "group_runs": "lpg_meta.report.collect",
     "load_runs": "lpg_meta.report.collect",

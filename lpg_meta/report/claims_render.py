@@ -10,8 +10,9 @@ from pathlib import Path
 from lpg_meta.collapse import COLLAPSE_DROP
 from lpg_meta.report.across import rows_needed
 from lpg_meta.report.claims import ALL_ROWS, Claim, Summary, display_factor, suite_friedman, summarize
+from lpg_meta.report.fit import stacked
 from lpg_meta.report.layout import METRIC_INFO
-from lpg_meta.report.render import latex_escape
+from lpg_meta.report.render import latex_escape, stack_cell
 from lpg_meta.report.stats import Friedman, format_p
 from lpg_meta.report.tidy import COLLAPSED, TIMING, Results
 from lpg_meta.results import write_text_atomic
@@ -243,36 +244,63 @@ def render_claims_md(results: Results, summaries: list[Summary], split: str) -> 
     return "\n".join(out)
 
 
+def _tex_number(text: str) -> str:
+    """A signed number in math mode, so its minus is a minus sign, not a hyphen."""
+    return f"${text}$" if text[:1] in "+-" else latex_escape(text)
+
+
 def _matrix_cell(c: Claim | None) -> str:
+    """Δ in points and the Holm-adjusted p; marked where the verdict is not 'not supported'."""
     if c is None:
         return "--"
     r = c.result
-    text = _points(r.mean_diff, c.metric)
-    if r.ci_low is not None:
-        text += f" [{_points(r.ci_low, c.metric)}, {_points(r.ci_high, c.metric)}]"
-    text = latex_escape(text + ("*" if r.n < max(c.cell_n) else "") + (" (=)" if c.same_as else ""))
+    text = _tex_number(_points(r.mean_diff, c.metric))
+    text += latex_escape(f" ({format_p(c.p_adjusted)})" + ("*" if r.n < max(c.cell_n) else "")
+                         + (" (=)" if c.same_as else ""))
     marked = {"supported": f"\\lpgsupported{{{text}}}", "contradicted": f"\\lpgcontradicted{{{text}}}"}
     return marked.get(c.verdict, text)
 
 
-def _summary_tex(summaries: list[Summary]) -> list[str]:
+def _column_n(comparisons: list[Claim]) -> str:
+    ns = sorted({c.result.n for c in comparisons})
+    return f"n = {ns[0]}" if len(ns) == 1 else f"n = {ns[0]}-{ns[-1]}"
+
+
+def _summary_tex(results: Results, summaries: list[Summary], split: str) -> list[str]:
     rows = _summary_rows(summaries)
-    return ["\\begin{table*}[t]", "\\centering", "\\footnotesize", "\\setlength{\\tabcolsep}{3pt}",
+    suite = results.layout.suite or "results"
+    metric = summaries[0].spec.metric if summaries else "balanced_accuracy"
+    friedman_text = latex_escape(_friedman_line(results, suite_friedman(results, metric, split)))
+    friedman_text = friedman_text.replace("$\\chi$$^2$\\_F", "$\\chi^2_F$").replace("F\\_F", "$F_F$")
+    headers = [stack_cell(h.split(" ", 1)) if h in ("Mean Δ",) else latex_escape(h) for h in TEX_HEADERS]
+    body = [" & ".join(_tex_number(x) if i == 4 else latex_escape(x) for i, x in enumerate(row)) + " \\\\"
+            for row in rows]
+    return ["\\begin{table*}[t]", "\\centering", "\\scriptsize", "\\setlength{\\tabcolsep}{3pt}",
             "\\caption{Claims tested over data set rows. Cmp.: comparisons counted; p: Wilcoxon signed-rank test "
-            "(gives the verdict); P(>), P(=), P(<): Bayesian signed-rank test, method better, equivalent, worse; "
+            "(gives the verdict); P($>$), P(=), P($<$): Bayesian signed-rank test, method better, equivalent, worse; "
             "S/N/C: comparisons supported / not supported / contradicted.}",
-            "\\begin{tabular}{@{}lp{3.2cm}rrrrrrrp{2.3cm}r@{}}",  # the claim and the verdict wrap
-            "\\toprule", " & ".join(latex_escape(h) for h in TEX_HEADERS) + " \\\\", "\\midrule",
-            *(" & ".join(latex_escape(x) for x in row) + " \\\\" for row in rows),
-            "\\bottomrule", "\\end{tabular}", "\\end{table*}", ""]
+            f"\\label{{tab:{suite}-claims-summary}}",
+            "\\begin{tabular}{@{}lp{2.6cm}rrrrrrrp{2.1cm}r@{}}",  # the claim and the verdict wrap
+            "\\toprule", " & ".join(headers) + " \\\\", "\\midrule", *body,
+            "\\bottomrule", "\\end{tabular}", "", "\\smallskip",
+            "\\begin{minipage}{\\linewidth}\\scriptsize", friedman_text + "\\par", "\\end{minipage}",
+            "\\end{table*}", ""]
 
 
 def render_claims_tex(results: Results, summaries: list[Summary], split: str) -> str:
-    """The summary ``table*``, then one per protocol and claim: a row per comparison, a column per data set."""
+    """The summary ``table*``, then one per protocol and claim: a row per comparison, a column per data set.
+
+    Laid out for both a two-column paper (``table*``, 6.75 in) and a one-column 5.5 in page: each
+    cell is Δ and its Holm-adjusted p (the interval is in claims.md and claims.csv), data set names
+    are stacked over two lines, and every sentence sits inside its float.
+    """
     layout = results.layout
-    lines = ["% lpg-meta claims: table* floats sized for a two-column paper; needs \\usepackage{booktabs}.",
-             "\\providecommand{\\lpgsupported}[1]{\\textbf{#1}}",
-             "\\providecommand{\\lpgcontradicted}[1]{\\textit{#1}}", *_summary_tex(summaries)]
+    lines = ["% lpg-meta claims: table* floats for a two-column (6.75 in) or one-column (5.5 in) paper; needs "
+             "\\usepackage{booktabs}.",
+             "% Verdict marks are macros: redefine \\lpgsupported or \\lpgcontradicted before \\input to restyle.",
+             "\\providecommand{\\lpgsupported}[1]{\\textbf{#1}$^{\\uparrow}$}",
+             "\\providecommand{\\lpgcontradicted}[1]{\\textit{#1}$^{\\downarrow}$}",
+             *_summary_tex(results, summaries, split)]
     definition = latex_escape(_definition(summaries, split))
     for s in summaries:
         if s.protocol == ALL_ROWS or not s.comparisons:
@@ -280,28 +308,29 @@ def render_claims_tex(results: Results, summaries: list[Summary], split: str) ->
         datasets = list(dict.fromkeys(c.dataset for c in s.comparisons))
         pairs = list(dict.fromkeys((c.method, c.baseline) for c in s.comparisons))
         cell = {(c.method, c.baseline, c.dataset): c for c in s.comparisons}
-        caption = (f"{s.spec.text} on the {s.protocol} data sets ({layout.suite or 'results'}): Δ [95 % CI] of the "
-                   f"row's method minus its baseline. Bold: supported; italic: contradicted (Holm within the "
-                   f"table). *: common seeds only; (=): baseline repeats another bit for bit.")
-        lines += ["\\begin{table*}[t]", "\\centering", "\\footnotesize", "\\setlength{\\tabcolsep}{4pt}",
+        caption = (f"{s.spec.text} on the {s.protocol} data sets: Δ in points of the row's method minus its "
+                   f"baseline, and (p) its Holm-adjusted p-value. Bold, ↑: supported; italic, ↓: contradicted "
+                   f"(Holm within the table). *: common seeds only; (=): baseline repeats another bit for bit.")
+        name = method_names(results, short=True)
+        one_method = len({m for m, _ in pairs}) == 1  # then a row names its baseline only
+        first = f"{name(pairs[0][0])} vs" if one_method else "Comparison"
+        headers = [stack_cell([*stacked(layout.dataset_name(d), True),
+                               _column_n([c for c in s.comparisons if c.dataset == d])]) for d in datasets]
+        lines += ["\\begin{table*}[t]", "\\centering", "\\scriptsize", "\\setlength{\\tabcolsep}{3pt}",
                   f"\\caption{{{latex_escape(caption)}}}",
                   f"\\label{{tab:{layout.suite or 'results'}-claims-{s.spec.name}-{s.protocol}}}",
                   f"\\begin{{tabular}}{{@{{}}l{'r' * len(datasets)}@{{}}}}", "\\toprule",
-                  " & ".join(["Comparison", *(latex_escape(layout.dataset_name(d)) for d in datasets)]) + " \\\\",
-                  "\\midrule"]
+                  " & ".join([latex_escape(first), *headers]) + " \\\\", "\\midrule"]
         for m, b in pairs:
-            label = f"{method_names(results, short=True)(m)} vs {method_names(results, short=True)(b)}"
+            label = name(b) if one_method else f"{name(m)} vs {name(b)}"
             lines.append(" & ".join([latex_escape(label), *(_matrix_cell(cell.get((m, b, d))) for d in datasets)])
                          + " \\\\")
         verdict = latex_escape(f"Over the {s.across.n} rows: {s.across.verdict} (signed-rank p "
                                f"{format_p(s.across.p_value, s.spec.alpha)}).")
-        lines += ["\\bottomrule", "\\end{tabular}", "", "\\smallskip", "\\begin{minipage}{\\linewidth}\\scriptsize",
+        lines += ["\\bottomrule", "\\end{tabular}", "", "\\smallskip",
+                  "\\begin{minipage}{\\linewidth}\\scriptsize",
                   definition + "\\par", verdict + "\\par", "\\end{minipage}", "\\end{table*}", ""]
         definition = "See the first claims table for the definitions."
-    metric = summaries[0].spec.metric if summaries else "balanced_accuracy"
-    friedman_text = latex_escape(_friedman_line(results, suite_friedman(results, metric, split)))
-    friedman_text = friedman_text.replace("$\\chi$$^2$\\_F", "$\\chi^2_F$").replace("F\\_F", "$F_F$")
-    lines.append(f"\\noindent {friedman_text}\\par")
     return "\n".join(lines) + "\n"
 
 

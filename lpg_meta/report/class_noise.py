@@ -3,7 +3,8 @@
 On noisy rows whose flips depend on the class (``asym``, ``pair``), one panel per LPG row: every
 seed's last-epoch per-class value (``a_c``, or ``tau_c`` for the clipped form) against that seed's
 realised flip rate of the class (``class_noise_rate`` in the tidy curves), one colour per class,
-with the seed mean of each class ringed. Pearson's r over all points is in the panel title: an
+with the seed mean of each class ringed (classes named in one legend, not beside the points, which
+share a place wherever classes keep their labels). Pearson's r over all points is in the panel title: an
 LPG that learns to perturb noisy classes differently shows a trend.
 """
 
@@ -49,30 +50,30 @@ def plot_class_noise(results: Results, out: Path) -> list[Plot]:
                 panels.append((m, name, classes, x, y))
         if not panels:
             continue
-        fig, axes = panel_figure(len(panels), 3, (3.4, 1.2), (2.9, 0.6))
+        fig, axes = panel_figure(len(panels), 3, (1.75, 0.7))
         path = out / f"class_noise_{_safe(ds)}.png"
         cmap = colormaps["tab10"]
         for ax, (m, name, classes, x, y) in zip(axes.flat, panels, strict=False):
             for j, c in enumerate(classes):
                 color = cmap(j % 10)
-                ax.scatter(x[:, j], y[:, j], s=9, color=color, alpha=0.6, lw=0)
-                ax.scatter(x[:, j].mean(), y[:, j].mean(), s=40, facecolors="none", edgecolors=color, lw=1.2)
-                ax.annotate(str(c), (x[:, j].mean(), y[:, j].mean()), fontsize=6, xytext=(3, 3),
-                            textcoords="offset points")
+                ax.scatter(x[:, j], y[:, j], s=8, color=color, alpha=0.6, lw=0)
+                ax.scatter(x[:, j].mean(), y[:, j].mean(), s=30, facecolors="none", edgecolors=color, lw=1.0,
+                           label=f"class {c}")
             r = np.corrcoef(x.ravel(), y.ravel())[0, 1] if x.std() > 0 and y.std() > 0 else float("nan")
             ax.axhline(0.0, color="grey", lw=0.7, ls="--")
             quantity = name.removeprefix("lpg_")
-            ax.set_title(f"{results.layout.method_name(m)} ({len(x)} seed{'s' if len(x) != 1 else ''}, "
-                         f"r = {r:.2f})", fontsize=9)
-            ax.set_xlabel("flip rate of the class", fontsize=8)
-            ax.set_ylabel(f"last-epoch {QUANTITIES.get(quantity, quantity)}", fontsize=8)
-            ax.tick_params(labelsize=7)
+            ax.set_title(f"{results.layout.method_name(m)}\nn = {len(x)}, r = {r:.2f}")
+            ax.set_xlabel("flip rate of the class")
+            if quantity != "a_c":  # a_c is the figure's y label; another quantity names its own panel
+                ax.set_ylabel(f"last-epoch {QUANTITIES.get(quantity, quantity)}")
             plots.append(Plot(path, "class_noise", x.mean(axis=0),
                               {"class noise rate": x.mean(axis=0), results.layout.method_name(m): y.mean(axis=0)},
                               panel=m))
         for ax in list(axes.flat)[len(panels):]:
             ax.axis("off")
-        fig.suptitle(f"{results.layout.dataset_name(ds)}: LPG's per-class perturbation against the class's "
-                     "flip rate (dots: seeds; rings: seed mean, labelled by class)", fontsize=9)
+        fig.legend(*axes.flat[0].get_legend_handles_labels(), loc="outside right upper", frameon=False)
+        fig.suptitle(f"{results.layout.dataset_name(ds)}: per-class perturbation against the class's flip rate\n"
+                     "dots: the n seeds; rings: seed mean; r: Pearson over all dots")
+        fig.supylabel(f"last-epoch {QUANTITIES['a_c']}")
         _save(fig, path)
     return plots

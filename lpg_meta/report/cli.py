@@ -8,6 +8,7 @@ here as ``args.spec``, so this module never imports training code.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -42,13 +43,15 @@ def add_table_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--split", choices=("test", "val"), default="test",
                         help="which split's last-epoch metrics (default test)")
     parser.add_argument("--write", action="store_true",
-                        help="also write leaderboard.md/.csv/.tex, one .tex per table and, from result "
-                             "files, runs.csv, curves.csv and runs.json")
+                        help="also write leaderboard.md/.csv/.tex, the .tex of each table at each page width, "
+                             "hyperparameters.csv/.tex and, from result files, runs.csv, curves.csv, runs.json "
+                             "and run_settings.csv")
     return parser
 
 
 def cmd_table(args: argparse.Namespace) -> int:
     """Print the tables; with ``--write`` also write them (and the tidy data) to the output folder."""
+    from lpg_meta.report.hyperparameters import write_hyperparameters
     from lpg_meta.report.render import render, write_leaderboards
     from lpg_meta.report.tables import build_tables
     from lpg_meta.report.tidy import write_tidy
@@ -57,11 +60,11 @@ def cmd_table(args: argparse.Namespace) -> int:
     print(render(build_tables(results, args.metric, args.split), args.format), end="")
     if args.write:
         out = _out(args)
-        paths = write_leaderboards(results, out, args.metric, args.split)
+        paths = write_leaderboards(results, out, args.metric, args.split) + write_hyperparameters(results, out)
         if Path(args.root).is_dir() and any(Path(args.root).rglob("result.json")):
             paths += write_tidy(results, out)
         for path in paths:
-            print(f"wrote {path}")
+            print(f"wrote {path}", file=sys.stderr)
     return 0
 
 
@@ -81,7 +84,7 @@ def cmd_claims(args: argparse.Namespace) -> int:
     paths = write_claims(_results(args), _out(args), args.metric)
     print(paths[0].read_text(), end="")
     for path in paths:
-        print(f"wrote {path}")
+        print(f"wrote {path}", file=sys.stderr)
     return 0
 
 
@@ -98,9 +101,9 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
     paths = write_plots(_results(args), _out(args))
     for path in paths:
-        print(f"wrote {path}")
+        print(f"wrote {path}", file=sys.stderr)
     if not paths:
-        print(f"no plot applies to {args.root}")
+        print(f"no plot applies to {args.root}", file=sys.stderr)
     return 0
 
 
@@ -120,5 +123,5 @@ def cmd_theory(args: argparse.Namespace) -> int:
     paths = write_theory(_results(args), _out(args))
     print(paths[0].read_text(), end="")
     for path in paths:
-        print(f"wrote {path}")
+        print(f"wrote {path}", file=sys.stderr)
     return 0

@@ -44,7 +44,7 @@ METRIC_INFO: dict[str, MetricInfo] = {
 }
 METRICS = tuple(METRIC_INFO)
 FORMATS = ("md", "latex", "csv")  # what `lpg-meta table --format` writes
-_NOISE_NAMES = {"sym_excl": "sym.", "sym_incl": "sym.", "sym": "sym.", "pair": "pair", "asym": "asym."}
+_NOISE_NAMES = {"sym_excl": "sym. excl.", "sym_incl": "sym. incl.", "sym": "sym.", "pair": "pair", "asym": "asym."}
 
 
 def protocol(config: dict[str, Any]) -> str:
@@ -97,9 +97,23 @@ class Layout:
     methods: dict[str, dict[str, Any]]  # row -> {"display": str | None, "method": registry id}
     tables: list[TableSpec] | None = None  # None: one per protocol (default_tables)
     claims: list[dict[str, Any]] | None = None  # the suite's claims: section (report.claim_specs); None: the paper's
+    tuning: dict[str, Any] = field(default_factory=dict)  # {"trials": N, "metric": ...} of the suite
+
+    def method_names(self) -> dict[str, str]:
+        """One name per row, unique across the suite: declared names first, then the others in suite
+        order; a row whose method's name is already taken shows its own row name."""
+        taken = {info["display"]: row for row, info in self.methods.items()
+                 if info.get("declared") and info.get("display")}
+        names = {row: shown for shown, row in taken.items()}
+        for row, info in self.methods.items():
+            if row not in names:
+                shown = info.get("display") or row
+                shown = row if shown in taken else shown
+                taken[shown], names[row] = row, shown
+        return names
 
     def method_name(self, row: str) -> str:
-        return self.methods.get(row, {}).get("display") or row
+        return self.method_names().get(row, row)
 
     def base_of(self, row: str) -> str | None:
         """The row whose method is the base X of this ``lpg+X`` row, if the suite has one."""
@@ -140,7 +154,7 @@ class Layout:
              "metric": t.metric, "extra": list(t.extra), "caption": t.caption, "label": t.label,
              "reference": t.reference, "display": t.display} for t in self.tables]
         return {"suite": self.suite, "datasets": self.datasets, "methods": self.methods, "tables": tables,
-                "claims": self.claims}
+                "claims": self.claims, "tuning": self.tuning}
 
 
 def layout_from_dict(data: dict[str, Any]) -> Layout:
@@ -151,4 +165,5 @@ def layout_from_dict(data: dict[str, Any]) -> Layout:
                   t.get("metric") or "balanced_accuracy", tuple(t.get("extra") or ()), t.get("caption"),
                   t.get("label"), t.get("reference"), dict(t.get("display") or {})) for t in tables]
     return Layout(str(data.get("suite") or ""), {k: dict(v) for k, v in data.get("datasets", {}).items()},
-                  {k: dict(v) for k, v in data.get("methods", {}).items()}, specs, data.get("claims"))
+                  {k: dict(v) for k, v in data.get("methods", {}).items()}, specs, data.get("claims"),
+                  dict(data.get("tuning") or {}))

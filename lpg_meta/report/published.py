@@ -1,4 +1,4 @@
-"""Published numbers (METHOD.md section 7) as data, and how a run's setting maps onto them.
+"""Published numbers (docs/method.md §7) as data, and how a run's setting maps onto them.
 
 All are paper-scale anchors with ResNet-32. The long-tail numbers are top-1 **error** %;
 the noisy-label numbers are top-1 **accuracy** %. The CIFAR test sets are balanced

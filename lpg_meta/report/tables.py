@@ -77,6 +77,8 @@ class Table:
     cells: dict[tuple[str, int], Cell]
     notes: list[str] = field(default_factory=list)
     show_n: bool = False
+    method_ids: dict[str, str] = field(default_factory=dict)  # row -> registry method (lpg, lpg+gce, ...)
+    bases: dict[str, str] = field(default_factory=dict)  # an lpg+X row -> the row of its base X
 
     @property
     def methods(self) -> list[str]:
@@ -185,12 +187,13 @@ def build_table(results: Results, spec: TableSpec, split: str = "test") -> Table
     info = METRIC_INFO[spec.metric]
     seeds = sorted({len(results.seeds.get((d, m), [])) for d in spec.datasets for m in spec.methods} - {0})
     title = PROTOCOL_TITLES.get(spec.name, spec.name)
-    caption = spec.caption or (f"{title} data sets ({layout.suite or 'results'}): last-epoch {split} "
+    caption = spec.caption or (f"{title} data sets: last-epoch {split} "
                                f"{info.name}{' (%)' if info.unit else ''}, mean ± std over "
-                               f"{'/'.join(map(str, seeds)) or 'no'} seeds.")
+                               f"{' or '.join(map(str, seeds)) or 'no'} seeds.")
     label = spec.label or f"tab:{layout.suite or 'results'}-{spec.name}"
     table = Table(spec, caption, label, split, [(g, list(rows)) for g, rows in spec.groups], names, datasets,
-                  _columns(results, spec, split), {})
+                  _columns(results, spec, split), {},
+                  method_ids={m: str(layout.methods.get(m, {}).get("method") or m) for m in spec.methods})
     for index in range(len(table.columns)):
         _fill_column(results, table, index)
     if len(spec.datasets) > 1:
@@ -199,6 +202,7 @@ def build_table(results: Results, spec: TableSpec, split: str = "test") -> Table
         against = {m: spec.reference for m in table.methods if m != spec.reference}
         _wtl_column(results, table, "wtl_ref", against, f"vs {names[spec.reference]}")
     bases = {m: b for m in table.methods if (b := layout.base_of(m)) in table.methods}
+    table.bases = bases
     if bases:
         _wtl_column(results, table, "wtl_base", bases, "vs base")
     counts = {c.n for (_, i), c in table.cells.items() if table.columns[i].kind == "main" and c.n}
@@ -253,15 +257,24 @@ def _column_mde(results: Results, table: Table, ds: str, quantity: str, referenc
 
 
 def _seed_counts(table: Table) -> str:
-    """Which cells have other than the usual number of seeds: one line, so cells stay narrow."""
-    by_n: dict[int, list[str]] = {}
+    """Which cells have other than the usual number of seeds, by method: one line, so cells stay narrow."""
+    by_n: dict[int, dict[str, list[str]]] = {}
     for (m, i), c in table.cells.items():
         col = table.columns[i]
         if col.kind == "main" and c.n and col.dataset:
-            by_n.setdefault(c.n, []).append(f"{table.method_names[m]} on {table.dataset_names[col.dataset]}")
-    usual = max(by_n, key=lambda n: (len(by_n[n]), n))
-    others = "; ".join(f"{n} seeds: {', '.join(cells)}" for n, cells in sorted(by_n.items()) if n != usual)
-    return f"Seeds with a value: {usual} in a cell, except {others} (n in the Markdown cells)."
+            by_n.setdefault(c.n, {}).setdefault(m, []).append(col.dataset)
+    usual = max(by_n, key=lambda n: (sum(map(len, by_n[n].values())), n))
+    every = set(table.spec.datasets)
+    others = []
+    for n, cells in sorted(by_n.items()):
+        if n == usual:
+            continue
+        where: dict[str, list[str]] = {}  # the data sets -> the methods with n seeds on them
+        for m, datasets in cells.items():
+            key = "every data set" if set(datasets) == every else ", ".join(table.dataset_names[d] for d in datasets)
+            where.setdefault(key, []).append(table.method_names[m])
+        others.append(f"{n} for " + "; ".join(f"{', '.join(ms)} on {key}" for key, ms in where.items()))
+    return f"Seeds per cell: {usual}, except {'; '.join(others)}."
 
 
 def _notes(results: Results, table: Table) -> list[str]:
@@ -298,9 +311,15 @@ def _notes(results: Results, table: Table) -> list[str]:
         listed = "; ".join(f"{table.method_names[f.method]} on {table.dataset_names[f.dataset]}, seed {f.seed}: "
                            f"{f.reason}{f' (epoch {f.epoch})' if f.epoch is not None else ''}" for f in failures)
         notes.append(f"† failed runs, left out of mean and std: {listed}.")
-    collapsed = [f"{table.method_names[m]} on {table.dataset_names[ds]}, seed {seed}"
-                 for ds in spec.datasets for m in table.methods
-                 for seed, flag in sorted(results.get(ds, m, COLLAPSED, "test").items()) if flag > 0.5]
+    collapsed = []  # per data set, the cells with collapsed seeds: one entry per cell keeps the note short
+    for ds in spec.datasets:
+        cells = []
+        for m in table.methods:
+            seeds = [str(seed) for seed, flag in sorted(results.get(ds, m, COLLAPSED, "test").items()) if flag > 0.5]
+            if seeds:
+                cells.append(f"{table.method_names[m]} (seed{'s' if len(seeds) > 1 else ''} {', '.join(seeds)})")
+        if cells:
+            collapsed.append(f"{table.dataset_names[ds]}: {', '.join(cells)}")
     if collapsed:
         notes.append(f"‡ collapsed runs (‡k: k seeds of the cell; the last epoch's test balanced accuracy more than "
                      f"{100 * COLLAPSE_DROP:.0f} points below the run's best epoch), kept in mean and std: "
@@ -315,7 +334,7 @@ def _paper_note(results: Results, table: Table) -> str:
             if entry := _published(results, ds, m, table.spec.metric):
                 sources.setdefault(entry.source, set()).add(entry.method)
     listed = "; ".join(f"{', '.join(sorted(n))}: {s}" for s, n in sorted(sources.items()))
-    return (f"Paper: published ResNet-32 numbers from METHOD.md §7, not rerun here (the reproduced "
+    return (f"Paper: published ResNet-32 numbers from docs/method.md §7, not rerun here (the reproduced "
             f"columns use the suite's model and epochs). Sources: {listed}. Long-tail numbers are "
             "published as top-1 error and shown as 100 minus that; the CIFAR test sets are balanced, so "
             "top-1 accuracy equals balanced accuracy.")

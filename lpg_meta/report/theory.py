@@ -3,16 +3,24 @@
 A pure function of the tidy extract (``runs.csv``, ``curves.csv``, ``runs.json``), like the tables.
 
 1. **Bound against test error**, per data set row: Kendall's τ_b (``scipy.stats.kendalltau``)
-   between the bound and the 0-1 test error over every (method, seed) run, and over the methods'
-   seed means; the bound ranks the methods as the test error does when the latter τ is 1.
-2. **Correlations of the conjecture**, per data set row and LPG row: Spearman's ρ between a
-   class's amplification (mean ``||g~|| / ||g||`` over its training samples, averaged over all
-   epochs; the last epoch's in a second column) and its training count (long-tail rows; the
-   conjecture predicts ρ < 0: tail classes amplified) or its realised noise rate (noisy rows;
-   ρ < 0: noisy classes dampened). ρ pools the (class, seed) pairs. Its p-value is a permutation
-   test that reassigns the classes' counts (or rates) among the classes, the same way in every
-   seed, so a class's seeds stay together and are not taken as independent samples: exact up
-   to 8 classes, else 20,000 seeded draws, p = (1 + #{|ρ*| >= |ρ|}) / (1 + draws).
+   between the methods' seed means of the bound and of the 0-1 test error (the runs of one seed
+   share data and initialisation, so runs are not independent units; methods are), and the same
+   for the KL term. Where every bound is vacuous (``VACUOUS_AT`` or more) the bound's τ is not
+   computed: its last digits order nothing.
+2. **Correlations of the conjecture**, per data set row and LPG row: Spearman's r_s between a
+   class's typical amplification and its training count (long-tail rows; the conjecture predicts
+   r_s < 0: tail classes amplified) or its realised noise rate (noisy rows; r_s < 0: noisy
+   classes dampened). A run records, per epoch and class, the mean of ``||g~|| / ||g||`` over the
+   class's samples; that mean is dominated by samples whose ``||g||`` is near 0 (a `shift`
+   perturbation adds a constant norm, so its ratio grows as 1/||g||: 1e11 on a fitted class).
+   The typical amplification is therefore the median over epochs of the log of the epoch's value
+   (reported as its exponential): the epochs where fitted samples blow the ratio up move it only
+   if they are more than half of training, and on the log scale x2 and /2 are equally far from
+   1. (A per-sample median or a ratio of sums would be more robust still; the runs do not record
+   them.) The last epoch's value is a second reading. r_s pools the (class, seed) pairs; its
+   p-value is a permutation test that reassigns the classes' counts (or rates) among the classes,
+   the same way in every seed, so a class's seeds stay together and are not taken as independent
+   samples: exact up to 8 classes, else 20,000 seeded draws, p = (1 + #{|r*| >= |r|}) / (1 + draws).
 3. **The intervention** (``lpg_fixed`` rows: hand-set perturbations, no meta-learning): few-shot
    accuracy (long-tail rows) or the peak-to-last gap of test accuracy (noisy rows) against ``ce``
    and ``lpg``, paired by seed (``stats.paired``). Predicted: amplifying the tail raises few-shot
@@ -47,7 +55,7 @@ COVARIATES = {"long-tail": (TRAIN_COUNT,), "noisy": (NOISE_RATE, LABEL_NOISE_RAT
 
 @dataclass(frozen=True)
 class Correlation:
-    """Spearman's ρ over pooled (class, seed) pairs with its class-permutation p-value."""
+    """Spearman's r_s (``rho``) over pooled (class, seed) pairs with its class-permutation p-value."""
 
     rho: float | None
     p_value: float | None
@@ -90,14 +98,16 @@ def _per_class(results: Results, ds: str, m: str, seed: int, series: str) -> dic
 
 
 def amplification(results: Results, ds: str, m: str, seed: int, last: bool = False) -> dict[int, float]:
-    """class -> amplification of one run: the mean over epochs, or the last epoch's."""
+    """class -> amplification of one run: the typical one (exp of the median over epochs of the log;
+    see the module docstring), or the last epoch's."""
     points = [(e, c, v) for e, c, v in results.curves.get((ds, m, seed, AMPLIFICATION), []) if c is not None]
     if last:
         return last_epoch(points)
     by_class: dict[int, list[float]] = {}
     for _, c, v in points:
-        by_class.setdefault(c, []).append(v)
-    return {c: float(np.mean(v)) for c, v in by_class.items()}
+        if v > 0:  # a class whose every gradient was removed (ratio 0) has no log; it is left out of the median
+            by_class.setdefault(c, []).append(math.log(v))
+    return {c: float(math.exp(np.median(v))) for c, v in by_class.items()}
 
 
 def is_fixed(results: Results, m: str) -> bool:
@@ -113,7 +123,7 @@ class ClassData:
     method: str
     covariate: str  # TRAIN_COUNT, NOISE_RATE or LABEL_NOISE_RATE
     x: np.ndarray
-    mean_amp: np.ndarray
+    typical_amp: np.ndarray  # exp(median over epochs of log amplification)
     last_amp: np.ndarray
 
 
@@ -139,20 +149,27 @@ def nominal_rates_differ(results: Results, ds: str) -> bool:
     return str(data.get("noise")) == "asym"
 
 
+# At or above the error of guessing among 100 classes (CIFAR-100, the most any source here has), a
+# bound on the 0-1 error says nothing about a run, even where its last digits still differ.
+VACUOUS_AT = 0.99
+
+
 @dataclass(frozen=True)
 class BoundRow:
-    """Bound against test error on one data set row."""
+    """Bound against test error on one data set row, at the level of methods (seed means)."""
 
     dataset: str
     runs: list[tuple[str, int, float, float]]  # (method row, seed, bound, test error)
-    tau: float | None
-    p_value: float | None
-    tau_methods: float | None
+    tau_methods: float | None  # None where the bound is vacuous on every run, or nothing varies
     p_methods: float | None
     n_methods: int
-    # The KL term against the test error over the runs: a ranking where a vacuous bound (1) has none.
+    # The KL term against the test error: a ranking that remains where a vacuous bound (1) has none.
     tau_kl: float | None = None
     p_kl: float | None = None
+
+    @property
+    def vacuous(self) -> bool:
+        return min(r[2] for r in self.runs) >= VACUOUS_AT
 
 
 def _kendall(a: list[float], b: list[float]) -> tuple[float | None, float | None]:
@@ -172,27 +189,22 @@ def bound_rows(results: Results) -> list[BoundRow]:
             runs += [(m, s, bound[s], error[s]) for s in sorted(set(bound) & set(error))]
         if not runs:
             continue
-        tau, p = _kendall([r[2] for r in runs], [r[3] for r in runs])
         methods = list(dict.fromkeys(r[0] for r in runs))
-        means = [(np.mean([r[2] for r in runs if r[0] == m]), np.mean([r[3] for r in runs if r[0] == m]))
-                 for m in methods]
-        tau_m, p_m = _kendall([float(b) for b, _ in means], [float(e) for _, e in means])
-        kl = {(m, s): v for m in methods for s, v in results.get(ds, m, "kl", PAC_BAYES).items()}
-        paired_kl = [(kl[(m, s)], e) for m, s, _, e in runs if (m, s) in kl]
-        tau_kl, p_kl = _kendall([k for k, _ in paired_kl], [e for _, e in paired_kl])
-        out.append(BoundRow(ds, runs, tau, p, tau_m, p_m, len(methods), tau_kl, p_kl))
+        bound_m = [float(np.mean([r[2] for r in runs if r[0] == m])) for m in methods]
+        error_m = [float(np.mean([r[3] for r in runs if r[0] == m])) for m in methods]
+        vacuous = min(r[2] for r in runs) >= VACUOUS_AT
+        tau_m, p_m = (None, None) if vacuous else _kendall(bound_m, error_m)
+        kl = {m: list(results.get(ds, m, "kl", PAC_BAYES).values()) for m in methods}
+        with_kl = [i for i, m in enumerate(methods) if kl[m]]
+        tau_kl, p_kl = _kendall([float(np.mean(kl[methods[i]])) for i in with_kl], [error_m[i] for i in with_kl])
+        out.append(BoundRow(ds, runs, tau_m, p_m, len(methods), tau_kl, p_kl))
     return out
-
-
-# At or above the error of guessing among 100 classes (CIFAR-100, the most any source here has), a
-# bound on the 0-1 error says nothing about a run, even where its last digits still differ.
-VACUOUS_AT = 0.99
 
 
 def ranking_sentence(row: BoundRow) -> str:
     """Whether the bound ranks the methods as the test error does, in plain words."""
     bounds = {round(r[2], 12) for r in row.runs}
-    kl = "" if row.tau_kl is None else f"; its KL term ranks the runs with τ = {row.tau_kl:.2f} (p {row.p_kl:.3g})"
+    kl = "" if row.tau_kl is None else f"; its KL term ranks the methods with τ = {row.tau_kl:+.2f}"
     if min(bounds) >= VACUOUS_AT:
         low, high = min(bounds), max(bounds)
         where = f"{low:.4f}" if f"{low:.4f}" == f"{high:.4f}" else f"{low:.4f} to {high:.4f}"
@@ -264,7 +276,7 @@ def interventions(results: Results) -> list[Intervention]:
 
 
 def correlation_verdict(c: Correlation) -> str:
-    """ρ < 0 is what the conjecture predicts, for counts and for noise rates alike."""
+    """r_s < 0 is what the conjecture predicts, for counts and for noise rates alike."""
     if c.rho is None or c.p_value is None or c.p_value >= ALPHA:
         return "no effect shown"
     return "supports" if c.rho < 0 else "contradicts"

@@ -19,8 +19,11 @@ retraining (``write_tidy``):
   ``mwnet``, ``l2rw``, ``gdw`` on noisy rows ``flipped_weight_share`` and
   ``weight_auc_clean_vs_flipped`` per epoch; on noisy rows ``class_noise_rate`` per class
   (the share of the class's training labels flipped, ``data.noise.per_class_rate``).
-- ``runs.json``: the layout (row order, display names, tables, each data set row's config)
-  and the failed runs with their reason.
+- ``runs.json``: the layout (row order, display names, tables, each data set row's config,
+  each method row's search space and the suite's trial count) and the failed runs with their reason.
+- ``run_settings.csv`` (written from result files): each run's resolved method and optimiser
+  settings and the values tuning chose, ``dataset, method, seed, section, key, value`` (section
+  ``method``, ``optim`` or ``tuned``; the value as JSON).
 """
 
 from __future__ import annotations
@@ -39,7 +42,8 @@ from lpg_meta.report.collect import RESULT_NAME, Run, load_runs
 from lpg_meta.report.layout import Layout, layout_from_dict, protocol
 from lpg_meta.results import METRIC_DIRECTIONS, PER_EPOCH_METRICS, history_key, write_text_atomic
 
-RUNS_CSV, CURVES_CSV, RUNS_JSON = "runs.csv", "curves.csv", "runs.json"
+RUNS_CSV, CURVES_CSV, RUNS_JSON, SETTINGS_CSV = "runs.csv", "curves.csv", "runs.json", "run_settings.csv"
+SETTING_FIELDS = ("dataset", "method", "seed", "section", "key", "value")
 RUN_FIELDS = ("suite", "dataset", "method", "seed", "split", "metric", "value")
 CURVE_FIELDS = ("dataset", "method", "seed", "series", "epoch", "class", "value")
 # Every metric of a split, the per-epoch ones first (the order of runs.csv's rows).
@@ -72,6 +76,8 @@ class Results:
     seeds: dict[tuple[str, str], list[int]]  # every run's seed, failed ones included
     failures: list[Failure] = field(default_factory=list)
     curves: dict[tuple[str, str, int, str], list[tuple[int | None, int | None, float]]] = field(default_factory=dict)
+    # (ds, m, seed) -> {"method": {...}, "optim": {...}, "tuned": {...}}: each run's resolved settings
+    settings: dict[tuple[str, str, int], dict[str, dict[str, Any]]] = field(default_factory=dict)
 
     def get(self, ds: str, m: str, metric: str, split: str = "test") -> dict[int, float]:
         return self.values.get((ds, m, split, metric), {})
@@ -126,7 +132,7 @@ def _run_curves(run: Run, long_tail: bool) -> dict[str, list[tuple[int | None, i
     lpg = run.result.get("lpg") or {}
     if lpg.get("trajectory"):
         series[f"lpg_{lpg.get('quantity', 'a_c')}"] = _epoch_class(lpg["trajectory"])
-    if lpg.get("amplification"):  # mean ||g~|| / ||g|| per epoch and class (issue 17)
+    if lpg.get("amplification"):  # mean ||g~|| / ||g|| per epoch and class
         series[AMPLIFICATION] = _epoch_class(lpg["amplification"])
     noise = (run.result.get("data") or {}).get("noise") or {}
     if lpg and noise.get("kind", "none") != "none":  # the label a perturbation is indexed by: its flip rate
@@ -193,6 +199,9 @@ def results_from_runs(runs: list[Run], spec: dict[str, Any] | None = None) -> Re
     for run in runs:
         cell = (run.dataset_row, run.method_row)
         results.seeds.setdefault(cell, []).append(run.seed)
+        results.settings[(*cell, run.seed)] = {
+            "method": dict(run.config.get("method_params") or {}), "optim": dict(run.config.get("optim") or {}),
+            "tuned": dict((run.result.get("suite") or {}).get("tuned_params") or {})}
         if not run.ok:
             reason, epoch = run.failure
             results.failures.append(Failure(*cell, run.seed, reason, epoch))
@@ -225,9 +234,16 @@ def write_tidy(results: Results, folder: str | Path) -> list[Path]:
                              f"{value:.6g}"])
     meta = {**results.layout.to_dict(), "seeds": [[ds, m, seeds] for (ds, m), seeds in results.seeds.items()],
             "failures": [[f.dataset, f.method, f.seed, f.reason, f.epoch] for f in results.failures]}
-    paths = [folder / RUNS_CSV, folder / CURVES_CSV, folder / RUNS_JSON]
-    for path, text in zip(paths, (runs.getvalue(), curves.getvalue(), json.dumps(meta, indent=1) + "\n"),
-                          strict=True):
+    settings = io.StringIO()
+    writer = csv.writer(settings, lineterminator="\n")
+    writer.writerow(SETTING_FIELDS)
+    for (ds, m, seed), sections in sorted(results.settings.items()):
+        for section, values in sections.items():
+            writer.writerows([ds, m, seed, section, k, json.dumps(v, sort_keys=True)]
+                             for k, v in sorted(values.items()))
+    paths = [folder / RUNS_CSV, folder / CURVES_CSV, folder / RUNS_JSON, folder / SETTINGS_CSV]
+    texts = (runs.getvalue(), curves.getvalue(), json.dumps(meta, indent=1) + "\n", settings.getvalue())
+    for path, text in zip(paths, texts, strict=True):
         write_text_atomic(path, text)
     return paths
 
@@ -261,6 +277,11 @@ def read_tidy(path: str | Path, spec: dict[str, Any] | None = None) -> Results:
                      float(row["value"]))
             key = (row["dataset"], row["method"], int(row["seed"]), row["series"])
             results.curves.setdefault(key, []).append(point)
+    settings = path.with_name(SETTINGS_CSV)
+    if settings.is_file():
+        for row in csv.DictReader(settings.open()):
+            run = results.settings.setdefault((row["dataset"], row["method"], int(row["seed"])), {})
+            run.setdefault(row["section"], {})[row["key"]] = json.loads(row["value"])
     return results
 
 
@@ -277,7 +298,7 @@ def load_results(source: str | Path, spec: dict[str, Any] | None = None) -> Resu
         return read_tidy(source / RUNS_CSV, spec)
     if spec is None and (source / RUNS_JSON).is_file():
         saved = json.loads((source / RUNS_JSON).read_text())
-        spec = {k: saved.get(k) for k in ("suite", "methods", "tables", "claims")}
+        spec = {k: saved.get(k) for k in ("suite", "methods", "tables", "claims", "tuning")}
         spec["datasets"] = {ds: {k: v for k, v in info.items() if k != "config"}
                             for ds, info in (saved.get("datasets") or {}).items()}
     return results_from_runs(load_runs(source), spec)

@@ -1,4 +1,4 @@
-"""Classification metrics of METHOD.md section 6, as JSON-ready fractions in [0, 1].
+"""Classification metrics of docs/method.md §6, as JSON-ready fractions in [0, 1].
 
 Accuracy, error, balanced accuracy, per-class accuracy (recall), many / medium / few-shot
 accuracy, NLL and ECE. Every rate is a fraction, not a percentage. Values that are

@@ -99,7 +99,7 @@ def test_balanced_rows_and_published_anchors(suite, cells) -> None:
         cfg = cells[f"{row}/ce"].config(0)
         assert cfg["optim"]["schedule"] == "cosine" and cfg["train"]["epochs"] == 200
         assert cfg["data"]["imbalance"] == 1.0 and cfg["data"]["noise"] == "none"
-    # METHOD.md 7's anchors land on exactly these rows (ResNet-32 only; not imbalance 50).
+    # docs/method.md §7's anchors land on exactly these rows (ResNet-32 only; not imbalance 50).
     anchored = {r: protocol_of(cells[f"{r}/ce"].config(0)) for r in suite.datasets}
     assert {r: p for r, p in anchored.items() if p} == {
         "ldam_c10_lt100": "C10-LT 100", "ldam_c10_lt10": "C10-LT 10",

@@ -1,4 +1,4 @@
-"""The Optuna internals lpg_meta.bench.storage relies on, checked loudly (issue 12), and the journal
+"""The Optuna internals lpg_meta.bench.storage relies on, checked loudly, and the journal
 lease that lets workers on several hosts share one journal file without waiting forever.
 
 Optuna has no public way to reach a trial's storage or id, so ``storage.py`` uses

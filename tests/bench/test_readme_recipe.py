@@ -1,5 +1,5 @@
-"""The README's "add a data set or a method" recipe works as written on benchmarks/smoke.yaml
-(issue 12): smoke.yaml's defaults hold MNIST-1D's own ``data.num_samples``, which must not reach
+"""The README's "add a data set or a method" recipe works as written on benchmarks/smoke.yaml:
+smoke.yaml's defaults hold MNIST-1D's own ``data.num_samples``, which must not reach
 the digits row the recipe adds. The rows are read from the README itself, so the test follows it."""
 
 from __future__ import annotations

@@ -38,7 +38,9 @@ tables:
 def test_tables_section_is_plain_data_with_groups_and_overrides():
     spec = suite_spec(parse_suite(SUITE + TABLES))
     assert list(spec["datasets"]) == ["lt", "bal"] and spec["datasets"]["bal"]["display"] == "Digits"
-    assert spec["methods"]["lpg+la"] == {"display": "LPG+LA", "method": "lpg+la"}
+    assert spec["methods"]["lpg+la"] == {"display": "LPG+LA", "method": "lpg+la", "declared": False,
+                                      "search_space": spec["methods"]["lpg+la"]["search_space"]}
+    assert "eps" in spec["methods"]["lpg+la"]["search_space"] and spec["tuning"]["trials"] == 20
     (table,) = spec["tables"]
     assert table["groups"] == [["Baselines", ["ce", "la"]], ["LPG", ["lpg", "lpg+la"]]]
     assert table["datasets"] == ["bal", "lt"] and table["extra"] == ["shots"] and table["reference"] == "ce"
@@ -75,3 +77,26 @@ def test_a_method_in_two_groups_is_rejected():
     data["tables"]["main"]["methods"]["LPG"].append("ce")
     with pytest.raises(UserError, match="tables.main.methods: a method appears in two groups"):
         parse_suite(yaml.safe_dump(data, allow_unicode=True))
+
+
+def test_each_row_gets_one_name_unique_across_the_suite():
+    # A new row of an existing method with no display of its own (the README's recipe) shows its
+    # row name; a row that declares one keeps it; the class's name stays with the first row.
+    from pathlib import Path
+
+    from lpg_meta.report.layout import layout_from_dict
+
+    smoke = yaml.safe_load((Path(__file__).resolve().parents[2] / "benchmarks" / "smoke.yaml").read_text())
+    smoke["methods"]["ce_bar_row"] = {"method": "ce"}
+    smoke["methods"]["lpg_norm"] = {"method": "lpg", "display": "LPG (norm.)"}
+    layout = layout_from_dict(suite_spec(parse_suite(yaml.safe_dump(smoke, allow_unicode=True))))
+    names = layout.method_names()
+    assert names["ce"] == "CE" and names["ce_bar_row"] == "ce_bar_row"
+    assert names["lpg"] == "LPG" and names["lpg_norm"] == "LPG (norm.)"
+    assert len(set(names.values())) == len(names)
+
+
+def test_two_rows_declaring_one_display_name_are_rejected():
+    suite = SUITE.replace("  la: {}", "  la: {display: Mine}").replace("  lpg: {}", "  lpg: {display: Mine}")
+    with pytest.raises(UserError, match=r"methods.lpg.display: 'Mine' is already the display name of methods.la"):
+        parse_suite(suite)

@@ -1,4 +1,4 @@
-"""Bad input (issue 6): each malformed suite or command line exits 2 with a short message that
+"""Bad input: each malformed suite or command line exits 2 with a short message that
 names the key path and the fix, shows no traceback and writes nothing.
 
 Every case runs through ``lpg_meta.cli.main`` in-process (a subprocess costs ~2 s of imports);

@@ -1,4 +1,4 @@
-"""The command line keeps results safe and says what to do (issue 12): ``train`` never replaces
+"""The command line keeps results safe and says what to do: ``train`` never replaces
 another config's result, an interrupt says how to resume, ``--version``, and typo suggestions."""
 
 from __future__ import annotations

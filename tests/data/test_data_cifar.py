@@ -74,7 +74,7 @@ def test_missing_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     assert "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz" in text  # where to fetch it
     assert f"tar xzf cifar-10-python.tar.gz -C {tmp_path}" in text  # and where it goes
     assert "LPG_DATA" in text and "--data-root" in text and "data.download=true" in text
-    assert "download=True" not in text  # torchvision's advice, which contradicts ours (issue 12)
+    assert "download=True" not in text  # torchvision's advice, which contradicts ours
     with pytest.raises(UserError, match="cifar-100-python.tar.gz"):
         build_data("cifar100", {"root": str(tmp_path / "nowhere")}, seed=0)
 

@@ -1,4 +1,4 @@
-"""Long-tail counts follow the exp / step formulas of METHOD.md 5."""
+"""Long-tail counts follow the exp / step formulas of docs/method.md §5."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The per-class amplification ||g~|| / ||g|| (issue 17): hand-computed cases, and through training."""
+"""The per-class amplification ||g~|| / ||g||: hand-computed cases, and through training."""
 
 from __future__ import annotations
 

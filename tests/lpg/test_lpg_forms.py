@@ -1,4 +1,4 @@
-"""The perturbation forms of METHOD.md 3.1 on hand-computed cases."""
+"""The perturbation forms of docs/method.md §3.1 on hand-computed cases."""
 
 from __future__ import annotations
 

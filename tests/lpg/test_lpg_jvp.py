@@ -285,7 +285,7 @@ def test_jvp_matches_a_finite_difference_under_maximize(warm: int) -> None:
 
 
 def test_an_lpg_run_prints_no_torch_jit_future_warning() -> None:
-    # Issue 12: every lpg run printed torch's "torch.jit.script is deprecated" (make_dual's import).
+    # every lpg run printed torch's "torch.jit.script is deprecated" (make_dual's import).
     import subprocess
     import sys
 

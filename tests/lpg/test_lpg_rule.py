@@ -1,4 +1,4 @@
-"""The closed-form rule variant (METHOD.md 3.2, last paragraph)."""
+"""The closed-form rule variant (docs/method.md §3.2, last paragraph)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Compositions that would lose state are refused, and a meta method without a meta split fails
-when its config is resolved, before any data or batch (issue 12, points 4 and 5).
+when its config is resolved, before any data or batch.
 
 Both are parametrized over the registry, so a newly registered plug-in or meta method is covered.
 """

@@ -1,4 +1,4 @@
-"""Each loss baseline of METHOD.md section 4 on a hand-computed case (2 or 3 classes).
+"""Each loss baseline of docs/method.md §4 on a hand-computed case (2 or 3 classes).
 
 Expected values are typed out with ``math``; they are not the implementation's torch expressions.
 Logits are float64, so the tolerance can be tight.

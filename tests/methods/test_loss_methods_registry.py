@@ -17,7 +17,7 @@ LOSS_METHODS = sorted(
     for n in METHODS
     if METHODS.get(n).kind == "loss" and not getattr(METHODS.get(n), "accepts_bases", ())
 )
-# LPG's settings (METHOD.md 3): a base must not reuse them, as lpg+BASE merges both flat.
+# LPG's settings (docs/method.md §3): a base must not reuse them, as lpg+BASE merges both flat.
 LPG_KEYS = {"eps", "normalize", "zero_sum", "tau_max", "meta_optimizer", "meta_lr", "phi_decay",
             "warmup_epochs", "meta_interval", "meta_batch_size", "backend"}  # fmt: skip
 

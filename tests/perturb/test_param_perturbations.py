@@ -1,4 +1,4 @@
-"""Parameter-level perturbations reproduce their references (METHOD.md section 2)."""
+"""Parameter-level perturbations reproduce their references (docs/method.md §2)."""
 
 from __future__ import annotations
 

@@ -17,9 +17,25 @@ def test_the_committed_results_have_latex_tables():
                                      "leaderboard_noisy.tex", "claims.tex"}
 
 
-@pytest.mark.parametrize("path", TEX, ids=[p.name for p in TEX])
-def test_each_committed_table_compiles_within_the_page(path, latex, tmp_path):
-    latex(path.read_text(), tmp_path)
+def test_every_committed_table_fits_each_page_it_is_laid_out_for(fits_every_page, tmp_path):
+    names = fits_every_page(RESULTS, tmp_path)
+    for protocol in ("balanced", "long-tail", "noisy"):
+        for layout in ("", "_column", "_column_full", "_text", "_text_full", "_wide"):
+            assert f"leaderboard_{protocol}{layout}.tex" in names
+    assert {"theory.tex", "hyperparameters.tex"} <= set(names)
+
+
+def test_committed_pdfs_embed_no_type3_font():
+    import shutil
+    import subprocess
+
+    if not shutil.which("pdffonts"):
+        pytest.skip("pdffonts (poppler-utils) not installed")
+    pdfs = sorted((RESULTS / "plots").glob("*.pdf"))
+    assert pdfs
+    for pdf in pdfs:
+        listing = subprocess.run(["pdffonts", str(pdf)], capture_output=True, text=True, check=True).stdout
+        assert "Type 3" not in listing, f"{pdf.name}:\n{listing}"
 
 
 def test_the_committed_leaderboard_is_a_function_of_the_committed_runs_csv():

@@ -63,14 +63,26 @@ def test_learning_curves_band_is_the_seed_std(tmp_path):
     np.testing.assert_allclose(plot.errors["ce"], [np.sqrt(2.0)] * 3)
 
 
-def test_cd_diagram_holds_the_average_ranks(tmp_path):
-    for d, values in (("a", (0.9, 0.8, 0.7)), ("b", (0.6, 0.8, 0.7))):
+def test_cd_diagram_per_protocol_holds_the_average_ranks_when_friedman_rejects(tmp_path):
+    # six balanced rows, one order everywhere: ranks 1, 2, 3 and F = inf, p = 0
+    for d in "abcdef":
+        for m, v in zip(("ce", "gce", "lpg"), (0.9, 0.8, 0.7), strict=True):
+            write_result(tmp_path, d, m, 0, method=m, balanced=v)
+    write_result(tmp_path, "a", "ls", 0, method="ls", balanced=0.5)  # one row only: named, not ranked
+    (plot,) = [p for p in make_plots(load_results(tmp_path), tmp_path) if p.kind == "cd"]
+    assert plot.path.name == "cd_balanced.png" and plot.panel == "balanced"
+    assert_png(plot.path)
+    assert {k: float(v[0]) for k, v in plot.series.items()} == {"ce": 1.0, "gce": 2.0, "lpg": 3.0}
+
+
+def test_cd_diagram_is_a_note_when_friedman_does_not_reject(tmp_path):
+    for d, values in (("a", (0.9, 0.8, 0.7)), ("b", (0.6, 0.8, 0.7))):  # ranks (1, 2, 3) and (3, 1, 2)
         for m, v in zip(("ce", "gce", "lpg"), values, strict=True):
             write_result(tmp_path, d, m, 0, method=m, balanced=v)
-    (plot,) = [p for p in make_plots(load_results(tmp_path), tmp_path) if p.kind == "cd"]
-    assert_png(plot.path)
-    # ranks (1, 2, 3) and (3, 1, 2)
-    assert {k: float(v[0]) for k, v in plot.series.items()} == {"ce": 2.0, "gce": 1.5, "lpg": 2.5}
+    paths = write_plots(load_results(tmp_path), tmp_path)
+    assert not [p for p in paths if p.name.startswith("cd_") and p.suffix != ".txt"]
+    note = (tmp_path / "plots" / "cd_balanced.txt").read_text()
+    assert note.startswith("Balanced protocol: Friedman's test over 2 data sets and 3 methods does not reject")
 
 
 def test_noise_plot_needs_several_rates(tmp_path):
@@ -91,14 +103,16 @@ def test_noise_plot_needs_several_rates(tmp_path):
 def test_cli_writes_pngs_and_pdfs_the_same_bytes_when_redrawn(tmp_path, capsys):
     write_result(tmp_path, "lt", "lpg", 0, method="lpg", imbalance=10.0, trajectory=[[0.1, 0.2, 0.3]])
     first = write_plots(load_results(tmp_path), tmp_path)
-    assert sorted(p.name for p in first) == ["curves_lt.pdf", "curves_lt.png", "per_class_lt.pdf", "per_class_lt.png",
+    assert sorted(p.name for p in first) == ["cd_long-tail.txt", "curves_lt.pdf", "curves_lt.png",
+                                             "per_class_lt.pdf", "per_class_lt.png",
                                              "trajectory_lt.pdf", "trajectory_lt.png"]
     before = [p.read_bytes() for p in first]
     assert write_plots(load_results(tmp_path), tmp_path) == first and [p.read_bytes() for p in first] == before
     parser = argparse.ArgumentParser()
     add_plot_parser(parser.add_subparsers(dest="command"))
     assert cmd_plot(parser.parse_args(["plot", str(tmp_path)])) == 0
-    assert "curves_lt.pdf" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "curves_lt.pdf" in captured.err and not captured.out  # status lines on stderr
 
 
 def test_a_figure_that_fails_while_being_written_leaves_no_file(tmp_path, monkeypatch):
@@ -119,3 +133,38 @@ def test_a_figure_that_fails_while_being_written_leaves_no_file(tmp_path, monkey
     with pytest.raises(OSError, match="No space"):
         plot_trajectories(results, tmp_path / "plots")
     assert sorted((tmp_path / "plots").iterdir()) == []  # no half figure, no temporary file
+
+
+def test_figures_are_print_sized_with_truetype_fonts_and_7pt_text(tmp_path, monkeypatch):
+    import shutil
+    import subprocess
+
+    from matplotlib.text import Text
+
+    from lpg_meta.report import plots as plots_module
+    from lpg_meta.report.figure_style import COLUMN_IN, MIN_FONT_PT, TEXT_IN
+
+    seen = []
+    save = plots_module._save
+
+    def check(fig, path):
+        seen.append(path.name)
+        assert round(fig.get_figwidth(), 2) in (COLUMN_IN, TEXT_IN), (path.name, fig.get_figwidth())
+        sizes = [t.get_fontsize() for t in fig.findobj(Text) if t.get_visible() and t.get_text()]
+        assert min(sizes) >= MIN_FONT_PT, (path.name, min(sizes))
+        return save(fig, path)
+
+    monkeypatch.setattr(plots_module, "_save", check)
+    history = [{"epoch": e, "test_balanced_accuracy": 0.1 * e} for e in (1, 2)]
+    for seed in (0, 1):
+        write_result(tmp_path, "lt", "lpg", seed, method="lpg", imbalance=10.0, trajectory=[[0.1, 0.2, 0.3]] * 2,
+                     per_class=[0.5, 0.6, 0.7], train_counts=[50, 10, 5], history=history)
+        write_result(tmp_path, "lt", "ce", seed, method="ce", imbalance=10.0, per_class=[0.4, 0.6, 0.7],
+                     train_counts=[50, 10, 5], history=history)
+    paths = write_plots(load_results(tmp_path), tmp_path)
+    assert {"curves_lt.png", "per_class_lt.png", "trajectory_lt.png"} <= set(seen)
+    if not shutil.which("pdffonts"):
+        pytest.skip("pdffonts (poppler-utils) not installed")
+    for pdf in (p for p in paths if p.suffix == ".pdf"):
+        listing = subprocess.run(["pdffonts", str(pdf)], capture_output=True, text=True, check=True).stdout
+        assert "Type 3" not in listing and "TrueType" in listing, listing

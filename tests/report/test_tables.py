@@ -11,6 +11,7 @@ from test_collect import write_result
 
 from lpg_meta.errors import UserError
 from lpg_meta.report import add_table_parser, build_tables, cmd_table, leaderboard, load_results
+from lpg_meta.report.render import LAYOUTS, render_latex
 
 
 def md_rows(text: str) -> dict[str, list[str]]:
@@ -75,7 +76,8 @@ def test_one_table_per_protocol_in_suite_order_with_display_names(tmp_path):
     balanced, longtail, noisy = tables
     assert balanced.spec.datasets == ["bal_b", "bal_a"]  # the spec's order, not sorted
     assert [balanced.dataset_names[d] for d in balanced.spec.datasets] == ["Digits", "MNIST-1D"]
-    assert longtail.dataset_names["lt"] == "MNIST-1D (ρ = 10)" and noisy.dataset_names["noisy"] == "Digits (sym. 40 %)"
+    assert longtail.dataset_names["lt"] == "MNIST-1D (ρ = 10)"
+    assert noisy.dataset_names["noisy"] == "Digits (sym. excl. 40 %)"
     assert longtail.methods == ["ce", "la", "lpg+la"] and longtail.groups == [("", ["ce", "la"]), ("", ["lpg+la"])]
     assert [c.kind for c in longtail.columns] == ["main", "shot", "shot", "shot", "wtl_ref", "wtl_base"]
     assert [c.kind for c in noisy.columns] == ["main", "peak", "wtl_ref"]
@@ -184,7 +186,7 @@ def test_collapsed_runs_are_counted_marked_and_kept_in_the_mean(tmp_path, latex)
     rows = md_rows(text)
     assert rows["lpg"][0] == "53.00 ± 18.38 (collapsed 1/2)‡"  # (66 + 40) / 2: the collapse stays in
     assert "collapsed" not in rows["ce"][0]
-    assert "on pair, seed 1" in text and "on pair, seed 0" not in text and "more than 20 points below" in text
+    assert "pair: lpg (seed 1)." in text and "more than 20 points below" in text
     tex = leaderboard(tmp_path, "latex")
     assert "$^{\\ddagger1}$" in tex
     latex(tex, tmp_path / "tex")
@@ -199,7 +201,7 @@ def test_noisy_rows_get_an_unmarked_peak_column_from_the_history(tmp_path):
         write_result(tmp_path, "sym40", "gce", seed, method="gce", noise="sym_excl", noise_rate=0.4,
                      balanced=0.66, history=noisy_history(0.66, 0.66))
     rows = md_rows(leaderboard(tmp_path))
-    assert rows["Method"][:2] == ["sym40 (sym. 40 %) Bal. acc.", "sym40 (sym. 40 %) Peak"]
+    assert rows["Method"][:2] == ["sym40 (sym. excl. 40 %) Bal. acc.", "sym40 (sym. excl. 40 %) Peak"]
     assert rows["ce"][:2] == ["51.00 ± 1.41", "65.00 ± 7.07"]  # gce - ce: +15, +14: p = 0.02 on 1 df
     assert rows["gce"][:2] == ["**66.00 ± 0.00**", "66.00 ± 0.00"]  # the peak is never marked
     assert "Peak" not in md_rows(leaderboard(tmp_path, metric="nll"))["Method"][1]  # no per-epoch nll
@@ -224,16 +226,27 @@ def test_widest_default_tables_fit_a_two_column_page(tmp_path, latex):
                              balanced=0.5 + 0.01 * i + 0.003 * s, history=noisy_history(0.9, 0.5))
     tex = leaderboard(tmp_path, "latex")
     assert tex.count("\\begin{table*}") == 2
-    assert "Seeds with a value" in tex and "10 seeds: " in tex and "(n=" not in tex
+    assert r"Seeds per cell: 3, except 10 for method\_00, method\_01, method\_02, method\_03 on every data set." in tex
+    assert "(n=" not in tex
     latex(tex, tmp_path / "tex")
+    # every other layout fits its page too: blocks stacked, floats split where the height needs it
+    tables = build_tables(load_results(tmp_path))
+    for target, compact in LAYOUTS:
+        for table in tables:
+            text = render_latex(table, target, compact)
+            latex(text, tmp_path / f"{table.spec.name}-{target}-{compact}", "onecolumn" if target == "text" else
+                  "twocolumn")
+            if target == "column" and not compact and table.spec.name == "noisy":
+                assert text.count("\\begin{tabular}{@{}l") > 1  # four data sets do not fit side by side
 
 
 def test_cli_prints_writes_and_rejects_unknown_metric(suite, capsys, latex):
     parser = argparse.ArgumentParser()
     add_table_parser(parser.add_subparsers(dest="command"))
     assert cmd_table(parser.parse_args(["table", str(suite), "--format", "csv", "--write"])) == 0
-    out = capsys.readouterr().out
-    assert out.startswith("table,method,") and "leaderboard_balanced.tex" in out and "runs.csv" in out
+    captured = capsys.readouterr()  # the document alone on stdout, what was written on stderr
+    assert captured.out.startswith("table,method,") and "wrote" not in captured.out
+    assert "leaderboard_balanced.tex" in captured.err and "runs.csv" in captured.err
     latex((suite / "leaderboard_balanced.tex").read_text(), suite / "tex")
     with pytest.raises(UserError, match="unknown metric 'acuracy'.*Did you mean 'accuracy'"):
         cmd_table(parser.parse_args(["table", str(suite), "--metric", "acuracy"]))

@@ -16,7 +16,7 @@ from lpg_meta.train.saved import evaluate_saved, load_model
 
 # config_hash of three benchmarks/cpu.yaml cells (seeds 0 and 2), computed on the tree before
 # checkpoints existed (commit 1e70397; main at 96788ec gives the same): finished results keep their keys.
-# The meta methods' default meta_interval became 10 in issue 18 (a changed default is a changed
+# The meta methods' default meta_interval became 10 (a changed default is a changed
 # run): lpg+gce's keys are from then.
 CPU_HASHES = {
     "mnist1d_bal/ce": ("afc03b280d9e5d24", "d5b03c98ab4ad7a5"),
@@ -40,7 +40,7 @@ def same_run(a, b):
 def test_cpu_suite_hashes_are_unchanged():
     cells = {cell.name: cell for cell in expand(load_suite("benchmarks/cpu.yaml"))}
 
-    def without_bound(cfg):  # the suite turned train.pac_bayes on (issue 17): a new key, on purpose
+    def without_bound(cfg):  # the suite turned train.pac_bayes on: a new key, on purpose
         assert cfg["train"].pop("pac_bayes") is True
         return config_hash(cfg)
 

@@ -1,4 +1,4 @@
-"""Hand-computed checks of the classification metrics (METHOD.md section 6)."""
+"""Hand-computed checks of the classification metrics (docs/method.md §6)."""
 
 from __future__ import annotations
 
