@@ -9,8 +9,8 @@ It compares what a paper would cite, not the last bits:
 
 - the protocol verdicts (``claims_summary.csv``: one per protocol and claim);
 - the per-comparison verdicts (``claims.csv``: one per data set, method and baseline);
-- each cell's tuned choice: the resolved config of its seeded runs (the same config hash on both
-  sides means both machines chose the same trial);
+- each cell's tuned choice: the resolved config of its seeded runs, seed aside (the same config on
+  both sides means both machines chose the same trial);
 - each cell's mean of the claims' metric over its seeds: the median and largest moves, and how
   many cells moved by more than 1, 2 and 5 points.
 
@@ -29,7 +29,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from lpg_meta.results import RESULT_NAME, config_hash
+from lpg_meta.results import RESULT_NAME
 
 METRIC = "balanced_accuracy"
 
@@ -52,12 +52,12 @@ def _agreement(first: dict[Any, str], second: dict[Any, str]) -> dict[str, Any]:
 
 
 def tuned_choices(folder: Path) -> dict[str, set[str]]:
-    """Cell ``dataset/method`` -> the config hashes of its seeded runs, seed aside."""
+    """Cell ``dataset/method`` -> the resolved configs of its seeded runs (canonical JSON), seed aside."""
     out: dict[str, set[str]] = defaultdict(set)
     for path in folder.glob(f"*/*/seed*/{RESULT_NAME}"):
         cfg = dict(json.loads(path.read_text())["config"])
         cfg.pop("seed", None)
-        out[f"{path.parts[-4]}/{path.parts[-3]}"].add(config_hash(cfg))
+        out[f"{path.parts[-4]}/{path.parts[-3]}"].add(json.dumps(cfg, sort_keys=True))
     return out
 
 
@@ -75,7 +75,7 @@ def compare(first: Path, second: Path) -> dict[str, Any]:
     comparisons = _agreement(_verdicts(first / "claims.csv", ("dataset", "method", "baseline")),
                              _verdicts(second / "claims.csv", ("dataset", "method", "baseline")))
     a, b = tuned_choices(first), tuned_choices(second)
-    tuned = _agreement({k: ",".join(sorted(v)) for k, v in a.items()}, {k: ",".join(sorted(v)) for k, v in b.items()})
+    tuned = _agreement({k: "|".join(sorted(v)) for k, v in a.items()}, {k: "|".join(sorted(v)) for k, v in b.items()})
     tuned["moved"] = [m["key"][0] for m in tuned["moved"]]
     ma, mb = cell_means(first), cell_means(second)
     moves = sorted(((abs(ma[c] - mb[c]) * 100, c) for c in set(ma) & set(mb)), reverse=True)

@@ -132,3 +132,31 @@ def test_gpu_check_is_valid_bash_and_its_dry_run_prints_the_plan() -> None:
         real = subprocess.run(["bash", str(script)], capture_output=True, text=True, cwd=ROOT,
                               env={**os.environ, "PY": sys.executable})
         assert real.returncode == 3 and "no CUDA device" in real.stderr
+
+
+def _machine_folder(root: Path, verdict: str, value: float, lr: float) -> Path:
+    (root / "d" / "m" / "seed0").mkdir(parents=True)
+    (root / "d" / "m" / "seed0" / "result.json").write_text(json.dumps({"config": {"seed": 0, "optim": {"lr": lr}}}))
+    (root / "claims_summary.csv").write_text(f"protocol,claim,verdict\nall,outperforms,{verdict}\n")
+    (root / "claims.csv").write_text(f"dataset,method,baseline,verdict\nd,m,ce,{verdict}\nd,m,la,not supported\n")
+    (root / "runs.csv").write_text("suite,dataset,method,seed,split,metric,value\n"
+                                   f"s,d,m,0,test,balanced_accuracy,{value}\ns,d,m,0,val,balanced_accuracy,0.1\n")
+    return root
+
+
+def test_compare_machines_counts_what_moved(tmp_path: Path) -> None:
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        from compare_machines import compare
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    a = _machine_folder(tmp_path / "a", "supported", 0.50, 0.1)
+    same = compare(a, _machine_folder(tmp_path / "b", "supported", 0.53, 0.1))
+    assert same["protocol_verdicts"]["share_same"] == same["comparison_verdicts"]["share_same"] == 1.0
+    assert same["tuned_choices"]["share_same"] == 1.0
+    moves = same["cell_mean_moves_points"]
+    assert moves["median"] == pytest.approx(3.0) and (moves["over_2"], moves["over_5"]) == (1, 0)
+    moved = compare(a, _machine_folder(tmp_path / "c", "not supported", 0.50, 0.2))
+    assert moved["protocol_verdicts"]["moved"] == [{"key": ["all", "outperforms"], "first": "supported",
+                                                     "second": "not supported"}]
+    assert moved["comparison_verdicts"]["share_same"] == 0.5 and moved["tuned_choices"]["moved"] == ["d/m"]
