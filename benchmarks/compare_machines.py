@@ -45,7 +45,7 @@ def _verdicts(path: Path, keys: tuple[str, ...]) -> dict[tuple[str, ...], str]:
 
 def _agreement(first: dict[Any, str], second: dict[Any, str]) -> dict[str, Any]:
     shared = sorted(set(first) & set(second))
-    moved = [{"key": list(k), "first": first[k], "second": second[k]} for k in shared if first[k] != second[k]]
+    moved = [{"key": list(k) if isinstance(k, tuple) else k, "first": first[k], "second": second[k]} for k in shared if first[k] != second[k]]
     return {"compared": len(shared), "same": len(shared) - len(moved),
             "share_same": (len(shared) - len(moved)) / len(shared) if shared else None,
             "only_in_one": len(set(first) ^ set(second)), "moved": moved}
@@ -76,7 +76,7 @@ def compare(first: Path, second: Path) -> dict[str, Any]:
                              _verdicts(second / "claims.csv", ("dataset", "method", "baseline")))
     a, b = tuned_choices(first), tuned_choices(second)
     tuned = _agreement({k: "|".join(sorted(v)) for k, v in a.items()}, {k: "|".join(sorted(v)) for k, v in b.items()})
-    tuned["moved"] = [m["key"][0] for m in tuned["moved"]]
+    tuned["moved"] = [m["key"] for m in tuned["moved"]]
     ma, mb = cell_means(first), cell_means(second)
     moves = sorted(((abs(ma[c] - mb[c]) * 100, c) for c in set(ma) & set(mb)), reverse=True)
     sizes = [m for m, _ in moves]
