@@ -83,6 +83,7 @@ class Suite:
     output: Path = Path("results")
     extra_seeds: dict[str, list[int]] = field(default_factory=dict)  # cell name -> seeds after ``seeds``
     tables: list[dict[str, Any]] | None = None  # the ``tables:`` section, checked (see _tables)
+    overrides: dict[str, Any] = field(default_factory=dict)  # `run --set`: every cell's last layer (overrides.py)
 
     def cell_seeds(self, cell: str) -> list[int]:
         """The seeds of cell ``dataset/method``: the suite's, then its ``extra_seeds``."""
@@ -91,12 +92,14 @@ class Suite:
 
 def load_suite(path: str | Path) -> Suite:
     """Read and validate a suite file; raise ``UserError`` naming the file and key path."""
-    path = Path(path)
+    from lpg_meta.bench.suite_files import find_suite
+
+    path = find_suite(path)  # a path, or a shipped suite's name (`lpg-meta run smoke`)
     try:
         text = path.read_text()
     except OSError as err:
         raise UserError(f"cannot read suite file {path}: {err.strerror}; check the path "
-                        "(the shipped suites are benchmarks/*.yaml).") from None
+                        "(or name a shipped suite: `lpg-meta run --help`).") from None
     try:
         return parse_suite(text, path)
     except UserError as err:
