@@ -143,6 +143,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     with stage("loading torch and the registries"):
         cfg = _resolved(args.dataset, args.method, args.seed, args.overrides)
+        _load_training()
     out = Path(args.out or f"runs/{cfg['dataset']}/{cfg['method']}/seed{cfg['seed']}")
     writable_folder(out, "--out")  # before training, not when the result is written
     _keep_other_result(out, cfg, args.force)  # the same config is trained again and replaced
@@ -193,9 +194,17 @@ def cmd_data(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_quick(args: argparse.Namespace) -> int:
-    from lpg_meta.quick import quick
+def _load_training() -> None:
+    """Import what a run's first optimizer would import on its own, silently: torch's compiler
+    front end (torch._dynamo, several seconds), so that the wait is shown as loading."""
+    import torch._dynamo  # noqa: F401
 
+
+def cmd_quick(args: argparse.Namespace) -> int:
+    with stage("loading torch and the registries"):
+        from lpg_meta.quick import quick
+
+        _load_training()
     quick(Path(args.out), args.seeds, args.overrides)
     return 0
 
