@@ -45,7 +45,7 @@ $(STAMP): pyproject.toml constraints.txt | check-python
 		echo "make: installing torch $(TORCH_PIN)+cpu and torchvision $(TORCHVISION_PIN)+cpu from $(TORCH_CPU_INDEX) (about 0.2 GB to download; a .venv of about 1.3 GB)"; \
 		$(PY) -m pip install --index-url $(TORCH_CPU_INDEX) torch==$(TORCH_PIN)+cpu torchvision==$(TORCHVISION_PIN)+cpu || exit 1; \
 	else \
-		echo "make: installing lpg-meta, torch $(TORCH_PIN) from PyPI with its CUDA libraries (about 3 GB to download, a 5.9 GB .venv; 5 minutes here); a CPU-only install is 'make install TORCH=cpu' (about 1.3 GB)"; fi
+		echo "make: installing lpg-meta, torch $(TORCH_PIN) from PyPI with its CUDA libraries (3.2 GB of wheels, a 5.9 GB .venv; about 5 minutes); a CPU-only install is 'make install TORCH=cpu' (about 1.3 GB)"; fi
 	$(PY) -m pip install --progress-bar on -c constraints.txt -e '.[test]'
 	@echo "make: $(VENV) holds $$(du -sh $(VENV) | cut -f1)"
 	touch $(STAMP)
