@@ -1,9 +1,12 @@
-"""Progress for the slow steps that have no bar: a line when a stage starts, one when it ends.
+"""Progress for the slow steps that have no bar: what runs, while it runs, and how long it took.
 
-``with stage("plots"):`` prints ``lpg-meta: plots ...`` on stderr, then, while the stage runs,
-its elapsed seconds every ``TICK_TTY_S`` on a terminal (rewriting the line) or every
-``TICK_LOG_S`` in a log, and ``lpg-meta: plots done in 12.3s`` at the end, so a command is never
-silent for long. Nothing goes to stdout, which stays the command's result.
+``with stage("plots"):`` on a terminal shows ``lpg-meta: plots ... 3s`` in place, counting every
+``TICK_TTY_S``, and leaves ``lpg-meta: plots done in 12.3s``; a stage over within ``QUIET_S``
+leaves nothing. In a log (not a terminal) a stage that lasts ``QUIET_S`` prints
+``lpg-meta: plots ...``, then a line every ``TICK_LOG_S`` and the duration at the end; a quick
+one prints nothing. A stage ended by an error adds nothing (the terminal's line is erased), so a
+user's mistake stays the one line the command line prints. Everything goes to stderr: stdout
+stays the command's result.
 """
 
 from __future__ import annotations
@@ -15,27 +18,45 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TextIO
 
+QUIET_S = 1.0  # a stage shorter than this is not worth a line
 TICK_TTY_S = 1.0  # a terminal shows the elapsed seconds in place
-TICK_LOG_S = 15.0  # a log file gets a line this often during a long stage
+TICK_LOG_S = 15.0  # a log gets a line this often during a long stage
+PREFIX = "lpg-meta: "
+ERASE = "\r\033[K"
+
+
+def is_progress(line: str) -> bool:
+    """Whether ``line`` is one of a stage's lines (what a caller reading stderr for errors may skip)."""
+    return line.startswith(PREFIX) and (line.endswith(" ...") or " so far" in line or " done in " in line)
 
 
 @contextmanager
 def stage(name: str, stream: TextIO | None = None) -> Iterator[None]:
-    """Announce ``name`` on ``stream`` (stderr), tick while it runs, and tell its duration."""
+    """Show ``name`` on ``stream`` (stderr) while the block runs, and its duration when it ends."""
     stream = stream or sys.stderr
     tty = stream.isatty()
     started = time.perf_counter()
-    stop = threading.Event()
-    print(f"lpg-meta: {name} ...", file=stream, end="" if tty else "\n", flush=True)
+    stop, lock = threading.Event(), threading.Lock()
+    shown = [False]  # whether a line about this stage is on screen or in the log
 
     def tick() -> None:
-        while not stop.wait(TICK_TTY_S if tty else TICK_LOG_S):
-            elapsed = time.perf_counter() - started
-            if tty:
-                print(f"\rlpg-meta: {name} ... {elapsed:.0f}s\033[K", file=stream, end="", flush=True)
-            else:
-                print(f"lpg-meta: {name} ... {elapsed:.0f}s so far", file=stream, flush=True)
+        wait = TICK_TTY_S if tty else QUIET_S
+        while not stop.wait(wait):
+            with lock:
+                if stop.is_set():
+                    return
+                elapsed = time.perf_counter() - started
+                if tty:
+                    print(f"{ERASE}{PREFIX}{name} ... {elapsed:.0f}s", file=stream, end="", flush=True)
+                else:
+                    print(f"{PREFIX}{name} ..." if not shown[0] else f"{PREFIX}{name} ... {elapsed:.0f}s so far",
+                          file=stream, flush=True)
+                    wait = TICK_LOG_S
+                shown[0] = True
 
+    if tty:
+        print(f"{PREFIX}{name} ...", file=stream, end="", flush=True)
+        shown[0] = True
     ticker = threading.Thread(target=tick, daemon=True)
     ticker.start()
     ok = False
@@ -43,9 +64,13 @@ def stage(name: str, stream: TextIO | None = None) -> Iterator[None]:
         yield
         ok = True
     finally:
-        stop.set()
+        with lock:
+            stop.set()
         ticker.join()
         elapsed = time.perf_counter() - started
-        end = "done" if ok else "stopped"
-        line = f"lpg-meta: {name} {end} in {elapsed:.1f}s"
-        print(f"\r{line}\033[K" if tty else line, file=stream, flush=True)
+        done = f"{PREFIX}{name} done in {elapsed:.1f}s"
+        if tty:
+            print(f"{ERASE}{done}" if ok and elapsed >= QUIET_S else ERASE, file=stream,
+                  end="\n" if ok and elapsed >= QUIET_S else "", flush=True)
+        elif ok and shown[0]:
+            print(done, file=stream, flush=True)

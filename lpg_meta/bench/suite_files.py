@@ -36,5 +36,5 @@ def find_suite(suite: str | Path) -> Path:
     if name in shipped and (path.parent == Path(".") or path.parent.name == "benchmarks"):
         return shipped[name]
     names = ", ".join(shipped) or "none found"
-    raise UserError(f"cannot read suite file {suite}: no such file, and no shipped suite of that name."
-                    f"{closest(name, list(shipped))} Give a path to a suite YAML, or a shipped suite: {names}.")
+    raise UserError(f"cannot read suite file {suite}: No such file, and no shipped suite of that name;"
+                    f" check the path, or name a shipped suite: {names}.{closest(name, list(shipped))}")
