@@ -1,4 +1,4 @@
-"""Command line: ``lpg-meta train | list | data | run | table | claims | plot | theory | reproduce``."""
+"""Command line: ``lpg-meta train | list | data | run | table | claims | plot | theory | quick``."""
 
 from __future__ import annotations
 
@@ -25,12 +25,15 @@ from lpg_meta.report.cli import (
     cmd_table,
     cmd_theory,
 )
+from lpg_meta.stage import stage
 
 
 def _run_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dataset", default="mnist1d", help="registered data set (see `lpg-meta list`)")
+    parser.add_argument("--dataset", default="mnist1d",
+                        help="registered data set, see `lpg-meta list` (default mnist1d)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a setting, e.g. data.imbalance=100 or method.eps=0.5 (repeatable)")
+                        help="override a setting, e.g. data.imbalance=100 or method.eps=0.5; repeatable "
+                             "(default: none)")
     add_data_root(parser)
 
 
@@ -67,18 +70,18 @@ def build_parser() -> Parser:
 
     train = sub.add_parser("train", help="train one run and write result.json")
     _run_args(train)
-    train.add_argument("--method", default="ce", help="registered method, or a plug-in such as lpg+la")
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--method", default="ce", help="registered method, or a plug-in such as lpg+la (default ce)")
+    train.add_argument("--seed", type=int, default=0, help="seed of data, initialisation and order (default 0)")
     train.add_argument("--out", default=None, help="output folder (default runs/DATASET/METHOD/seedN)")
     train.add_argument("--force", action="store_true",
-                       help="replace a result.json of another config in the output folder")
+                       help="replace a result.json of another config in the output folder (default: refuse)")
 
     sub.add_parser("list", help="list methods, data sets and models")
 
     data = sub.add_parser("data", help="show the splits of a data set")
     _run_args(data)
-    data.add_argument("--seed", type=int, default=0)
-    data.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    data.add_argument("--seed", type=int, default=0, help="seed of the split (default 0)")
+    data.add_argument("--json", action="store_true", help="print JSON instead of a table (default: a table)")
 
     add_run_parser(sub)
     add_table_parser(sub)
@@ -86,11 +89,18 @@ def build_parser() -> Parser:
     add_plot_parser(sub)
     add_theory_parser(sub)
 
-    reproduce = sub.add_parser("reproduce", help="ce vs lpg on long-tail MNIST-1D, 3 seeds")
-    reproduce.add_argument("--out", default="results/reproduce")
-    reproduce.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    reproduce.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
-    add_data_root(reproduce)
+    quick = sub.add_parser("quick", help="`make quick`: ce vs lpg on long-tail MNIST-1D, 3 seeds, a table",
+                           description="ce against lpg on long-tail MNIST-1D (imbalance 100), 30 epochs a run; "
+                                       "finished runs are loaded, not trained again. (`make reproduce` is the "
+                                       "whole CPU suite: `lpg-meta run cpu`.)")
+    quick.add_argument("--out", default="results/quick", metavar="DIR",
+                       help="folder of the runs, DIR/METHOD/seedN (default results/quick)")
+    quick.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], metavar="SEED",
+                       help="seeds of each method (default 0 1 2)")
+    quick.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                       help="override a setting of both methods (method.* settings: lpg's only), e.g. "
+                            "train.epochs=5; repeatable (default: none)")
+    add_data_root(quick)
     return parser
 
 
@@ -131,7 +141,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     from lpg_meta.results import writable_folder
     from lpg_meta.train.trainer import train
 
-    cfg = _resolved(args.dataset, args.method, args.seed, args.overrides)
+    with stage("loading torch and the registries"):
+        cfg = _resolved(args.dataset, args.method, args.seed, args.overrides)
+        _load_training()
     out = Path(args.out or f"runs/{cfg['dataset']}/{cfg['method']}/seed{cfg['seed']}")
     writable_folder(out, "--out")  # before training, not when the result is written
     _keep_other_result(out, cfg, args.force)  # the same config is trained again and replaced
@@ -144,9 +156,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_list(_: argparse.Namespace) -> int:
-    from lpg_meta.data import DATASETS
-    from lpg_meta.methods import METHODS
-    from lpg_meta.models import MODELS
+    with stage("loading torch and the registries"):
+        from lpg_meta.data import DATASETS
+        from lpg_meta.methods import METHODS
+        from lpg_meta.models import MODELS
 
     for title, registry in (("methods", METHODS), ("datasets", DATASETS), ("models", MODELS)):
         print(f"{title}: {', '.join(registry.names())}")
@@ -159,8 +172,10 @@ def cmd_data(args: argparse.Namespace) -> int:
 
     from lpg_meta.data import build_data
 
-    cfg = _resolved(args.dataset, "ce", args.seed, args.overrides)
-    bundle = build_data(cfg["dataset"], cfg["data"], cfg["seed"])
+    with stage("loading torch and the registries"):
+        cfg = _resolved(args.dataset, "ce", args.seed, args.overrides)
+    with stage(f"building {cfg['dataset']} (seed {cfg['seed']})"):
+        bundle = build_data(cfg["dataset"], cfg["data"], cfg["seed"])
     summary = bundle.summary()
     if args.json:
         print(json.dumps(summary, indent=2))
@@ -179,10 +194,18 @@ def cmd_data(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_reproduce(args: argparse.Namespace) -> int:
-    from lpg_meta.reproduce import reproduce
+def _load_training() -> None:
+    """Import what a run's first optimizer would import on its own, silently: torch's compiler
+    front end (torch._dynamo, several seconds), so that the wait is shown as loading."""
+    import torch._dynamo  # noqa: F401
 
-    reproduce(Path(args.out), args.seeds, args.overrides)
+
+def cmd_quick(args: argparse.Namespace) -> int:
+    with stage("loading torch and the registries"):
+        from lpg_meta.quick import quick
+
+        _load_training()
+    quick(Path(args.out), args.seeds, args.overrides)
     return 0
 
 
@@ -190,7 +213,7 @@ COMMANDS = {
     "train": cmd_train,
     "list": cmd_list,
     "data": cmd_data,
-    "reproduce": cmd_reproduce,
+    "quick": cmd_quick,
     "run": cmd_run,
     "table": cmd_table,
     "claims": cmd_claims,
@@ -219,7 +242,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"lpg-meta: error: {err}; lower optim.lr or the method's step sizes.", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        hint = {"reproduce": " finished runs are kept; run the same command again to resume."}
+        hint = {"quick": " finished runs are kept; run the same command again to resume."}
         if args.command in ("train", "run"):  # both continue from the run folders' checkpoints
             command = shlex.join(["lpg-meta", *(sys.argv[1:] if argv is None else argv)])
             kept = "the last checkpoint is" if args.command == "train" else "finished units and checkpoints are"

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lpg_meta.bench.overrides import apply_overrides
 from lpg_meta.bench.schema import Suite
 from lpg_meta.bench.space import check_in_space, parse_space
 from lpg_meta.config import merge, resolve_config
@@ -130,6 +131,7 @@ def _cell(suite: Suite, dataset: str, method: str) -> Cell:
     if mrow.model_params:
         raw = merge(raw, {"model_params": mrow.model_params})
     try:
+        raw, fixed = apply_overrides(raw, suite.overrides)  # `run --set`: the last layer
         # Defaults apply to every cell; check them per cell so the message names defaults.*.
         for key, table in (("data", data_defaults(drow.source)), ("method_params", method_defaults(mrow.method)),
                            ("model_params", model_defaults(model))):
@@ -141,6 +143,7 @@ def _cell(suite: Suite, dataset: str, method: str) -> Cell:
         space = parse_space(method_search_space(mrow.method), f"methods.{method}.tune", cfg["method_params"])
     else:
         space = mrow.tune
+    space = {key: dim for key, dim in space.items() if key not in fixed}  # --set fixed them
     if suite.tuning.trials == 0:
         space = {}
     first = {}

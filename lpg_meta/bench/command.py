@@ -9,7 +9,9 @@ from typing import Any
 
 from tabulate import tabulate
 
+from lpg_meta.bench.suite_files import shipped_suites
 from lpg_meta.errors import UserError
+from lpg_meta.stage import stage
 
 
 def add_run_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -18,12 +20,19 @@ def add_run_parser(subparsers: Any) -> argparse.ArgumentParser:
         "run", help="tune and run a benchmark suite (benchmarks/*.yaml)",
         description="Tune every dataset x method cell of a suite with Optuna on the validation split, "
                     "then run the best parameters once per seed. Finished work is skipped.")
-    parser.add_argument("suite", help="suite file, e.g. benchmarks/smoke.yaml")
+    parser.add_argument("suite", help="suite file (e.g. benchmarks/smoke.yaml) or a shipped suite's name: "
+                                      f"{', '.join(shipped_suites()) or 'none found'}")
     parser.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
     parser.add_argument("--storage", default=None,
                         help="Optuna storage URL (sqlite:///x.db) or journal file (default OUTPUT/optuna.journal)")
     parser.add_argument("--only", default=None, metavar="GLOB",
-                        help="run only cells matching DATASET/METHOD, e.g. 'lt/*'")
+                        help="run only cells matching DATASET/METHOD, e.g. 'lt/*' (default: every cell)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a setting of every cell, last (after defaults and rows), e.g. "
+                             "train.epochs=1; repeatable (default: none)")
+    parser.add_argument("--out", default=None, metavar="DIR",
+                        help="output folder (default: the suite's `output`, results/SUITE; with --set "
+                             "results/SUITE-set-HASH, so the suite's own results stay)")
     parser.add_argument("--dry-run", action="store_true", help="list the cells and their estimated cost; run nothing")
     parser.add_argument("--devices", default=None, metavar="0,1,...",
                         help="GPUs the workers share round-robin (default: every visible GPU when there are several)")
@@ -39,7 +48,8 @@ def add_run_parser(subparsers: Any) -> argparse.ArgumentParser:
 def add_data_root(parser: argparse.ArgumentParser) -> None:
     """Add ``--data-root FOLDER``: where CIFAR lies when ``data.root`` is not set (the CLI sets ``$LPG_DATA``)."""
     parser.add_argument("--data-root", default=None, metavar="FOLDER",
-                        help="folder holding cifar-10-batches-py/ and cifar-100-python/ (sets $LPG_DATA)")
+                        help="folder holding cifar-10-batches-py/ and cifar-100-python/, used where data.root "
+                             "is not set; sets $LPG_DATA (default: $LPG_DATA)")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -62,7 +72,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from lpg_meta.bench.runner import run_suite  # Optuna and torch: not for `lpg-meta --help`
 
     summary = run_suite(args.suite, workers=args.workers, storage=args.storage, only=args.only,
-                        dry_run=args.dry_run, devices=parse_devices(args.devices))
+                        dry_run=args.dry_run, devices=parse_devices(args.devices), overrides=args.overrides,
+                        out=args.out)
     print(format_dry_run(summary) if summary["dry_run"] else format_summary(summary))
     if summary["dry_run"]:
         return 0
@@ -80,9 +91,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
 
         out = summary["output"]
-        results = load_results(out, suite_spec(args.suite))
-        written = [*write_tidy(results, out), *write_leaderboards(results, out), *write_hyperparameters(results, out),
-                   *write_claims(results, out), *write_plots(results, out), *write_theory(results, out)]
+        with stage("report: loading results"):
+            results = load_results(out, suite_spec(args.suite))
+        written = []
+        for name, write in (("tidy tables", write_tidy), ("tables", write_leaderboards),
+                            ("hyperparameters", write_hyperparameters), ("claims", write_claims),
+                            ("plots", write_plots), ("theory", write_theory)):
+            with stage(f"report: {name}"):
+                written += write(results, out)
         print("wrote " + ", ".join(str(p) for p in written))
     return 0 if complete else 1
 
@@ -111,24 +127,29 @@ def _duration(seconds: float | None) -> str:
 
 def format_dry_run(summary: dict[str, Any]) -> str:
     """The dry-run table and how its estimate is made."""
-    from lpg_meta.bench.estimate import STEP_SECONDS
+    from lpg_meta.bench.estimate import PROCESS_START_SECONDS, RUN_START_SECONDS, STEP_SECONDS
 
     rows = [[r["cell"], r["trials_left"], r["seeds_left"], r["epochs"], r["steps_per_epoch"] or "?",
              r["run_equivalents"], _duration(r["seconds"]) + ("" if r["step_seconds_measured"] else "*")]
             for r in summary["cells"]]
     headers = ["cell", "trials left", "seeds left", "epochs", "steps/epoch", "run-equiv.", "~time"]
     unknown = f" (+{summary['seconds_unknown']} cells of unknown size)" if summary["seconds_unknown"] else ""
+    workers = summary["workers"]
     return "\n".join([
         f"suite {summary['suite']}: {len(rows)} cells -> {summary['output']} (storage {summary['storage']})",
         tabulate(rows, headers=headers, tablefmt="github"),
-        f"total: {summary['run_equivalents']} run-equivalents, about {_duration(summary['seconds'])} "
-        f"with 1 worker{unknown}.",
+        f"total: {summary['run_equivalents']} run-equivalents, about {_duration(summary['seconds'])} with "
+        f"{workers} worker(s){unknown}: {_duration(summary['seconds_start'])} start-up and data, "
+        f"{_duration(summary['seconds_work'])} of runs shared by the workers, "
+        f"{_duration(summary['seconds_report'])} report.",
         *([_seed_line(summary["seeds"])] if "seeds" in summary else []),
         "A run-equivalent is one full training run; each trial counts as one per tuning seed (pruned trials "
         "stop early, so this is an upper bound). Time = run-equiv. x epochs x steps/epoch x seconds/step x step cost "
         f"({_step_costs()}; others x1); seconds/step is measured from finished runs of the dataset row, or, "
         f"where marked *, taken from the 2-core reference CPU ({_model_steps()} at batch 128, scaled with "
-        f"the batch; {1000 * STEP_SECONDS:.0f} ms for the small models). Start-up is not counted.",
+        f"the batch; {1000 * STEP_SECONDS:.1f} ms for the small models), plus each run's start-up "
+        f"({RUN_START_SECONDS:g} s) and evaluation. The total adds the process start-up "
+        f"({PROCESS_START_SECONDS:g} s), building the data and the report (tables, claims, plots, theory).",
     ])
 
 
@@ -150,15 +171,25 @@ def format_summary(summary: dict[str, Any]) -> str:
         params = ", ".join(f"{k}={_short(v)}" for k, v in cell["tuned_params"].items()) or "-"
         rows.append([cell["cell"], cell["trials_finished"] if cell["study"] else "-",
                      "-" if cell["best_value"] is None else f"{cell['best_value']:.4f}", params,
-                     f"{sum(r['trained'] for r in cell['runs'])}/{len(cell['runs'])}",
+                     _runs_done(cell["runs"]),
                      f"{100 * sum(tests) / len(tests):.2f}" if tests else "-"])
-    headers = ["cell", "trials", f"best val {summary['metric']}", "tuned params", "trained", "test bal. acc. %"]
+    headers = ["cell", "trials", f"best val {summary['metric']}", "tuned params", "runs done", "test bal. acc. %"]
+    runs = [r for cell in summary["cells"] for r in cell["runs"]]
+    missing = sum(r["status"] == "missing" for r in runs)
+    state = "done" if not missing else f"{missing} of {len(runs)} runs still missing"
     return "\n".join([
         tabulate(rows, headers=headers, tablefmt="github"),
-        f"{summary['trials_run']} trials and {summary['trained']} runs trained, {summary['skipped']} runs "
-        f"already done; {summary['seconds']:.0f}s with {summary['workers']} worker(s); results under "
+        f"{state}: {summary['trials_run']} trials and {summary['trained']} runs trained now, {summary['skipped']} "
+        f"runs already done; {summary['seconds']:.0f}s with {summary['workers']} worker(s); results under "
         f"{summary['output']}",
     ])
+
+
+def _runs_done(runs: list[dict[str, Any]]) -> str:
+    """``done/all`` seeded runs of a cell, and how many of them this call trained."""
+    done = sum(r["status"] != "missing" for r in runs)
+    new = sum(r["trained"] for r in runs)
+    return f"{done}/{len(runs)}" + (f" ({new} new)" if new else "")
 
 
 def _step_costs() -> str:

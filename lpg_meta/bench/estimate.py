@@ -1,26 +1,36 @@
 """``--dry-run`` cost estimate: how much training each cell still needs.
 
-The unit is a *run-equivalent*: one full training run of the cell's config. A trial counts as one
-per tuning seed (it trains on each; pruned trials stop early, so this is an upper bound); each
-evaluation seed still to run counts as one (no seed re-uses a trial). Seconds are
-``run-equivalents x epochs x steps/epoch x seconds/step x method factor``: seconds/step is measured
-from finished runs of the same dataset row in the output folder when there are some, else
-``STEP_SECONDS``; the method factor is a step's cost relative to plain cross-entropy (sam 2: two
-passes; meta-learned LPG about 5: virtual step, meta gradient through it, real step). Both were
-measured on the 2-core reference machine, one thread, MNIST-1D with cnn1d and batch 128 (ce
-4 ms/step, sam 8, lpg and lpg_scale 22, evaluation included). Without finished runs, seconds/step
-comes from ``MODEL_STEP_SECONDS`` (the model's step at batch 128 on that machine), scaled
-linearly with the batch size; models missing from the table get ``STEP_SECONDS``. It ignores
-start-up (imports, data generation). Steps per epoch come from building the data, or, for sources
-with fixed pools (CIFAR) whose files are not on disk yet, from ``nominal_train_size``. Estimates
-are for the 2-core reference CPU until runs of a row finish (e.g. on a GPU); then that row's
-measured seconds/step takes over.
+The unit is a *run-equivalent*: one full training run of the cell's config. A trial counts as
+one per tuning seed (it trains on each; pruned trials stop early, so this is an upper bound); each
+evaluation seed still to run counts as one (no seed re-uses a trial). Seconds are ``run-equivalents x epochs x steps/epoch x seconds/step x method factor``:
+seconds/step is measured from finished runs of the same dataset row in the output folder when
+there are some, else ``STEP_SECONDS``; the method factor is a step's cost relative to plain
+cross-entropy (sam 2: two passes; meta-learned LPG about 5: virtual step, meta gradient
+through it, real step). The factors were measured on the 2-core reference machine, one thread,
+MNIST-1D with cnn1d and batch 128; ``STEP_SECONDS`` is fitted (see its comment). Without
+finished runs, seconds/step comes from ``MODEL_STEP_SECONDS`` (the model's step at batch 128 on
+that machine), scaled linearly with the batch size; models missing from the table get
+``STEP_SECONDS``. Steps per epoch come from building the data, or, for sources with fixed
+pools (CIFAR) whose files are not on disk yet, from ``nominal_train_size``. Estimates are for
+the 2-core reference CPU until runs of a row finish (e.g. on a GPU); then that row's measured
+seconds/step takes over.
+
+Around the training steps, a run also costs its start-up (model, checkpoints, result file,
+storage bookkeeping: ``RUN_START_SECONDS``) and each epoch's evaluation of the validation and
+test splits (``EVAL_COST`` of a training sample per evaluated sample); measured seconds/step
+already hold both (they are a whole run's seconds over its steps), so they are added only where
+seconds/step is the reference's. The suite as a whole adds the process start-up (imports, the
+first run's warm-up: ``PROCESS_START_SECONDS``), building each dataset row's data (timed here,
+when the dry run builds it to count its steps) and, for a whole suite, the report stage (tables,
+claims, plots, theory: ``REPORT_SECONDS`` plus ``REPORT_SECONDS_PER_RUN`` a seeded run). The
+training work is shared by the workers; start-up, data and report are not.
 """
 
 from __future__ import annotations
 
 import json
 import statistics
+import time
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +38,7 @@ from lpg_meta.bench.cells import Cell
 from lpg_meta.config import train_setting
 from lpg_meta.errors import UserError
 
-STEP_SECONDS = 0.004  # see above
+STEP_SECONDS = 0.0011  # see below: fitted with RUN_START_SECONDS
 REFERENCE_BATCH = 128
 # Seconds per ce training step at batch 128 on the reference machine (2 cores), by model; other
 # models keep STEP_SECONDS whatever their batch (the suites sized with it stay as they were).
@@ -36,6 +46,18 @@ REFERENCE_BATCH = 128
 # evaluating 1/5 as many images per epoch. wrn28_10 was not measured on CPU: ResNet-32's time
 # times the ratio of forward FLOPs (5.25 G / 0.069 G per 32x32 image, ~76x).
 MODEL_STEP_SECONDS: dict[str, float] = {"resnet32": 0.5, "wrn28_10": 38.0}
+# Start-up and report, measured in CPU seconds (one thread: what an idle core takes) on the smoke
+# suite's MNIST-1D rows and on results/cpu, 2-core reference machine:
+PROCESS_START_SECONDS = 5.0  # imports (2.9 s) and the first run's warm-up (2.2 s)
+EVAL_COST = 1 / 3  # an evaluated sample costs a third of a training sample (a forward, no backward)
+REPORT_SECONDS = 3.0  # tables, claims, plots and theory of a small suite (smoke: 3.4 s)
+REPORT_SECONDS_PER_RUN = 0.13  # what each seeded run adds to them (about 85 s for the 646 runs of cpu.yaml)
+# A run's start-up (model, data split, checkpoints, result file, Optuna bookkeeping) and the small
+# models' seconds per ce step: fitted together to the two whole-suite wall times measured on the idle
+# reference machine, cpu.yaml with 2 workers (1,134 s, results/cpu/RUN.md) and smoke.yaml with 1
+# (38 s); the earlier 4 ms/step, timed on steps alone, over-estimated cpu.yaml by half
+# (results/bench/dry_run_estimate.json). Re-fit when a suite's measured time moves.
+RUN_START_SECONDS = 1.5
 
 
 def method_factor(name: str) -> float:
@@ -49,22 +71,35 @@ def method_factor(name: str) -> float:
     return factor
 
 
-def steps_per_epoch(cell: Cell, seed: int, cache: dict[str, int | None]) -> int | None:
+def steps_per_epoch(cell: Cell, seed: int, cache: dict[str, Any]) -> int | None:
     """Training steps per epoch of the cell's data (built once per dataset row); None if unavailable."""
+    return data_info(cell, seed, cache)["steps"]
+
+
+def data_info(cell: Cell, seed: int, cache: dict[str, Any]) -> dict[str, Any]:
+    """``steps`` per epoch, ``eval_samples`` (validation + test) and ``build_seconds`` of the cell's data.
+
+    Built once per dataset row; sources with fixed pools (CIFAR) are sized without building
+    (``eval_samples`` None: not counted), a row whose data cannot be built yet has ``steps`` None.
+    """
     from lpg_meta.data import build_data
     from lpg_meta.data.build import nominal_train_size
     from lpg_meta.train.trainer import steps_in_epoch
 
     if cell.dataset not in cache:
         cfg = cell.config(seed)
-        n: int | None
+        info: dict[str, Any] = {"steps": None, "eval_samples": None, "build_seconds": 0.0}
         try:
             n = nominal_train_size(cfg["dataset"], cfg["data"])
             if n is None:  # no fixed pool: build the data to count
-                n = len(build_data(cfg["dataset"], cfg["data"], seed).train.y)
+                started = time.process_time()  # CPU time: what an idle core takes, whatever the load
+                bundle = build_data(cfg["dataset"], cfg["data"], seed)
+                info["build_seconds"] = time.process_time() - started
+                n, info["eval_samples"] = len(bundle.train.y), len(bundle.val.y) + len(bundle.test.y)
+            info["steps"] = steps_in_epoch(n, cfg["train"]["batch_size"])
         except UserError:  # e.g. an image folder not on disk yet: still list the cell
-            n = None
-        cache[cell.dataset] = None if n is None else steps_in_epoch(n, cfg["train"]["batch_size"])
+            pass
+        cache[cell.dataset] = info
     return cache[cell.dataset]
 
 
@@ -93,7 +128,8 @@ def estimate_cell(cell: Cell, trials_left: int, seeds_left: int, seed: int, outp
     """The dry-run row of one cell; each trial left trains once per tuning seed (``tuning_seeds``)."""
     cfg = cell.config(seed)
     epochs = cfg["train"]["epochs"]
-    steps = steps_per_epoch(cell, seed, cache.setdefault("steps", {}))
+    data = data_info(cell, seed, cache.setdefault("steps", {}))
+    steps = data["steps"]
     cap = train_setting(cfg["train"], "max_steps_per_epoch")
     if steps is not None and cap:
         steps = min(steps, cap)
@@ -103,9 +139,24 @@ def estimate_cell(cell: Cell, trials_left: int, seeds_left: int, seed: int, outp
     step_s = per_step[cell.dataset] or default_step_seconds(cfg)
     runs = trials_left * tuning_seeds + seeds_left
     seconds = None if steps is None else runs * epochs * steps * step_s * method_factor(cfg["method"])
+    if seconds is not None and per_step[cell.dataset] is None:  # measured seconds/step already hold these
+        evaluated = (data["eval_samples"] or 0) * step_s / cfg["train"]["batch_size"] * EVAL_COST
+        seconds += runs * (RUN_START_SECONDS + epochs * evaluated)
     return {"cell": cell.name, "trials_left": trials_left, "seeds_left": seeds_left, "epochs": epochs,
             "steps_per_epoch": steps, "run_equivalents": runs, "seconds": seconds,
             "step_seconds": step_s, "step_seconds_measured": per_step[cell.dataset] is not None}
+
+
+def suite_seconds(rows: list[dict[str, Any]], workers: int, build_seconds: float, report_runs: int) -> dict[str, float]:
+    """Wall seconds of the whole call: the rows' work shared by ``workers``, plus what is not shared.
+
+    ``report_runs``: seeded runs the report stage reads (0 when it does not run, e.g. ``--only``).
+    """
+    work = sum(r["seconds"] for r in rows if r["seconds"] is not None)
+    left = sum(r["run_equivalents"] for r in rows)
+    start = PROCESS_START_SECONDS + (build_seconds if left else 0.0)
+    report = REPORT_SECONDS + REPORT_SECONDS_PER_RUN * report_runs if report_runs else 0.0
+    return {"work": work, "start": start, "report": report, "total": start + work / workers + report}
 
 
 def _storage_exists(spec: str) -> bool:
@@ -115,8 +166,9 @@ def _storage_exists(spec: str) -> bool:
     return "://" in spec or Path(spec).exists()
 
 
-def dry_run(plan: Any) -> dict[str, Any]:
-    """Estimate each cell's remaining work of a ``runner.Plan``; reads the storage if it exists, writes nothing."""
+def dry_run(plan: Any, workers: int = 1, only: str | None = None) -> dict[str, Any]:
+    """Estimate each cell's remaining work of a ``runner.Plan`` run by ``workers`` processes (``only``: the
+    ``--only`` glob, which skips the report); reads the storage if it exists, writes nothing."""
     from lpg_meta.bench import tuning
     from lpg_meta.bench.cells import load_finished
     from lpg_meta.bench.storage import RunStore
@@ -140,9 +192,14 @@ def dry_run(plan: Any) -> dict[str, Any]:
         rows.append(estimate_cell(cell, trials_left, seeds_left, suite.seeds[0], plan.output, cache,
                                   len(suite.tuning.seeds)))
     known = [r["seconds"] for r in rows if r["seconds"] is not None]
+    built = sum(info["build_seconds"] for info in cache.get("steps", {}).values())
+    report_runs = 0 if only else sum(len(suite.cell_seeds(cell.name)) for cell in plan.cells)
+    parts = suite_seconds(rows, workers, built, report_runs)
     return {"suite": suite.name, "output": str(plan.output), "storage": plan.storage, "dry_run": True,
-            "cells": rows, "run_equivalents": sum(r["run_equivalents"] for r in rows),
-            "seconds": sum(known), "seconds_unknown": len(rows) - len(known), "seeds": seed_design(suite)}
+            "cells": rows, "run_equivalents": sum(r["run_equivalents"] for r in rows), "workers": workers,
+            "seconds": parts["total"], "seconds_work": parts["work"], "seconds_start": parts["start"],
+            "seconds_report": parts["report"], "seconds_unknown": len(rows) - len(known),
+            "seeds": seed_design(suite)}
 
 
 def seed_design(suite: Any) -> dict[str, Any]:

@@ -42,8 +42,7 @@ class Overall:
             return
         if kind == "trial":
             self.trials += 1
-            value = "-" if event["value"] is None else f"{event['value']:.4f}"
-            text = f"{event['cell']} trial {event['number']} {event['state'].lower()} {value}"
+            text = f"{event['cell']} trial {event['number']} {event['state'].lower()} {trial_value(event)}"
         elif kind == "run":
             self.runs += 1  # counted per event: a run trained twice would show here
             self.trained.add((event["cell"], event["seed"]))
@@ -67,6 +66,14 @@ class Overall:
             self.bar.close()
 
 
+def trial_value(event: dict[str, Any]) -> str:
+    """A trial's validation figure as the run summaries show it: accuracies in percent."""
+    metric, value = event.get("metric", "value"), event["value"]
+    if value is None:
+        return f"val {metric} -"
+    return f"val {metric} {100 * value:.2f}%" if metric.endswith("accuracy") else f"val {metric} {value:.4f}"
+
+
 @contextmanager
 def epoch_bar(label: str, epochs: int, worker: int) -> Iterator[Any]:
     """Yield an ``on_epoch(epoch, val_metrics)`` callback that advances a bar on a terminal."""
@@ -78,7 +85,7 @@ def epoch_bar(label: str, epochs: int, worker: int) -> Iterator[Any]:
         if bar is not None:
             acc = val.get("balanced_accuracy")
             if acc is not None:
-                bar.set_postfix_str(f"val bal. acc. {acc:.3f}", refresh=False)
+                bar.set_postfix_str(f"val bal. acc. {100 * acc:.2f}%", refresh=False)
             bar.update(1)
 
     try:

@@ -37,6 +37,7 @@ from lpg_meta.bench import storage as storage_mod
 from lpg_meta.bench import tuning, units
 from lpg_meta.bench.cells import Cell, config_hash, expand, load_finished
 from lpg_meta.bench.estimate import dry_run as estimate_plan
+from lpg_meta.bench.overrides import with_overrides
 from lpg_meta.bench.preflight import preflight
 from lpg_meta.bench.progress import Overall, epoch_bar
 from lpg_meta.bench.schema import Suite, load_suite
@@ -75,15 +76,17 @@ class Plan:
         return bool(cell.space) and self.suite.tuning.trials > 0
 
 
-def make_plan(path: str | Path, storage: str | None = None, only: str | None = None) -> Plan:
-    """Load and validate the suite and expand its cells (every config resolved, nothing run)."""
-    suite = load_suite(path)
+def make_plan(path: str | Path, storage: str | None = None, only: str | None = None,
+              overrides: list[str] | None = None, out: str | Path | None = None) -> Plan:
+    """Load and validate the suite (``--set`` ``overrides`` laid over it, output ``out``) and expand its cells."""
+    suite = with_overrides(load_suite(path), overrides or [], out)
     cells = expand(suite, only)
     return Plan(suite=suite, cells=cells, storage=storage or suite.storage or str(suite.output / "optuna.journal"))
 
 
 def run_suite(path: str | Path, workers: int = 1, storage: str | None = None, only: str | None = None,
-              dry_run: bool = False, devices: list[int] | None = None) -> dict[str, Any]:
+              dry_run: bool = False, devices: list[int] | None = None, overrides: list[str] | None = None,
+              out: str | Path | None = None) -> dict[str, Any]:
     """Run (or, with ``dry_run``, estimate) a suite; return a summary of every cell.
 
     Args:
@@ -93,14 +96,16 @@ def run_suite(path: str | Path, workers: int = 1, storage: str | None = None, on
         only: a glob over ``dataset/method`` cell names.
         dry_run: list the cells and their estimated cost; train nothing, write nothing.
         devices: the GPUs the workers share round-robin (``devices.assign``; default: all visible).
+        overrides: ``KEY=VALUE`` items laid over every cell's config, last (``overrides.py``).
+        out: the output folder instead of the suite's.
     """
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise UserError(f"--workers must be a positive integer, got {workers!r}.")
     started = time.perf_counter()
-    plan = make_plan(path, storage, only)
+    plan = make_plan(path, storage, only, overrides, out)
     preflight(plan, storage, dry_run=dry_run)  # before anything is written, for API callers too
     if dry_run:
-        return estimate_plan(plan)
+        return estimate_plan(plan, workers, only)
     plan.output.mkdir(parents=True, exist_ok=True)
     store = RunStore(plan.storage)  # this run's; spawned workers open their own
     total = 0

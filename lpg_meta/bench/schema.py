@@ -97,6 +97,7 @@ class Suite:
     seed_rule: SeedRule | None = None  # the power rule that gave ``seeds``, if the suite used one
     tables: list[dict[str, Any]] | None = None  # the ``tables:`` section, checked (see _tables)
     claims: list[dict[str, Any]] | None = None  # the ``claims:`` section, checked (report.claim_specs)
+    overrides: dict[str, Any] = field(default_factory=dict)  # `run --set`: every cell's last layer (overrides.py)
 
     def cell_seeds(self, cell: str) -> list[int]:
         """The seeds of cell ``dataset/method``: the suite's, then its ``extra_seeds``."""
@@ -105,12 +106,14 @@ class Suite:
 
 def load_suite(path: str | Path) -> Suite:
     """Read and validate a suite file; raise ``UserError`` naming the file and key path."""
-    path = Path(path)
+    from lpg_meta.bench.suite_files import find_suite
+
+    path = find_suite(path)  # a path, or a shipped suite's name (`lpg-meta run smoke`)
     try:
         text = path.read_text()
     except OSError as err:
         raise UserError(f"cannot read suite file {path}: {err.strerror}; check the path "
-                        "(the shipped suites are benchmarks/*.yaml).") from None
+                        "(or name a shipped suite: `lpg-meta run --help`).") from None
     try:
         return parse_suite(text, path)
     except UserError as err:

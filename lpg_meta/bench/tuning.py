@@ -183,7 +183,7 @@ def run_trial(study: optuna.Study, cell: Cell, tuning: Tuning, log_dir: Path,
     study.tell(trial, value, state=state)
     return {"kind": "trial", "cell": cell.name, "number": trial.number,
             "state": "DIVERGED" if state == TrialState.FAIL else state.name,
-            "value": value, "params": params, "seconds": seconds}
+            "value": value, "metric": tuning.metric, "params": params, "seconds": seconds}
 
 
 def trial_result_path(log_dir: Path, number: int, seed: int) -> Path:

@@ -18,7 +18,8 @@ from lpg_meta.report.layout import FORMATS, METRICS
 def _source(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("root", help="results folder (searched for result.json) or a runs.csv")
     parser.add_argument("--suite", dest="suite_file", default=None,
-                        help="suite YAML whose row order, display names and tables: section to use")
+                        help="suite YAML (or a shipped suite's name) whose row order, display names and tables: "
+                             "section to use (default: none; a runs.csv uses the runs.json beside it)")
     parser.add_argument("--out", default=None, help="where to write (default: the folder of ROOT)")
 
 

@@ -8,6 +8,7 @@ import random
 import sys
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from lpg_meta.results import (
     provenance,
     write_json_atomic,
 )
+from lpg_meta.stage import stage
 from lpg_meta.train.batches import BatchOrder, iterate_batches, meta_batch_source, prepare
 from lpg_meta.train.checkpoint import Checkpointer, rng_states, save_torch_atomic, set_rng_states
 from lpg_meta.train.device import Accelerator, EpochBatches, WorkerBatches, resolve_device
@@ -91,7 +93,8 @@ def train(
     seed_everything(seed)
     device = resolve_device(tcfg["device"])
     acc = Accelerator(tcfg, device)
-    bundle = build_data(cfg["dataset"], cfg["data"], seed)
+    with stage(f"building {cfg['dataset']} (seed {seed})") if tcfg["progress"] != "none" else nullcontext():
+        bundle = build_data(cfg["dataset"], cfg["data"], seed)
     model = build_model(cfg["model"], bundle.num_classes, bundle.input_shape, cfg["model_params"])
     model = acc.prepare_model(model, tcfg)
     batch_size, epochs = tcfg["batch_size"], tcfg["epochs"]

@@ -34,7 +34,7 @@ def test_the_dry_run_text_reads_step_costs_from_the_methods(monkeypatch: pytest.
 
     monkeypatch.setattr(METHODS.get("gce"), "step_cost", 3.0)
     summary = {"suite": "s", "output": "o", "storage": "j", "cells": [], "run_equivalents": 0, "seconds": 0.0,
-               "seconds_unknown": 0}
+               "seconds_unknown": 0, "workers": 1, "seconds_start": 0.0, "seconds_work": 0.0, "seconds_report": 0.0}
     text = format_dry_run(summary)
     costs = text.split("step cost (", 1)[1].split(")", 1)[0]
     groups = {part.split(": ")[0]: set(part.split(": ")[1].split(", ")) for part in costs.split("; ")[:-1]}

@@ -22,6 +22,7 @@ import pytest
 import yaml
 
 from lpg_meta.cli import main
+from lpg_meta.stage import is_progress
 
 # A small valid suite; each case edits a copy. Tiny sizes keep a wrongly accepted case cheap,
 # and such a case still fails: it writes results (and usually exits 0).
@@ -246,7 +247,11 @@ def prepare(case: Case, tmp: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]
 
 
 def check_message(stderr: str, stdout: str, expect: tuple[str, ...]) -> None:
-    """Exit-2 output: short, no traceback, the error last, naming the key path and the fix."""
+    """Exit-2 output: short, no traceback, the error last, naming the key path and the fix.
+
+    Progress lines of slow steps (``lpg_meta.stage``, e.g. loading torch) may come before it.
+    """
+    stderr = "".join(line for line in stderr.splitlines(keepends=True) if not is_progress(line.rstrip("\n")))
     lines = stderr.strip().splitlines()
     assert stdout == "", stdout
     assert "Traceback" not in stderr

@@ -43,13 +43,13 @@ def test_an_unreadable_result_is_not_replaced_without_force(tmp_path, capsys) ->
     assert (tmp_path / "result.json").read_text() == "{half a fi"
 
 
-@pytest.mark.parametrize(("command", "resumes"), [("run", True), ("reproduce", True), ("train", True)])
+@pytest.mark.parametrize(("command", "resumes"), [("run", True), ("quick", True), ("train", True)])
 def test_an_interrupt_exits_130_and_says_how_to_resume(command, resumes, monkeypatch, capsys) -> None:
     def interrupted(_):
         raise KeyboardInterrupt
 
     monkeypatch.setitem(cli.COMMANDS, command, interrupted)
-    argv = {"run": ["run", "suite.yaml"], "reproduce": ["reproduce"], "train": ["train"]}[command]
+    argv = {"run": ["run", "suite.yaml"], "quick": ["quick"], "train": ["train"]}[command]
     assert main(argv) == 130
     err = capsys.readouterr().err
     assert "interrupted" in err

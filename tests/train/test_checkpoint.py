@@ -10,6 +10,7 @@ from lpg_meta.bench.schema import load_suite
 from lpg_meta.config import resolve_config
 from lpg_meta.errors import UserError
 from lpg_meta.results import config_hash
+from lpg_meta.stage import is_progress
 from lpg_meta.train import trainer
 from lpg_meta.train.checkpoint import CHECKPOINT_NAME
 from lpg_meta.train.saved import evaluate_saved, load_model
@@ -153,7 +154,7 @@ def test_ctrl_c_prints_the_command_that_resumes(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(trainer, "train", interrupted)
     argv = ["train", "--dataset", "digits", "--method", "ce", "--out", str(tmp_path / "run")]
     assert cli.main(argv) == 130
-    err = capsys.readouterr().err
+    err = "\n".join(line for line in capsys.readouterr().err.splitlines() if not is_progress(line))
     assert err.strip() == ("lpg-meta: interrupted. the last checkpoint is kept; run the same command again to "
                            f"resume: lpg-meta {' '.join(argv)}")
 

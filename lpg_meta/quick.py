@@ -1,4 +1,4 @@
-"""``make reproduce``: ce against lpg on long-tail MNIST-1D, several seeds, side by side."""
+"""``lpg-meta quick`` (``make quick``): ce against lpg on long-tail MNIST-1D, several seeds, side by side."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def _mean_std(values: list[float]) -> str:
     return f"{100 * statistics.mean(values):.2f} ± {100 * std:.2f}"
 
 
-def reproduce(out: Path, seeds: list[int], overrides: list[str]) -> list[list[str]]:
+def quick(out: Path, seeds: list[int], overrides: list[str]) -> list[list[str]]:
     """Run (or load) every method and seed, print and return the comparison table.
 
     ``overrides`` are ``--set`` items for both methods, except ``method.*`` items: lpg's only.
