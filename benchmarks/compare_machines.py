@@ -45,7 +45,8 @@ def _verdicts(path: Path, keys: tuple[str, ...]) -> dict[tuple[str, ...], str]:
 
 def _agreement(first: dict[Any, str], second: dict[Any, str]) -> dict[str, Any]:
     shared = sorted(set(first) & set(second))
-    moved = [{"key": list(k) if isinstance(k, tuple) else k, "first": first[k], "second": second[k]} for k in shared if first[k] != second[k]]
+    moved = [{"key": list(k) if isinstance(k, tuple) else k, "first": first[k], "second": second[k]}
+             for k in shared if first[k] != second[k]]
     return {"compared": len(shared), "same": len(shared) - len(moved),
             "share_same": (len(shared) - len(moved)) / len(shared) if shared else None,
             "only_in_one": len(set(first) ^ set(second)), "moved": moved}

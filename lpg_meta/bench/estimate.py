@@ -2,8 +2,8 @@
 
 The unit is a *run-equivalent*: one full training run of the cell's config. A trial counts as
 one per tuning seed (it trains on each; pruned trials stop early, so this is an upper bound); each
-evaluation seed still to run counts as one (no seed re-uses a trial). Seconds are ``run-equivalents x epochs x steps/epoch x seconds/step x method factor``:
-seconds/step is measured from finished runs of the same dataset row in the output folder when
+evaluation seed still to run counts as one (no seed re-uses a trial). Seconds are
+``run-equivalents x epochs x steps/epoch x seconds/step x method factor``: seconds/step is measured from finished runs of the same dataset row in the output folder when
 there are some, else ``STEP_SECONDS``; the method factor is a step's cost relative to plain
 cross-entropy (sam 2: two passes; meta-learned LPG about 5: virtual step, meta gradient
 through it, real step). The factors were measured on the 2-core reference machine, one thread,
