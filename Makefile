@@ -59,7 +59,8 @@ lint: install
 	$(VENV)/bin/mypy
 
 # The default suite (benchmarks/cpu.yaml): tuned on its own seed, then 6 seeds a cell (its header),
-# about 30 minutes on 2 cores.
+# estimated at 29 minutes on the idle 2-core reference machine; its earlier design (3 seeds, seed 0
+# re-using the best trial) took 1,206 s there with the install (results/bench/dry_run_estimate.json).
 # Finished runs are skipped, so a second call only rewrites the tables.
 reproduce: install
 	$(VENV)/bin/lpg-meta run cpu --workers 2

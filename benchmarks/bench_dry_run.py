@@ -6,7 +6,7 @@ work left), with the workers the measurement used. The measurements:
 - cpu.yaml: ``make reproduce`` on the idle 2-core reference machine, 2 workers
   (``results/cpu/RUN.md``: 1,206 s from ``make`` to exit with the install, 1,134 s reported by
   the runner). Given with ``--cpu-seconds``; it is not re-run here (20 minutes).
-- smoke.yaml: 38 s on the idle reference machine, 1 worker (the measurement in issue 26), and
+- smoke.yaml: 38 s on the idle reference machine, 1 worker (the measurement that motivated the estimate), and
   this machine now: ``lpg-meta run smoke`` in a fresh folder, wall time and CPU time (user +
   system of the process, which depends less on other load) with the load average before and
   after (``--no-measure`` skips it).
@@ -35,7 +35,7 @@ from lpg_meta.results import git_commit, write_json_atomic
 
 CPU_RUNNER_SECONDS = 1134.0  # results/cpu/RUN.md: the runner's own time, 2 workers, idle reference machine
 CPU_MAKE_SECONDS = 1206.0  # the same run from `make` to exit, the install included
-SMOKE_IDLE_SECONDS = 38.0  # smoke.yaml, 1 worker, idle reference machine (issue 26)
+SMOKE_IDLE_SECONDS = 38.0  # smoke.yaml, 1 worker, idle reference machine, before the tuning-seed design
 
 
 def estimated(suite: str, workers: int) -> dict[str, Any]:

@@ -40,7 +40,7 @@ def add_run_parser(subparsers: Any) -> argparse.ArgumentParser:
                         help="how long workers wait for a database storage that went away (default 300)")
     parser.add_argument("--slurm", default=None, metavar="KEY=VALUE,...",
                         help="submit the workers as a Slurm job array instead, e.g. "
-                             "partition=gpu,gpus_per_task=1,array=64 (see the README)")
+                             "partition=gpu,gpus_per_task=1,array=64 (default: local workers; see the README)")
     add_data_root(parser)
     return parser
 

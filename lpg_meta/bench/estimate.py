@@ -1,19 +1,19 @@
 """``--dry-run`` cost estimate: how much training each cell still needs.
 
 The unit is a *run-equivalent*: one full training run of the cell's config. A trial counts as
-one per tuning seed (it trains on each; pruned trials stop early, so this is an upper bound); each
-evaluation seed still to run counts as one (no seed re-uses a trial). Seconds are
-``run-equivalents x epochs x steps/epoch x seconds/step x method factor``: seconds/step is measured from finished runs of the same dataset row in the output folder when
-there are some, else ``STEP_SECONDS``; the method factor is a step's cost relative to plain
-cross-entropy (sam 2: two passes; meta-learned LPG about 5: virtual step, meta gradient
-through it, real step). The factors were measured on the 2-core reference machine, one thread,
-MNIST-1D with cnn1d and batch 128; ``STEP_SECONDS`` is fitted (see its comment). Without
-finished runs, seconds/step comes from ``MODEL_STEP_SECONDS`` (the model's step at batch 128 on
-that machine), scaled linearly with the batch size; models missing from the table get
-``STEP_SECONDS``. Steps per epoch come from building the data, or, for sources with fixed
-pools (CIFAR) whose files are not on disk yet, from ``nominal_train_size``. Estimates are for
-the 2-core reference CPU until runs of a row finish (e.g. on a GPU); then that row's measured
-seconds/step takes over.
+one per tuning seed (it trains on each; pruned trials stop early, so this is an upper bound);
+each evaluation seed still to run counts as one (no seed re-uses a trial). Seconds are
+``run-equivalents x epochs x steps/epoch x seconds/step x method factor``: seconds/step is
+measured from finished runs of the same dataset row in the output folder when there are some, else
+``STEP_SECONDS``; the method factor is a step's cost relative to plain cross-entropy (sam 2: two
+passes; meta-learned LPG about 5: virtual step, meta gradient through it, real step). The
+factors were measured on the 2-core reference machine, one thread, MNIST-1D with cnn1d and batch
+128; ``STEP_SECONDS`` is fitted (see its comment). Without finished runs, seconds/step comes
+from ``MODEL_STEP_SECONDS`` (the model's step at batch 128 on that machine), scaled linearly
+with the batch size; models missing from the table get ``STEP_SECONDS``. Steps per epoch come
+from building the data, or, for sources with fixed pools (CIFAR) whose files are not on disk
+yet, from ``nominal_train_size``. Estimates are for the 2-core reference CPU until runs of a row
+finish (e.g. on a GPU); then that row's measured seconds/step takes over.
 
 Around the training steps, a run also costs its start-up (model, checkpoints, result file,
 storage bookkeeping: ``RUN_START_SECONDS``) and each epoch's evaluation of the validation and
