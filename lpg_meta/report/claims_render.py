@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable
 from pathlib import Path
 
 from lpg_meta.collapse import COLLAPSE_DROP
@@ -24,21 +23,6 @@ SUMMARY_FIELDS = ("protocol", "claim", "text", "metric", "n_datasets", "n_compar
                   "p_value", "mean_diff", "rope", "alpha", "p_better", "p_rope", "p_worse", "verdict", "rows_needed",
                   "comparisons_supported", "comparisons_not_supported", "comparisons_contradicted")
 HEADERS = ["Data set", "Method", "Baseline", "n", "Δ", "95 % CI", "p", "p (Holm)", "MDE", "Verdict"]
-
-
-def method_names(results: Results, short: bool = False) -> Callable[[str], str]:
-    """Display names, with the row name added where two rows share one (MW-Net and its variant);
-    ``short``: the row name alone there (narrow LaTeX columns)."""
-    layout = results.layout
-    shown = [layout.method_name(m) for m in layout.methods]
-
-    def name(row: str) -> str:
-        display = layout.method_name(row)
-        if shown.count(display) < 2:
-            return display
-        return row if short else f"{display} ({row})"
-
-    return name
 
 
 def _num(value: float | None) -> str:
@@ -92,7 +76,7 @@ def _rows(results: Results, claims: list[Claim]) -> list[list[str]]:
     layout = results.layout
     rows = []
     for c in claims:
-        name = method_names(results)
+        name = results.layout.method_name
         base = name(c.baseline) + (f" (= {name(c.same_as)})" if c.same_as else "")
         ci = (f"[{_points(c.result.ci_low, c.metric)}, {_points(c.result.ci_high, c.metric)}]"
               if c.result.ci_low is not None else "–")
@@ -151,7 +135,7 @@ def _pair_tables(results: Results, summaries: list[Summary]) -> list[str]:
     from tabulate import tabulate
 
     out = []
-    name = method_names(results)
+    name = results.layout.method_name
     for s in summaries:
         if s.across.p_value is None:
             continue
@@ -194,7 +178,7 @@ def _repeats(results: Results, claims: list[Claim]) -> str:
     seen = sorted({(c.dataset, c.baseline, c.same_as) for c in claims if c.same_as})
     if not seen:
         return "Identical runs: no compared cell repeats another bit for bit."
-    name = method_names(results)
+    name = results.layout.method_name
     listed = "; ".join(f"{name(b)} = {name(a)} on {ds}"
                        for ds, b, a in seen)
     return f"Identical runs (every seed's metrics equal bit for bit; each counted once): {listed}."
@@ -311,7 +295,7 @@ def render_claims_tex(results: Results, summaries: list[Summary], split: str) ->
         caption = (f"{s.spec.text} on the {s.protocol} data sets: Δ in points of the row's method minus its "
                    f"baseline, and (p) its Holm-adjusted p-value. Bold, ↑: supported; italic, ↓: contradicted "
                    f"(Holm within the table). *: common seeds only; (=): baseline repeats another bit for bit.")
-        name = method_names(results, short=True)
+        name = results.layout.method_name
         one_method = len({m for m, _ in pairs}) == 1  # then a row names its baseline only
         first = f"{name(pairs[0][0])} vs" if one_method else "Comparison"
         headers = [stack_cell([*stacked(layout.dataset_name(d), True),
