@@ -266,7 +266,8 @@ def plot_trajectories(results: Results, out: Path) -> list[Plot]:
 
                 fig.colorbar(ScalarMappable(Normalize(0, classes - 1), colormaps["viridis"]), ax=axes,
                              label="class index", location="bottom" if is_column(width) else "right")
-            title = f"{results.layout.dataset_name(ds)}: learned per-class perturbation\n{over_seeds(seeds)}"
+            title = wrap(f"{results.layout.dataset_name(ds)}: learned per-class perturbation", width)
+            title += f"\n{over_seeds(seeds)}"
             if constant:
                 title += "\n" + wrap(f"constant over training, not drawn: {', '.join(constant)}", width)
             fig.suptitle(title)

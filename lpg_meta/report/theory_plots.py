@@ -87,7 +87,7 @@ def _amplification_figure(results: Results, rows: list[CorrelationRow], width: f
     for r in rows:
         label = f"{results.layout.method_name(r.data.method)} ($r_s$ = {_f(r.typical.rho)})"
         ax.scatter(r.data.x.ravel(), r.data.typical_amp.ravel(), color=colours.get(r.data.method),
-                   marker=markers.get(r.data.method, "o"), s=9, lw=0, label=label)
+                   marker=markers.get(r.data.method, "o"), s=12, lw=0, label=label)
     ax.axhline(1.0, color="grey", lw=0.8, ls="--")  # 1: the gradient left as it is
     tail = rows[0].half == "tail"
     if tail:
@@ -99,5 +99,5 @@ def _amplification_figure(results: Results, rows: list[CorrelationRow], width: f
     ax.set(xlabel=f"{AGAINST[data.covariate]} of the class" + ("" if tail else ", realised"),
            ylabel="typical amplification ‖g̃‖/‖g‖",
            title=f"{results.layout.dataset_name(data.dataset)}: a point per class and seed")
-    legend(fig, width, handletextpad=0.2)
+    legend(fig, width, markerscale=1.5, handletextpad=0.2)
     return fig
