@@ -87,7 +87,7 @@ def _demsar(fig: Figure, names: list[str], ranks: np.ndarray, f: Friedman) -> No
     ax.plot([1, 1 + cd], [1.05, 1.05], color="black", lw=2)
     for end in (1, 1 + cd):
         ax.plot([end, end], [0.95, 1.15], color="black", lw=1)
-    ax.text(1 + cd / 2, 1.2, _cd_text(f, k), ha="center", va="bottom")
+    ax.text(1 + cd / 2, 1.2, _cd_text(f, k).replace("\n", " "), ha="center", va="bottom")
     for i, (name, rank) in enumerate(zip(names, ranks, strict=True)):  # best half on the right, worst on the left
         right = i < half
         y = first_label - (i if right else k - 1 - i)
@@ -109,7 +109,7 @@ def _ranked_list(fig: Figure, names: list[str], ranks: np.ndarray, f: Friedman) 
     ax.scatter(ranks, rows, color="black", s=10, zorder=3)
     ax.hlines(rows, 1, ranks, color="lightgrey", lw=0.6)
     ax.set_yticks(rows, [f"{name} ({rank:.2f})" for name, rank in zip(names, ranks, strict=True)])
-    ax.set_ylim(k - 0.5, -2.0)
+    ax.set_ylim(k - 0.5, -2.0 - 0.9 * _cd_text(f, k).count("\n"))
     ax.set_xlim(0.5, k + 0.5 + 0.5 * len(cliques))
     ax.set_xticks(range(1, k + 1, max(1, -(-k // 7))))  # ranks only: the clique bars sit right of k
     ax.set_xlabel("average rank (1 = best)")
@@ -124,7 +124,7 @@ def _ranked_list(fig: Figure, names: list[str], ranks: np.ndarray, f: Friedman) 
 
 
 def _cd_text(f: Friedman, k: int) -> str:
-    beyond = " (wider than the rank range: no two methods differ)" if f.critical_difference > k - 1 else ""
+    beyond = "\n(wider than the rank range:\nno two methods differ)" if f.critical_difference > k - 1 else ""
     return f"CD = {f.critical_difference:.2f}{beyond}"
 
 

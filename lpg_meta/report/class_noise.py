@@ -17,7 +17,7 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 
 from lpg_meta.report.figure_style import is_column, legend, panel_grid, save_figure
-from lpg_meta.report.plots import QUANTITIES, Plot, _safe, _series, lpg_panels, over_seeds, wrap
+from lpg_meta.report.plots import QUANTITIES, Plot, _safe, _series, lpg_panels, panel_title, wrap
 from lpg_meta.report.tidy import NOISE_RATES, Results, last_epoch
 
 CLASS_DEPENDENT = ("asym", "pair")  # under symmetric noise every class has the same expected rate
@@ -73,14 +73,13 @@ def plot_class_noise(results: Results, out: Path) -> list[Plot]:
                     ax.axhline(0.0, color="grey", lw=0.7, ls="--")
                 else:
                     ax.set_ylabel(f"last-epoch {QUANTITIES.get(quantity, quantity)}")
-                ax.set_title(f"{results.layout.method_name(m)}\nn = {len(x)}, r = {r:.2f}")
-                ax.set_xlabel("flip rate of the class")
-            legend(fig, width, *axes.flat[0].get_legend_handles_labels(), columns=10, title="class",
+                ax.set_title(f"{panel_title(results, m)}\nn = {len(x)}, r = {r:.2f}")
+                ax.set_xlabel("class flip rate")
+            legend(fig, width, *axes.flat[0].get_legend_handles_labels(), columns=5, title="class",
                    handletextpad=0.1)
-            rings = over_seeds([len(p[3]) for p in panels]).replace(" ± std", "")
             fig.suptitle(wrap(f"{results.layout.dataset_name(ds)}: per-class perturbation against the class's "
-                              "flip rate", width) + "\n" + wrap(f"dots: each seed; rings: {rings}; r: Pearson's "
-                                                                "correlation over all dots", width))
+                              "flip rate", width) + "\n" + wrap("dots: one seed each; rings: the seed mean; "
+                                                                "r: Pearson's correlation over all dots", width))
             fig.supylabel(f"last-epoch {QUANTITIES['a_c']}")
             return fig
 

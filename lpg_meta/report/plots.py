@@ -89,7 +89,13 @@ def over_seeds(counts: list[int]) -> str:
 
 def wrap(text: str, width: float) -> str:
     """``text`` in lines that fit a figure ``width`` inches wide in 8 pt text, beside a legend on its right."""
-    return textwrap.fill(text, int(width * 12), break_on_hyphens=False)
+    return textwrap.fill(text, int(width * 14), break_on_hyphens=False)
+
+
+def panel_title(results: Results, row: str) -> str:
+    """A method row's name as the title of a 1.5 in panel: a long name breaks before its parenthesis."""
+    name = results.layout.method_name(row)
+    return name.replace(" (", "\n(", 1) if len(name) > 18 else name
 
 
 def _series(results: Results, ds: str, m: str, name: str) -> dict[int, dict[int, float]]:
@@ -252,9 +258,7 @@ def plot_trajectories(results: Results, out: Path) -> list[Plot]:
                     ax.axhline(0.0, color="grey", lw=0.7, ls="--")
                 else:  # a_c is the figure's y label; another quantity names its own panel
                     ax.set_ylabel(QUANTITIES.get(quantity, quantity))
-                title = results.layout.method_name(m)
-                title = title.replace(" (", "\n(", 1) if len(title) > 18 else title  # a panel is 1.5 in wide
-                ax.set_title(title + (f"\nn = {n}" if len(seeds) > 1 else ""))  # n where panels differ
+                ax.set_title(panel_title(results, m) + (f"\nn = {n}" if len(seeds) > 1 else ""))  # n if they differ
                 ax.set_xlabel("epoch")
                 ax.xaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
             if few:

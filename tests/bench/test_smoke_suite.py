@@ -138,7 +138,8 @@ def test_plots_are_written_and_draw_the_result_files(smoke_output):
 def test_every_latex_file_compiles_and_fits(smoke_output, fits_every_page, tmp_path):
     root, _ = smoke_output
     names = fits_every_page(root, tmp_path)
-    assert {"leaderboard.tex", "leaderboard_balanced_column.tex", "leaderboard_long-tail_text_full.tex"} <= set(names)
+    assert {"leaderboard.tex", "leaderboard_balanced_column.tex", "leaderboard_long-tail_text_full.tex",
+            "claims.tex", "theory.tex", "hyperparameters.tex"} <= set(names)
 
 
 def test_tables_from_runs_csv_equal_those_from_the_result_files(smoke_output, tmp_path):
