@@ -62,8 +62,9 @@ def method_colours(layout: Layout) -> dict[str, tuple[float, ...]]:
 
 
 def method_markers(layout: Layout) -> dict[str, str]:
-    """One marker per method row: the palette's colours repeat their hue every ten rows, the markers do not."""
-    return {m: MARKERS[(i // 10) % len(MARKERS)] for i, m in enumerate(layout.methods)}
+    """One marker per method row, cycling through seven against the palette's ten hues, so neighbours in the
+    suite's order (often of one family and of close shades) differ in both."""
+    return {m: MARKERS[i % len(MARKERS)] for i, m in enumerate(layout.methods)}
 
 
 def is_column(width: float) -> bool:

@@ -154,8 +154,8 @@ def plot_per_class(results: Results, out: Path) -> list[Plot]:
                             label=name, color=colours[m])
             step = max(1, -(-len(order) // (10 if is_column(width) else 20)))  # tick labels that fit
             ax.set_xticks(np.arange(0, len(order), step))
-            ax.set_xticklabels([f"{c}\n({int(count[c])})" for c in order[::step]])
-            ax.set(xlabel="class (training samples), most frequent first", ylabel="class test accuracy (%)",
+            ax.set_xticklabels([f"{c}\n{int(count[c])}" for c in order[::step]])  # "(768)" would touch its neighbour
+            ax.set(xlabel="class over its training samples, most frequent first", ylabel="class test accuracy (%)",
                    title=f"{results.layout.dataset_name(ds)}: per-class test accuracy\n{over_seeds(seeds)}")
             legend(fig, width, columns=3)
             return fig
