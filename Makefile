@@ -70,9 +70,11 @@ quick: install
 	$(VENV)/bin/lpg-meta quick
 
 # results/cpu/ (tables, claims, plots, theory) from the committed runs.csv, curves.csv and runs.json.
+# plots/ holds only generated figures: it is emptied first, so a figure no longer drawn does not linger.
 tables: install
 	$(VENV)/bin/lpg-meta table results/cpu/runs.csv --write
 	$(VENV)/bin/lpg-meta claims results/cpu/runs.csv > /dev/null
+	rm -rf results/cpu/plots
 	$(VENV)/bin/lpg-meta plot results/cpu/runs.csv
 	$(VENV)/bin/lpg-meta theory results/cpu/runs.csv > /dev/null
 

@@ -5,6 +5,11 @@ one of them (a rank needs the whole block); the methods left out are named. The 
 only where Friedman's test (Iman and Davenport's F form) rejects at α: without that, the Nemenyi
 bars would suggest structure the data do not show, so ``cd_<protocol>.txt`` says why none was
 drawn instead.
+
+At text width the diagram is Demšar's: a rank axis with the methods named on either side. At
+column width that leaves under an inch for 20 ranks, so the same ranks are drawn as a ranked list:
+a row per method, its average rank a dot, the critical difference a bar above, and each group of
+methods within it a vertical bar to the right.
 """
 
 from __future__ import annotations
@@ -12,10 +17,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from matplotlib.figure import Figure
 
-from lpg_meta.report.figure_style import TEXT_IN
+from lpg_meta.report.figure_style import figure_files, is_column, new_figure, save_figure
 from lpg_meta.report.layout import METRIC_INFO, PROTOCOL_TITLES, PROTOCOLS
-from lpg_meta.report.plots import Plot, _figure, _safe, _save
+from lpg_meta.report.plots import Plot, _safe, wrap
 from lpg_meta.report.stats import Friedman, friedman
 from lpg_meta.report.tidy import Results
 from lpg_meta.results import write_text_atomic
@@ -51,21 +57,23 @@ def _note(results: Results, protocol: str, datasets: list[str], methods: list[st
     return f"{title} protocol: {why}{tail}\n"
 
 
-def _draw(results: Results, protocol: str, methods: list[str], left_out: list[str], f: Friedman,
-          path: Path) -> Plot:
-    ranks = f.average_ranks
-    order = np.argsort(ranks, kind="stable")  # best (lowest rank) first
-    k = len(methods)
-    sorted_ranks = ranks[order]
-    # Cliques: maximal runs of methods whose rank spread is below CD (not significantly different).
+def _cliques(sorted_ranks: np.ndarray, critical_difference: float) -> list[tuple[int, int]]:
+    """Maximal runs ``(first, last)`` of the ranked methods whose rank spread is below the critical difference."""
     cliques: list[tuple[int, int]] = []
-    for a in range(k):
-        b = max(i for i in range(a, k) if sorted_ranks[i] - sorted_ranks[a] < f.critical_difference)
+    for a in range(len(sorted_ranks)):
+        b = max(i for i in range(a, len(sorted_ranks)) if sorted_ranks[i] - sorted_ranks[a] < critical_difference)
         if b > a and not any(a >= s and b <= e for s, e in cliques):
             cliques.append((a, b))
+    return cliques
+
+
+def _demsar(fig: Figure, names: list[str], ranks: np.ndarray, f: Friedman) -> None:
+    """Demšar's diagram of the ranked methods (``names`` and ``ranks`` best first) at text width."""
+    k = len(names)
+    cliques = _cliques(ranks, f.critical_difference)
     half = (k + 1) // 2
     first_label = -0.9 - 0.3 * len(cliques)  # labels start below the clique bars
-    fig, ax = _figure(TEXT_IN, 1.4 + 0.16 * (half + 0.3 * len(cliques) + 3))
+    ax = fig.add_subplot()
     ax.set_xlim(k + 0.5, 0.5)  # rank 1 (best) on the right, as Demšar draws it
     ax.set_ylim(first_label - half, 1.6)
     ax.axis("off")
@@ -79,26 +87,72 @@ def _draw(results: Results, protocol: str, methods: list[str], left_out: list[st
     ax.plot([1, 1 + cd], [1.05, 1.05], color="black", lw=2)
     for end in (1, 1 + cd):
         ax.plot([end, end], [0.95, 1.15], color="black", lw=1)
-    beyond = " (wider than the rank range: no two methods differ)" if f.critical_difference > k - 1 else ""
-    ax.text(1 + cd / 2, 1.2, f"CD = {f.critical_difference:.2f}{beyond}", ha="center", va="bottom")
-    for i, j in enumerate(order):  # the best half labelled on the right, the worst half on the left
+    ax.text(1 + cd / 2, 1.2, _cd_text(f, k).replace("\n", " "), ha="center", va="bottom")
+    for i, (name, rank) in enumerate(zip(names, ranks, strict=True)):  # best half on the right, worst on the left
         right = i < half
         y = first_label - (i if right else k - 1 - i)
         x_end = 0.5 if right else k + 0.5
-        ax.plot([ranks[j], ranks[j], x_end], [0, y, y], color="black", lw=0.7)
-        ax.text(x_end - 0.05 if right else x_end + 0.05, y,
-                f"{results.layout.method_name(methods[j])} ({ranks[j]:.2f})",
+        ax.plot([rank, rank, x_end], [0, y, y], color="black", lw=0.7)
+        ax.text(x_end - 0.05 if right else x_end + 0.05, y, f"{name} ({rank:.2f})",
                 ha="left" if right else "right", va="center")
     for n, (a, b) in enumerate(cliques):
         y = -0.45 - 0.3 * n
-        ax.plot([sorted_ranks[a] - 0.05, sorted_ranks[b] + 0.05], [y, y], color="black", lw=2.5)
-    title = (f"{PROTOCOL_TITLES.get(protocol, protocol)}: average ranks over {f.n_datasets} data sets "
-             f"(Friedman p = {f.p_f:.2g})\nbars join methods within Nemenyi's critical difference (α = {f.alpha})")
-    if left_out:
-        title += f"\nnot ranked (no value on every data set): {', '.join(map(results.layout.method_name, left_out))}"
-    ax.set_title(title)
-    return Plot(_save(fig, path), "cd", np.arange(1, k + 1),
-                {results.layout.method_name(m): np.array([r]) for m, r in zip(methods, ranks, strict=True)},
+        ax.plot([ranks[a] - 0.05, ranks[b] + 0.05], [y, y], color="black", lw=2.5)
+
+
+def _ranked_list(fig: Figure, names: list[str], ranks: np.ndarray, f: Friedman) -> None:
+    """The same ranks at column width: a row per method (best on top), cliques as bars on the right."""
+    k = len(names)
+    cliques = _cliques(ranks, f.critical_difference)
+    ax = fig.add_subplot()
+    rows = np.arange(k)
+    ax.scatter(ranks, rows, color="black", s=10, zorder=3)
+    ax.hlines(rows, 1, ranks, color="lightgrey", lw=0.6)
+    ax.set_yticks(rows, [f"{name} ({rank:.2f})" for name, rank in zip(names, ranks, strict=True)])
+    ax.set_ylim(k - 0.5, -2.0 - 0.9 * _cd_text(f, k).count("\n"))
+    ax.set_xlim(0.5, k + 0.5 + 0.5 * len(cliques))
+    ax.set_xticks(range(1, k + 1, max(1, -(-k // 7))))  # ranks only: the clique bars sit right of k
+    ax.set_xlabel("average rank (1 = best)")
+    cd = min(f.critical_difference, k - 1.0)
+    ax.plot([1, 1 + cd], [-1.2, -1.2], color="black", lw=2)
+    ax.text(1, -1.5, _cd_text(f, k), ha="left", va="bottom")
+    for n, (a, b) in enumerate(cliques):
+        x = k + 0.5 + 0.5 * (n + 0.5)
+        ax.plot([x, x], [a - 0.2, b + 0.2], color="black", lw=2.5)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+
+
+def _cd_text(f: Friedman, k: int) -> str:
+    beyond = "\n(wider than the rank range:\nno two methods differ)" if f.critical_difference > k - 1 else ""
+    return f"CD = {f.critical_difference:.2f}{beyond}"
+
+
+def _draw(results: Results, protocol: str, methods: list[str], left_out: list[str], f: Friedman,
+          stem: Path) -> Plot:
+    order = np.argsort(f.average_ranks, kind="stable")  # best (lowest rank) first
+    names = [results.layout.method_name(methods[j]) for j in order]
+    ranks = f.average_ranks[order]
+    k = len(methods)
+    cliques = len(_cliques(ranks, f.critical_difference))
+
+    layout = results.layout
+
+    def draw(width: float) -> Figure:
+        column = is_column(width)
+        title = (f"{PROTOCOL_TITLES.get(protocol, protocol)}: average ranks over {f.n_datasets} data sets "
+                 f"(Friedman p = {f.p_f:.2g}); bars join methods within Nemenyi's critical difference "
+                 f"(α = {f.alpha})")
+        if left_out:
+            title += f"; not ranked (no value on every data set): {', '.join(map(layout.method_name, left_out))}"
+        height = 0.16 * k + 1.4 if column else 1.4 + 0.16 * ((k + 1) // 2 + 0.3 * cliques + 3)
+        fig = new_figure(width, height + 0.14 * wrap(title, width).count("\n"))
+        (_ranked_list if column else _demsar)(fig, names, ranks, f)
+        fig.suptitle(wrap(title, width))
+        return fig
+
+    return Plot(save_figure(draw, stem), "cd", np.arange(1, k + 1),
+                {results.layout.method_name(m): np.array([r]) for m, r in zip(methods, f.average_ranks, strict=True)},
                 panel=protocol)
 
 
@@ -109,14 +163,14 @@ def plot_cd_diagrams(results: Results, out: Path, metric: str = "balanced_accura
         datasets, methods, left_out, f = protocol_friedman(results, protocol, metric)
         if not datasets:
             continue
-        path = out / f"cd_{_safe(protocol)}.png"
+        stem = out / f"cd_{_safe(protocol)}"
+        note = stem.with_suffix(".txt")
         if f is not None and f.p_f < f.alpha:
-            plots.append(_draw(results, protocol, methods, left_out, f, path))
-            path.with_suffix(".txt").unlink(missing_ok=True)
+            plots.append(_draw(results, protocol, methods, left_out, f, stem))
+            note.unlink(missing_ok=True)
         else:
-            note = path.with_suffix(".txt")
             write_text_atomic(note, _note(results, protocol, datasets, methods, left_out, f))
-            for stale in (path, path.with_suffix(".pdf")):  # a diagram of earlier data no longer holds
+            for stale in figure_files(stem):  # a diagram of earlier data no longer holds
                 stale.unlink(missing_ok=True)
             plots.append(Plot(note, "note", np.array([]), panel=protocol))
     return plots

@@ -14,8 +14,10 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib import colormaps
+from matplotlib.figure import Figure
 
-from lpg_meta.report.plots import QUANTITIES, Plot, _safe, _save, _series, lpg_panels, panel_figure
+from lpg_meta.report.figure_style import is_column, legend, panel_grid, save_figure
+from lpg_meta.report.plots import QUANTITIES, Plot, _safe, _series, lpg_panels, panel_title, wrap
 from lpg_meta.report.tidy import NOISE_RATES, Results, last_epoch
 
 CLASS_DEPENDENT = ("asym", "pair")  # under symmetric noise every class has the same expected rate
@@ -50,30 +52,36 @@ def plot_class_noise(results: Results, out: Path) -> list[Plot]:
                 panels.append((m, name, classes, x, y))
         if not panels:
             continue
-        fig, axes = panel_figure(len(panels), 3, (1.75, 0.7))
-        path = out / f"class_noise_{_safe(ds)}.png"
-        cmap = colormaps["tab10"]
-        for ax, (m, name, classes, x, y) in zip(axes.flat, panels, strict=False):
-            for j, c in enumerate(classes):
-                color = cmap(j % 10)
-                ax.scatter(x[:, j], y[:, j], s=8, color=color, alpha=0.6, lw=0)
-                ax.scatter(x[:, j].mean(), y[:, j].mean(), s=30, facecolors="none", edgecolors=color, lw=1.0,
-                           label=f"class {c}")
-            r = np.corrcoef(x.ravel(), y.ravel())[0, 1] if x.std() > 0 and y.std() > 0 else float("nan")
-            ax.axhline(0.0, color="grey", lw=0.7, ls="--")
-            quantity = name.removeprefix("lpg_")
-            ax.set_title(f"{results.layout.method_name(m)}\nn = {len(x)}, r = {r:.2f}")
-            ax.set_xlabel("flip rate of the class")
-            if quantity != "a_c":  # a_c is the figure's y label; another quantity names its own panel
-                ax.set_ylabel(f"last-epoch {QUANTITIES.get(quantity, quantity)}")
-            plots.append(Plot(path, "class_noise", x.mean(axis=0),
+        stem = out / f"class_noise_{_safe(ds)}"
+        for m, _, _, x, y in panels:
+            plots.append(Plot(stem, "class_noise", x.mean(axis=0),
                               {"class noise rate": x.mean(axis=0), results.layout.method_name(m): y.mean(axis=0)},
                               panel=m))
-        for ax in list(axes.flat)[len(panels):]:
-            ax.axis("off")
-        fig.legend(*axes.flat[0].get_legend_handles_labels(), loc="outside right upper", frameon=False)
-        fig.suptitle(f"{results.layout.dataset_name(ds)}: per-class perturbation against the class's flip rate\n"
-                     "dots: the n seeds; rings: seed mean; r: Pearson over all dots")
-        fig.supylabel(f"last-epoch {QUANTITIES['a_c']}")
-        _save(fig, path)
+
+        def draw(width: float, ds: str = ds, panels: list = panels) -> Figure:
+            fig, axes = panel_grid(width, len(panels), 3, 1.75, 1.0 if is_column(width) else 0.7)
+            cmap = colormaps["tab10"]
+            for ax, (m, name, classes, x, y) in zip(axes.flat, panels, strict=False):
+                for j, c in enumerate(classes):
+                    color = cmap(j % 10)
+                    ax.scatter(x[:, j], y[:, j], s=8, color=color, alpha=0.6, lw=0)
+                    ax.scatter(x[:, j].mean(), y[:, j].mean(), s=30, facecolors="none", edgecolors=color, lw=1.0,
+                               label=str(c))
+                r = np.corrcoef(x.ravel(), y.ravel())[0, 1] if x.std() > 0 and y.std() > 0 else float("nan")
+                quantity = name.removeprefix("lpg_")
+                if quantity == "a_c":  # a_c is the figure's y label; another quantity names its own panel
+                    ax.axhline(0.0, color="grey", lw=0.7, ls="--")
+                else:
+                    ax.set_ylabel(f"last-epoch {QUANTITIES.get(quantity, quantity)}")
+                ax.set_title(f"{panel_title(results, m)}\nn = {len(x)}, r = {r:.2f}")
+                ax.set_xlabel("class flip rate")
+            legend(fig, width, *axes.flat[0].get_legend_handles_labels(), columns=5, title="class",
+                   handletextpad=0.1)
+            fig.suptitle(wrap(f"{results.layout.dataset_name(ds)}: per-class perturbation against the class's "
+                              "flip rate", width) + "\n" + wrap("dots: one seed each; rings: the seed mean; "
+                                                                "r: Pearson's correlation over all dots", width))
+            fig.supylabel(f"last-epoch {QUANTITIES['a_c']}")
+            return fig
+
+        save_figure(draw, stem)
     return plots

@@ -91,7 +91,9 @@ def cmd_claims(args: argparse.Namespace) -> int:
 
 def add_plot_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add ``plot ROOT [--suite] [--out]``."""
-    parser = subparsers.add_parser("plot", help="PDF and PNG plots of a results folder or runs.csv, in OUT/plots/")
+    parser = subparsers.add_parser(
+        "plot", help="figures of a results folder or runs.csv: OUT/plots/NAME_column.pdf (3.25 in) and "
+                     "NAME_text.pdf (6.75 in)")
     _source(parser)
     return parser
 
@@ -118,7 +120,7 @@ def add_theory_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def cmd_theory(args: argparse.Namespace) -> int:
-    """Write theory.md, theory.tex and plots/theory_*.png and print the Markdown."""
+    """Write theory.md, theory.tex and plots/theory_*.pdf and print the Markdown."""
     from lpg_meta.report.theory_render import write_theory  # scipy and matplotlib load only here
 
     paths = write_theory(_results(args), _out(args))

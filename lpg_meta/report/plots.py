@@ -1,9 +1,14 @@
-"""Figures of a results folder or ``runs.csv``, written as PDF and PNG under ``<out>/plots/``.
+"""Figures of a results folder or ``runs.csv``, written as PDFs under ``<out>/plots/``.
+
+Every figure ``<name>`` is written at two print widths, ``<name>_column.pdf`` (3.25 in) and
+``<name>_text.pdf`` (6.75 in), each drawn by the figure's one function for that width
+(``lpg_meta.report.figure_style``: sizes, fonts, each method's colour and marker).
 
 1. ``per_class_<row>``: per-class test accuracy on long-tail rows, classes ordered by training
    count, mean ± std over seeds (error bars, no lines across categorical classes).
 2. ``curves_<row>``: per-epoch test balanced accuracy, mean ± std band over seeds.
-3. ``trajectory_<row>``: the learned per-class perturbation of LPG runs over epochs, a panel per LPG row.
+3. ``trajectory_<row>``: the learned per-class perturbation of LPG runs over epochs, mean ± std
+   over seeds, a panel per LPG row whose value moves (a row constant over training is named, not drawn).
 4. ``cd_<protocol>``: average ranks over a protocol's data set rows with Nemenyi's critical difference,
    drawn only where Friedman's test rejects (``lpg_meta.report.cd_diagram``).
 5. ``noise_*``: test accuracy against noise rate where rows differ only in their noise rate.
@@ -12,8 +17,7 @@
    flip rate (``lpg_meta.report.class_noise``).
 
 Plots 1 and 2 show the reference (CE), LPG and the best three other rows of the data set by
-mean, so the figure stays readable with 20 methods. Sizes, fonts and each method's colour are
-``lpg_meta.report.figure_style``'s. Each function returns :class:`Plot`
+mean, so the figure stays readable with 20 methods. Each function returns :class:`Plot`
 records holding exactly the arrays it drew, so tests can check a figure against the data.
 """
 
@@ -21,19 +25,29 @@ from __future__ import annotations
 
 import json
 import re
+import textwrap
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from matplotlib import colormaps
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from lpg_meta.report.figure_style import COLUMN_IN, TEXT_IN, method_colours, style
+from lpg_meta.report.figure_style import (
+    figure_files,
+    is_column,
+    legend,
+    method_colours,
+    method_markers,
+    new_figure,
+    panel_grid,
+    save_figure,
+    style,
+)
+from lpg_meta.report.layout import _NOISE_NAMES
 from lpg_meta.report.tidy import Results
-from lpg_meta.results import write_atomic
 
 PLOTS_DIR = "plots"
 SHOWN = 3  # best other rows drawn beside the reference and LPG
@@ -43,7 +57,11 @@ QUANTITIES = {"a_c": "learned per-class perturbation $a_c$", "tau_c": "clip thre
 
 @dataclass(frozen=True)
 class Plot:
-    """A written figure (PNG; a PDF beside it) and the data drawn: ``series[label]`` against ``x``."""
+    """A written figure and the data drawn: ``series[label]`` against ``x``.
+
+    ``path`` is the figure's name in its folder, without suffix (its PDFs are ``files``), or the
+    ``.txt`` written in place of a figure (``kind == "note"``).
+    """
 
     path: Path
     kind: str
@@ -52,26 +70,32 @@ class Plot:
     errors: dict[str, np.ndarray] = field(default_factory=dict)
     panel: str = ""  # the method row of one panel, where a figure has several
 
+    @property
+    def files(self) -> list[Path]:
+        return [self.path] if self.kind == "note" else figure_files(self.path)
+
 
 def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-") or "x"
 
 
-def _figure(width: float = TEXT_IN, height: float = 3.0) -> tuple[Figure, object]:
-    # A bare Figure with an Agg canvas: no pyplot, so no global backend switch and no GUI.
-    fig = Figure(figsize=(width, height), layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig, fig.add_subplot()
+def over_seeds(counts: list[int]) -> str:
+    """How a figure's spread reads: ``mean ± std over 3 seeds`` (or ``3 to 10``), ``one seed`` without one."""
+    low, high = min(counts, default=1), max(counts, default=1)
+    if high <= 1:
+        return "one seed (no spread)"
+    return f"mean ± std over {low} seeds" if low == high else f"mean ± std over {low} to {high} seeds"
 
 
-def _save(fig: Figure, path: Path) -> Path:
-    """Write ``path`` (.png) and the same figure as .pdf, each atomically; no dates or versions, so same
-    data, same bytes."""
-    with style():  # TrueType fonts in the PDF
-        write_atomic(path, lambda handle: fig.savefig(handle, format="png", dpi=150, metadata={"Software": None}))
-        write_atomic(path.with_suffix(".pdf"), lambda handle: fig.savefig(
-            handle, format="pdf", metadata={"CreationDate": None, "Producer": None, "Creator": None}))
-    return path
+def wrap(text: str, width: float) -> str:
+    """``text`` in lines that fit a figure ``width`` inches wide in 8 pt text, beside a legend on its right."""
+    return textwrap.fill(text, int(width * 14), break_on_hyphens=False)
+
+
+def panel_title(results: Results, row: str) -> str:
+    """A method row's name as the title of a 1.5 in panel: a long name breaks before its parenthesis."""
+    name = results.layout.method_name(row)
+    return name.replace(" (", "\n(", 1) if len(name) > 18 else name
 
 
 def _series(results: Results, ds: str, m: str, name: str) -> dict[int, dict[int, float]]:
@@ -96,6 +120,7 @@ def shown_methods(results: Results, ds: str, metric: str = "balanced_accuracy") 
 def plot_per_class(results: Results, out: Path) -> list[Plot]:
     """Per-class test accuracy (%) on each long-tail row, classes by train count, mean ± std over seeds."""
     plots = []
+    colours, markers = method_colours(results.layout), method_markers(results.layout)
     for ds in results.layout.datasets:
         if results.layout.protocol(ds) != "long-tail":
             continue
@@ -104,13 +129,9 @@ def plot_per_class(results: Results, out: Path) -> list[Plot]:
         if not counts:
             continue
         count = next(iter(counts.values()))
-        classes = sorted(count)
-        order = np.array(sorted(classes, key=lambda c: (-count[c], c)))  # most frequent first, ties by label
-        fig, ax = _figure(TEXT_IN, 2.8)
-        colours = method_colours(results.layout)
-        series, errors = {}, {}
-        width = 0.8 / max(1, len(methods))
-        for j, m in enumerate(methods):
+        order = np.array(sorted(count, key=lambda c: (-count[c], c)))  # most frequent first, ties by label
+        drawn, series, errors, seeds = [], {}, {}, []
+        for m in methods:
             by_seed = _series(results, ds, m, "per_class_accuracy")
             if not by_seed:
                 continue
@@ -119,15 +140,27 @@ def plot_per_class(results: Results, out: Path) -> list[Plot]:
             std = np.nanstd(values, axis=0, ddof=1) if len(values) > 1 else np.zeros_like(mean)
             name = results.layout.method_name(m)
             series[name], errors[name] = mean, std
-            x = np.arange(len(order)) - 0.4 + width * (j + 0.5)  # dodge: methods side by side in each class
-            ax.errorbar(x, mean, yerr=std, fmt="o", ms=3, capsize=1.5, lw=0.8, label=name, color=colours[m])
-        step = max(1, -(-len(order) // 20))  # at most 20 tick labels across the text width
-        ax.set_xticks(np.arange(0, len(order), step))
-        ax.set_xticklabels([f"{c}\n({int(count[c])})" for c in order[::step]])
-        ax.set(xlabel="class (training samples), most frequent first", ylabel="class test accuracy (%)",
-               title=f"{results.layout.dataset_name(ds)}: per-class test accuracy, mean ± std over seeds")
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-        plots.append(Plot(_save(fig, out / f"per_class_{_safe(ds)}.png"), "per_class", order, series, errors))
+            drawn.append((m, name))
+            seeds.append(len(values))
+
+        def draw(width: float, ds: str = ds, order: np.ndarray = order, count: dict = count,
+                 drawn: list = drawn, series: dict = series, errors: dict = errors, seeds: list = seeds) -> Figure:
+            fig = new_figure(width, 3.1 if is_column(width) else 2.5)
+            ax = fig.add_subplot()
+            dodge = 0.8 / max(1, len(drawn))
+            for j, (m, name) in enumerate(drawn):
+                x = np.arange(len(order)) - 0.4 + dodge * (j + 0.5)  # methods side by side in each class
+                ax.errorbar(x, series[name], yerr=errors[name], fmt=markers[m], ms=3, capsize=1.5, lw=0.8,
+                            label=name, color=colours[m])
+            step = max(1, -(-len(order) // (10 if is_column(width) else 20)))  # tick labels that fit
+            ax.set_xticks(np.arange(0, len(order), step))
+            ax.set_xticklabels([f"{c}\n{int(count[c])}" for c in order[::step]])  # "(768)" would touch its neighbour
+            ax.set(xlabel="class over its training samples, most frequent first", ylabel="class test accuracy (%)",
+                   title=f"{results.layout.dataset_name(ds)}: per-class test accuracy\n{over_seeds(seeds)}")
+            legend(fig, width, columns=3)
+            return fig
+
+        plots.append(Plot(save_figure(draw, out / f"per_class_{_safe(ds)}"), "per_class", order, series, errors))
     return plots
 
 
@@ -139,85 +172,113 @@ def plot_curves(results: Results, out: Path, series_name: str = "test_balanced_a
         methods = [m for m in shown_methods(results, ds) if _series(results, ds, m, series_name)]
         if not methods:
             continue
-        fig, ax = _figure(COLUMN_IN, 3.0)
-        series, errors = {}, {}
-        x = np.array([])
+        series, errors, epochs, seeds = {}, {}, {}, []
         for m in methods:
             by_seed = _series(results, ds, m, series_name)
             length = min(len(run) for run in by_seed.values())  # seeds that stopped early: common epochs only
-            epochs = np.array(sorted(next(iter(by_seed.values())))[:length])
-            values = 100.0 * np.array([[run[e] for e in epochs] for run in by_seed.values()])
-            mean = values.mean(axis=0)
-            std = values.std(axis=0, ddof=1) if len(values) > 1 else np.zeros_like(mean)
+            x = epochs[m] = np.array(sorted(next(iter(by_seed.values())))[:length])
+            values = 100.0 * np.array([[run[e] for e in x] for run in by_seed.values()])
             name = results.layout.method_name(m)
-            series[name], errors[name], x = mean, std, epochs
-            ax.plot(epochs, mean, color=colours[m], label=name)
-            ax.fill_between(epochs, mean - std, mean + std, color=colours[m], alpha=0.18, lw=0)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set(xlabel="epoch", ylabel=f"test {series_name.removeprefix('test_').replace('_', ' ')} (%)",
-               title=f"{results.layout.dataset_name(ds)}\nmean ± std over seeds")
-        fig.legend(loc="outside lower center", ncol=2, frameon=False)
-        plots.append(Plot(_save(fig, out / f"curves_{_safe(ds)}.png"), "curves", x, series, errors))
+            series[name] = values.mean(axis=0)
+            errors[name] = values.std(axis=0, ddof=1) if len(values) > 1 else np.zeros(length)
+            seeds.append(len(values))
+
+        def draw(width: float, ds: str = ds, epochs: dict = epochs, series: dict = series,
+                 errors: dict = errors, seeds: list = seeds) -> Figure:
+            fig = new_figure(width, 3.0 if is_column(width) else 2.4)
+            ax = fig.add_subplot()
+            for m, x in epochs.items():
+                name = results.layout.method_name(m)
+                mean, std = series[name], errors[name]
+                ax.plot(x, mean, color=colours[m], label=name)
+                ax.fill_between(x, mean - std, mean + std, color=colours[m], alpha=0.18, lw=0)
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.set(xlabel="epoch", ylabel=f"test {series_name.removeprefix('test_').replace('_', ' ')} (%)",
+                   title=f"{results.layout.dataset_name(ds)}\n{over_seeds(seeds)}")
+            legend(fig, width)
+            return fig
+
+        plots.append(Plot(save_figure(draw, out / f"curves_{_safe(ds)}"), "curves", x, series, errors))
     return plots
+
+
+def _constant(stacked: np.ndarray) -> bool:
+    """Whether every seed's every class keeps its first value over the epochs (nothing was learned)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return bool(np.all(np.nanmax(stacked, axis=1) == np.nanmin(stacked, axis=1)))
 
 
 def plot_trajectories(results: Results, out: Path) -> list[Plot]:
     """One figure per data set row, a panel per LPG row: the seed-mean learned value of each class.
 
-    Returns one :class:`Plot` per panel (``panel`` names the method row), all with the figure's path.
+    A row whose value never moves (a fixed perturbation, or a threshold that was not learned) is
+    named in the title instead of drawn as flat lines. Returns one :class:`Plot` per panel drawn
+    (``panel`` names the method row), all with the figure's path.
     """
     plots = []
     for ds in results.layout.datasets:
-        panels = lpg_panels(results, ds)
-        if not panels:
-            continue
-        fig, axes = panel_figure(len(panels), 4, (1.25, 0.6))
-        path = out / f"trajectory_{_safe(ds)}.png"
-        classes = 0
-        for ax, (m, name) in zip(axes.flat, panels, strict=False):
+        panels, constant = [], []
+        for m, name in lpg_panels(results, ds):
             by_seed = _series_grid(results, ds, m, name)
             length = min(g.shape[0] for g in by_seed)
             stacked = np.stack([g[:length] for g in by_seed])
-            mean = np.nanmean(stacked, axis=0)
+            if _constant(stacked):
+                constant.append(results.layout.method_name(m))
+                continue
             spread = np.nanstd(stacked, axis=0, ddof=1) if len(by_seed) > 1 else None
-            epochs = np.arange(1, length + 1)
-            classes = mean.shape[1]
+            panels.append((m, name, np.nanmean(stacked, axis=0), spread, len(by_seed)))
+        if not panels:
+            continue
+        stem = out / f"trajectory_{_safe(ds)}"
+        classes = panels[0][2].shape[1]
+        for m, _, mean, _, _ in panels:
+            plots.append(Plot(stem, "trajectory", np.arange(1, len(mean) + 1),
+                              {f"class {c}": mean[:, c] for c in range(mean.shape[1])}, panel=m))
+
+        seeds = sorted({p[4] for p in panels})
+
+        def draw(width: float, ds: str = ds, panels: list = panels, constant: list = constant,
+                 classes: int = classes, seeds: list = seeds) -> Figure:
+            fig, axes = panel_grid(width, len(panels), 4, 1.3, 1.1 if is_column(width) else 0.8)
             # Up to 10 classes: tab10, a distinct colour and a legend entry each; beyond: viridis by
             # class index with a colour bar (100 legend entries would hide the plot).
-            cmap = colormaps["tab10"] if classes <= LEGEND_CLASSES else colormaps["viridis"]
-            series = {}
-            for c in range(classes):
-                series[f"class {c}"] = mean[:, c]
-                color = cmap(c) if classes <= LEGEND_CLASSES else cmap(c / (classes - 1))
-                ax.plot(epochs, mean[:, c], color=color, lw=1.0 if classes <= LEGEND_CLASSES else 0.5,
-                        label=f"class {c}")
-                if spread is not None and classes <= LEGEND_CLASSES:  # ± std over seeds
-                    ax.fill_between(epochs, mean[:, c] - spread[:, c], mean[:, c] + spread[:, c], color=color,
-                                    alpha=0.12, lw=0)
-            ax.axhline(0.0, color="grey", lw=0.7, ls="--")
-            quantity = name.removeprefix("lpg_")
-            title = f"{results.layout.method_name(m)}, n = {len(by_seed)}"
-            ax.set_title(title.replace(" (", "\n(", 1) if len(title) > 22 else title)  # a panel is 1.5 in wide
-            ax.set_xlabel("epoch")
-            if quantity != "a_c":  # a_c is the figure's y label; another quantity names its own panel
-                ax.set_ylabel(QUANTITIES.get(quantity, quantity))
-            ax.xaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
-            plots.append(Plot(path, "trajectory", epochs, series, panel=m))
-        for ax in list(axes.flat)[len(panels):]:
-            ax.axis("off")
-        if classes <= LEGEND_CLASSES:
-            handles, labels = axes.flat[0].get_legend_handles_labels()
-            fig.legend(handles, labels, loc="outside right upper", frameon=False, title="class")
-        else:
-            from matplotlib.cm import ScalarMappable
-            from matplotlib.colors import Normalize
+            few = classes <= LEGEND_CLASSES
+            cmap = colormaps["tab10"] if few else colormaps["viridis"]
+            for ax, (m, name, mean, spread, n) in zip(axes.flat, panels, strict=False):
+                epochs = np.arange(1, len(mean) + 1)
+                for c in range(mean.shape[1]):
+                    color = cmap(c) if few else cmap(c / max(1, classes - 1))
+                    ax.plot(epochs, mean[:, c], color=color, lw=1.0 if few else 0.5, label=str(c))
+                    if spread is not None and few:  # ± std over seeds
+                        ax.fill_between(epochs, mean[:, c] - spread[:, c], mean[:, c] + spread[:, c], color=color,
+                                        alpha=0.12, lw=0)
+                quantity = name.removeprefix("lpg_")
+                if quantity == "a_c":  # a_c = 0 leaves the gradient as it is; a threshold has no such line
+                    ax.axhline(0.0, color="grey", lw=0.7, ls="--")
+                else:  # a_c is the figure's y label; another quantity names its own panel
+                    ax.set_ylabel(QUANTITIES.get(quantity, quantity))
+                ax.set_title(panel_title(results, m) + (f"\nn = {n}" if len(seeds) > 1 else ""))  # n if they differ
+                ax.set_xlabel("epoch")
+                ax.xaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
+            if few:
+                legend(fig, width, *axes.flat[0].get_legend_handles_labels(), columns=10, title="class",
+                       handlelength=1.0)
+            else:
+                from matplotlib.cm import ScalarMappable
+                from matplotlib.colors import Normalize
 
-            fig.colorbar(ScalarMappable(Normalize(0, classes - 1), colormaps["viridis"]), ax=axes,
-                         label="class index")
-        fig.suptitle(f"{results.layout.dataset_name(ds)}: learned per-class perturbation over training, "
-                     "mean ± std over n seeds")
-        fig.supylabel(QUANTITIES["a_c"])
-        _save(fig, path)
+                fig.colorbar(ScalarMappable(Normalize(0, classes - 1), colormaps["viridis"]), ax=axes,
+                             label="class index", location="bottom" if is_column(width) else "right")
+            title = wrap(f"{results.layout.dataset_name(ds)}: learned per-class perturbation", width)
+            title += f"\n{over_seeds(seeds)}"
+            if constant:
+                title += "\n" + wrap(f"constant over training, not drawn: {', '.join(constant)}", width)
+            fig.suptitle(title)
+            fig.supylabel(QUANTITIES["a_c"])
+            return fig
+
+        save_figure(draw, stem)
     return plots
 
 
@@ -226,16 +287,6 @@ def lpg_panels(results: Results, ds: str) -> list[tuple[str, str]]:
     order = {m: i for i, m in enumerate(results.layout.methods)}
     return sorted({(m, s) for d, m, _, s in results.curves if d == ds and s.startswith("lpg_")},
                   key=lambda k: order.get(k[0], len(order)))
-
-
-def panel_figure(panels: int, max_columns: int, height: tuple[float, float]) -> tuple[Figure, np.ndarray]:
-    """``panels`` axes in rows of up to ``max_columns``: one column wide for one panel, else the text
-    width; ``height`` is per row plus a margin (inches)."""
-    columns = min(max_columns, panels)
-    rows = -(-panels // columns)
-    fig = Figure(figsize=(COLUMN_IN if columns == 1 else TEXT_IN, height[0] * rows + height[1]), layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig, fig.subplots(rows, columns, squeeze=False)
 
 
 def _series_grid(results: Results, ds: str, m: str, name: str) -> list[np.ndarray]:
@@ -267,14 +318,13 @@ def plot_noise(results: Results, out: Path) -> list[Plot]:
         if results.layout.protocol(ds) == "noisy":
             families.setdefault(_noise_family(info["config"]), {}).setdefault(float(data["noise_rate"]), ds)
     plots = []
+    colours, markers = method_colours(results.layout), method_markers(results.layout)
     for family, rows in sorted(families.items()):
         if len(rows) < 2:
             continue
         rates = np.array(sorted(rows))
         dataset, _, data = json.loads(family)
-        fig, ax = _figure(COLUMN_IN, 3.0)
-        colours = method_colours(results.layout)
-        series, errors = {}, {}
+        series, errors, drawn, seeds = {}, {}, [], []
         for m in results.layout.methods:
             cells = [list(results.get(rows[rate], m, "accuracy").values()) for rate in rates]
             if not any(cells):
@@ -282,14 +332,25 @@ def plot_noise(results: Results, out: Path) -> list[Plot]:
             name = results.layout.method_name(m)
             series[name] = np.array([100.0 * np.mean(v) if v else np.nan for v in cells])
             errors[name] = np.array([100.0 * np.std(v, ddof=1) if len(v) > 1 else 0.0 for v in cells])
-            ax.errorbar(100.0 * rates, series[name], yerr=errors[name], marker="o", ms=3, capsize=2, label=name,
-                        color=colours[m])
-        ax.set_xticks(100.0 * rates)  # only the rates that were run
-        ax.set(xlabel=f"{data.get('noise')} noise rate (%)", ylabel="test accuracy (%)",
-               title=f"{results.layout.dataset_name(rows[rates[0]]).partition(' (')[0]}: mean ± std over seeds")
-        fig.legend(loc="outside lower center", ncol=2, frameon=False)
+            drawn.append((m, name))
+            seeds += [len(v) for v in cells if v]
+        noise = _NOISE_NAMES.get(str(data.get("noise")), str(data.get("noise")))
+
+        def draw(width: float, rows: dict = rows, rates: np.ndarray = rates, drawn: list = drawn,
+                 series: dict = series, errors: dict = errors, seeds: list = seeds, noise: str = noise) -> Figure:
+            fig = new_figure(width, 3.0 if is_column(width) else 2.4)
+            ax = fig.add_subplot()
+            for m, name in drawn:
+                ax.errorbar(100.0 * rates, series[name], yerr=errors[name], marker=markers[m], ms=3, capsize=2,
+                            label=name, color=colours[m])
+            ax.set_xticks(100.0 * rates)  # only the rates that were run
+            ax.set(xlabel=f"{noise} noise rate (%)", ylabel="test accuracy (%)",
+                   title=f"{results.layout.dataset_name(rows[rates[0]]).partition(' (')[0]}\n{over_seeds(seeds)}")
+            legend(fig, width)
+            return fig
+
         name = f"noise_{_safe(str(dataset))}_{_safe(str(data.get('noise')))}_{_safe('-'.join(rows.values()))}"
-        plots.append(Plot(_save(fig, out / f"{name[:150]}.png"), "noise", rates, series, errors))
+        plots.append(Plot(save_figure(draw, out / name[:150]), "noise", rates, series, errors))
     return plots
 
 
@@ -318,24 +379,31 @@ def plot_weight_share(results: Results, out: Path) -> list[Plot]:
         shares = drawn.get("flipped_weight_share", {})
         if not shares:
             continue
-        fig = Figure(figsize=(TEXT_IN, 2.6), layout="constrained")
-        FigureCanvasAgg(fig)
-        left, right = fig.subplots(1, 2)
-        for ax, name in ((left, "flipped_weight_share"), (right, "weight_auc_clean_vs_flipped")):
-            for m, (mean, spread) in drawn.get(name, {}).items():
-                epochs = np.arange(1, len(mean) + 1)
-                ax.plot(epochs, mean, color=colours[m], label=results.layout.method_name(m))
-                if spread is not None:
-                    ax.fill_between(epochs, mean - spread, mean + spread, color=colours[m], alpha=0.15, lw=0)
         rate = ((info.get("config") or {}).get("data") or {}).get("noise_rate")
-        if rate:
-            left.axhline(rate, color="grey", ls="--", lw=0.8, label="noise rate")
-        right.axhline(0.5, color="grey", ls="--", lw=0.8)
-        left.set(xlabel="epoch", ylabel="weight share on flipped samples", title="weight share")
-        right.set(xlabel="epoch", ylabel="AUC, clean vs flipped", title="weight AUC (0.5: none)")
-        fig.legend(*left.get_legend_handles_labels(), loc="outside right upper", frameon=False)
-        fig.suptitle(f"{results.layout.dataset_name(ds)}: meta-reweighting on flipped labels\nmean ± std over seeds")
-        path = _save(fig, out / f"weight_share_{_safe(ds)}.png")
+        seeds = [len(_series(results, ds, m, "flipped_weight_share")) for m in shares]
+
+        def draw(width: float, ds: str = ds, drawn: dict = drawn, rate: float | None = rate,
+                 seeds: list = seeds) -> Figure:
+            column = is_column(width)
+            fig = new_figure(width, 4.6 if column else 2.6)
+            left, right = fig.subplots(2, 1, sharex=True) if column else fig.subplots(1, 2)
+            for ax, name in ((left, "flipped_weight_share"), (right, "weight_auc_clean_vs_flipped")):
+                for m, (mean, spread) in drawn.get(name, {}).items():
+                    epochs = np.arange(1, len(mean) + 1)
+                    ax.plot(epochs, mean, color=colours[m], label=results.layout.method_name(m))
+                    if spread is not None:
+                        ax.fill_between(epochs, mean - spread, mean + spread, color=colours[m], alpha=0.15, lw=0)
+            if rate:
+                left.axhline(rate, color="grey", ls="--", lw=0.8, label="noise rate")
+            right.axhline(0.5, color="grey", ls="--", lw=0.8)
+            left.set(xlabel="" if column else "epoch", ylabel="weight share on flipped samples")
+            right.set(xlabel="epoch", ylabel="weight AUC, clean vs flipped\n(0.5: no separation)")
+            legend(fig, width, *left.get_legend_handles_labels())
+            fig.suptitle(f"{results.layout.dataset_name(ds)}: meta-reweighting on flipped labels\n"
+                         f"{over_seeds(seeds)}")
+            return fig
+
+        path = save_figure(draw, out / f"weight_share_{_safe(ds)}")
         plots.append(Plot(path, "weight_share", np.arange(1, max(len(v[0]) for v in shares.values()) + 1),
                           {results.layout.method_name(m): v[0] for m, v in shares.items()}))
     return plots
@@ -354,8 +422,6 @@ def make_plots(results: Results, out: str | Path) -> list[Plot]:
 
 
 def write_plots(results: Results, out: str | Path) -> list[Path]:
-    """Write the plots and return their paths (PNG and PDF)."""
+    """Write the plots and return their files: each figure's PDFs, or the note written instead."""
     plots = make_plots(results, out)
-    paths = dict.fromkeys(plot.path for plot in plots)  # panels share a figure
-    notes = {plot.path for plot in plots if plot.kind == "note"}  # a text in place of a figure
-    return [p for path in paths for p in ((path,) if path in notes else (path, path.with_suffix(".pdf")))]
+    return [file for plot in {plot.path: plot for plot in plots}.values() for file in plot.files]  # panels share one

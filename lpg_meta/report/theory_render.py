@@ -1,4 +1,4 @@
-"""``lpg-meta theory``: theory.md, theory.tex and plots/theory_*.png from the tidy extract (``report.theory``).
+"""``lpg-meta theory``: theory.md, theory.tex and plots/theory_* (``report.theory_plots``) from the tidy extract.
 
 The LaTeX is a set of ``table`` floats, each one column wide (3.25 in; it fits any wider text),
 split by protocol and by half of the conjecture, with a ``\\label`` each, math in math mode and
@@ -12,9 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from lpg_meta.report.figure_style import COLUMN_IN, method_colours
 from lpg_meta.report.layout import PROTOCOL_TITLES
-from lpg_meta.report.plots import PLOTS_DIR, _figure, _safe, _save
+from lpg_meta.report.plots import PLOTS_DIR
 from lpg_meta.report.render import latex_escape
 from lpg_meta.report.stats import ALPHA, Paired, format_p, t_half_width
 from lpg_meta.report.theory import (
@@ -37,7 +36,7 @@ from lpg_meta.report.theory import (
     ranking_sentence,
     spearman_by_class,
 )
-from lpg_meta.report.tidy import PAC_BAYES, Results
+from lpg_meta.report.tidy import Results
 from lpg_meta.results import write_text_atomic
 
 THEORY_MD, THEORY_TEX = "theory.md", "theory.tex"
@@ -325,63 +324,10 @@ def _tex_prose(text: str) -> str:
     return "".join(out)
 
 
-def plot_bounds(results: Results, theory: Theory, folder: Path) -> list[Path]:
-    paths = []
-    colours = method_colours(results.layout)
-    for b in theory.bounds:
-        fig, ax = _figure(COLUMN_IN, 3.6)
-        for m in dict.fromkeys(r[0] for r in b.runs):
-            if b.vacuous:  # the bound's last digits order nothing: its KL term is what can rank the runs
-                kl = results.get(b.dataset, m, "kl", PAC_BAYES)
-                pts = np.array([(r[3], kl[r[1]]) for r in b.runs if r[0] == m and r[1] in kl]).reshape(-1, 2)
-            else:
-                pts = np.array([(r[3], r[2]) for r in b.runs if r[0] == m])
-            ax.scatter(pts[:, 0], pts[:, 1], color=colours.get(m), label=results.layout.method_name(m), s=10)
-        if b.vacuous:
-            ax.set_yscale("log")
-            ax.set(ylabel="KL term (nats)", title=f"{results.layout.dataset_name(b.dataset)}\nbound vacuous; "
-                                                   f"KL: τ over methods {_f(b.tau_kl)}")
-        else:
-            ax.set(ylabel="PAC-Bayes bound", title=f"{results.layout.dataset_name(b.dataset)}\n"
-                                                    f"τ over methods {_f(b.tau_methods)}")
-            ax.ticklabel_format(axis="y", useOffset=False)
-        ax.set_xlabel("test error")
-        fig.legend(loc="outside lower center", ncol=3, frameon=False, markerscale=1.2, handletextpad=0.2,
-                   columnspacing=0.8)
-        paths.append(_save(fig, folder / f"theory_bound_{_safe(b.dataset)}.png"))
-    return paths
-
-
-def plot_amplification(results: Results, theory: Theory, folder: Path) -> list[Path]:
-    paths = []
-    colours = method_colours(results.layout)
-    for ds, covariate in dict.fromkeys((r.data.dataset, r.data.covariate) for r in theory.correlations):
-        rows = [r for r in theory.correlations if (r.data.dataset, r.data.covariate) == (ds, covariate)]
-        fig, ax = _figure(COLUMN_IN, 3.4)
-        for r in rows:
-            label = f"{results.layout.method_name(r.data.method)} ($r_s$ = {_f(r.typical.rho)})"
-            ax.scatter(r.data.x.ravel(), r.data.typical_amp.ravel(), color=colours.get(r.data.method), s=9,
-                       label=label)
-        ax.axhline(1.0, color="grey", lw=0.8, ls="--")
-        tail = rows[0].half == "tail"
-        if tail:
-            ax.set_xscale("log")
-        amps = np.concatenate([r.data.typical_amp.ravel() for r in rows])
-        amps = amps[amps > 0]
-        if len(amps) and amps.max() / amps.min() > 10:  # spans an order of magnitude or more
-            ax.set_yscale("log")
-        ax.set(xlabel=f"{AGAINST[covariate]} of the class" + ("" if tail else ", realised"),
-               ylabel="typical amplification ‖g̃‖/‖g‖",
-               title=f"{results.layout.dataset_name(ds)}: a point per class and seed")
-        fig.legend(loc="outside lower center", ncol=2, frameon=False, handletextpad=0.2, columnspacing=0.8)
-        name = {TRAIN_COUNT: "count", NOISE_RATE: "noise", LABEL_NOISE_RATE: "label_noise"}[covariate]
-        paths.append(_save(fig, folder / f"theory_amp_{name}_{_safe(ds)}.png"))
-    return paths
-
-
 def write_theory(results: Results, out: str | Path) -> list[Path]:
-    """Write theory.md, theory.tex and plots/theory_*.png (with PDFs) into ``out``; return the paths."""
+    """Write theory.md, theory.tex and the PDFs of plots/theory_* into ``out``; return the paths."""
     from lpg_meta.report.figure_style import style
+    from lpg_meta.report.theory_plots import plot_amplification, plot_bounds  # matplotlib loads only here
 
     out = Path(out)
     theory = analyse(results)

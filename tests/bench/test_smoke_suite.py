@@ -44,7 +44,7 @@ def test_every_file_the_suite_writes_is_readable_by_group_and_others(smoke_outpu
     out, _ = smoke_output
     files = [p for p in out.rglob("*") if p.is_file()]
     kinds = {p.suffix for p in files}
-    assert {".json", ".md", ".tex", ".csv", ".png"} <= kinds
+    assert {".json", ".md", ".tex", ".csv", ".pdf"} <= kinds
     for path in files:
         assert stat.S_IMODE(path.stat().st_mode) & 0o044 == 0o044, f"{path}: {oct(path.stat().st_mode)}"
 
@@ -108,25 +108,26 @@ def test_long_tail_column_has_the_shot_breakdown_of_the_files(smoke_output):
 
 def test_plots_are_written_and_draw_the_result_files(smoke_output):
     root, _ = smoke_output
-    written = sorted(p.name for p in (root / "plots").glob("*.png") if not p.name.startswith("theory_"))
-    assert written == sorted(["per_class_longtail.png", "curves_balanced.png", "curves_longtail.png",
-                              "trajectory_balanced.png", "trajectory_longtail.png"])
+    written = sorted(p.name for p in (root / "plots").glob("*.pdf") if not p.name.startswith("theory_"))
+    assert written == sorted(f"{name}_{size}.pdf" for size in ("column", "text") for name in (
+        "per_class_longtail", "curves_balanced", "curves_longtail", "trajectory_balanced", "trajectory_longtail"))
     # one data set row per protocol: too few to rank, so a note instead of a CD diagram
     assert "too few to rank" in (root / "plots" / "cd_long-tail.txt").read_text()
     # lpg-meta theory's figures (tested in tests/report/test_theory.py): LPG's amplification against
     # the class counts of the long-tail row.
-    assert (root / "plots" / "theory_amp_count_longtail.png").stat().st_size > 0
+    for size in ("column", "text"):
+        assert (root / "plots" / f"theory_amp_count_longtail_{size}.pdf").read_bytes()[:5] == b"%PDF-"
     cells = result_files(root)
     plots = {(p.path.name, p.panel): p for p in make_plots(load_results(root), root)}
     for (dataset, method), runs in cells.items():
         if not method.startswith("lpg"):
             continue
         trajectory = np.mean([np.array(r["lpg"]["trajectory"], dtype=float) for r in runs], axis=0)
-        series = plots[(f"trajectory_{dataset}.png", method)].series
+        series = plots[(f"trajectory_{dataset}", method)].series
         for c in range(trajectory.shape[1]):
             # curves.csv keeps 6 significant digits: |a_c| < 1, so within 5e-7
             np.testing.assert_allclose(series[f"class {c}"], trajectory[:, c], rtol=0, atol=5e-7)
-    per_class = plots[("per_class_longtail.png", "")]
+    per_class = plots[("per_class_longtail", "")]
     for (dataset, method), runs in cells.items():
         if dataset == "longtail":
             expected = 100 * np.mean([r["metrics"]["test"]["per_class"] for r in runs], axis=0)
@@ -137,7 +138,8 @@ def test_plots_are_written_and_draw_the_result_files(smoke_output):
 def test_every_latex_file_compiles_and_fits(smoke_output, fits_every_page, tmp_path):
     root, _ = smoke_output
     names = fits_every_page(root, tmp_path)
-    assert {"leaderboard.tex", "leaderboard_balanced_column.tex", "leaderboard_long-tail_text_full.tex"} <= set(names)
+    assert {"leaderboard.tex", "leaderboard_balanced_column.tex", "leaderboard_long-tail_text_full.tex",
+            "claims.tex", "theory.tex", "hyperparameters.tex"} <= set(names)
 
 
 def test_tables_from_runs_csv_equal_those_from_the_result_files(smoke_output, tmp_path):

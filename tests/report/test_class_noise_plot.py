@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from test_collect import write_result
-from test_plots import assert_png
+from test_plots import assert_pdfs
 
 from lpg_meta.report import load_results, make_plots
 from lpg_meta.report.class_noise import plot_class_noise
@@ -38,8 +38,8 @@ def write_rows(root):
 
 def check(plots) -> None:
     (plot,) = plots
-    assert plot.path.name == "class_noise_asym40.png" and plot.panel == "lpg"
-    assert_png(plot.path)
+    assert plot.path.name == "class_noise_asym40" and plot.panel == "lpg"
+    assert_pdfs(plot.path)
     # Seeds 0 and 1 (seed 2 has no rates): rates [0, 0.5, 0] and [0, 0.3, 0]; last epochs
     # [0.1, 0.4, -0.2] and [0.3, 0.8, -0.6].
     np.testing.assert_allclose(plot.x, [0.0, 0.4, 0.0], atol=1e-12)

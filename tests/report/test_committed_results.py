@@ -22,7 +22,7 @@ def test_every_committed_table_fits_each_page_it_is_laid_out_for(fits_every_page
     for protocol in ("balanced", "long-tail", "noisy"):
         for layout in ("", "_column", "_column_full", "_text", "_text_full", "_wide"):
             assert f"leaderboard_{protocol}{layout}.tex" in names
-    assert {"theory.tex", "hyperparameters.tex"} <= set(names)
+    assert {"claims.tex", "theory.tex", "hyperparameters.tex"} <= set(names)
 
 
 def test_committed_pdfs_embed_no_type3_font():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from test_collect import write_result
-from test_plots import assert_png
+from test_plots import assert_pdfs
 
 from lpg_meta.report import load_results
 from lpg_meta.report.plots import plot_weight_share
@@ -19,8 +19,8 @@ def test_weight_share_plot_draws_the_seed_mean(tmp_path):
     write_result(tmp_path, "sym40", "ce", 0, noise="sym_excl", noise_rate=0.4)  # no record: no line
     write_result(tmp_path, "bal", "l2rw", 0, method="l2rw", l2rw={"zero_fraction": [0.5]})  # clean row
     (plot,) = plot_weight_share(load_results(tmp_path), tmp_path / "plots")
-    assert plot.path == tmp_path / "plots" / "weight_share_sym40.png"
-    assert_png(plot.path)
+    assert plot.path == tmp_path / "plots" / "weight_share_sym40"
+    assert_pdfs(plot.path)
     (series,) = plot.series.values()  # one method row
     # Epoch 3: seed 0 logged nothing (null), so the mean is seed 1's alone. The tidy curves keep
     # 6 significant digits.
