@@ -58,9 +58,8 @@ lint: install
 	$(VENV)/bin/ruff check lpg_meta tests benchmarks
 	$(VENV)/bin/mypy
 
-# The default suite (benchmarks/cpu.yaml): tuned on its own seed, then 6 seeds a cell (its header),
-# estimated at 29 minutes on the idle 2-core reference machine; its earlier design (3 seeds, seed 0
-# re-using the best trial) took 1,206 s there with the install (results/bench/dry_run_estimate.json).
+# The default suite (benchmarks/cpu.yaml): tuned on its own seed, then 6 seeds a cell (its header gives
+# the trade-off); it took 4,763 s with the install on a 2-core AVX2 machine (results/cpu/RUN.md).
 # Finished runs are skipped, so a second call only rewrites the tables.
 reproduce: install
 	$(VENV)/bin/lpg-meta run cpu --workers 2
