@@ -52,6 +52,8 @@ def add_certify_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--lr", type=float, default=default.lr, help=f"SGD learning rate (default {default.lr})")
     parser.add_argument("--mc-draws", type=int, default=default.mc_draws,
                         help=f"weight draws of the final evaluation (default {default.mc_draws})")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch CPU threads (default 1)")
     return parser
 
 
@@ -121,7 +123,7 @@ def certify_run(folder: Path, variant: str, recipe: Recipe) -> dict[str, Any]:
 
 
 def cmd_certify(args: argparse.Namespace) -> int:
-    for flag, value in (("--steps", args.steps), ("--mc-draws", args.mc_draws)):
+    for flag, value in (("--steps", args.steps), ("--mc-draws", args.mc_draws), ("--threads", args.threads)):
         if value < 1:
             raise UserError(f"{flag} must be at least 1, got {value}.")
     if not args.lr > 0:
@@ -129,6 +131,9 @@ def cmd_certify(args: argparse.Namespace) -> int:
     root = Path(args.results)
     runs = find_runs(root, args.rows, args.methods, args.seeds)
     recipe = Recipe(steps=args.steps, lr=args.lr, mc_draws=args.mc_draws)
+    import torch  # after the checks: a mistake is reported before torch loads
+
+    torch.set_num_threads(args.threads)
     key = recipe_key(recipe)
     path = root / CERTIFICATES_NAME
     rows = read_certificates(path)
