@@ -1,4 +1,4 @@
-"""Command line: ``lpg-meta train | list | data | run | table | claims | plot | theory | quick``."""
+"""Command line: ``lpg-meta train | list | data | run | table | claims | plot | theory | certify | quick``."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from typing import Any, NoReturn
 
 from lpg_meta import __version__
 from lpg_meta.bench.command import add_data_root, add_run_parser, cmd_run
+from lpg_meta.certify.command import add_certify_parser, cmd_certify
 from lpg_meta.errors import TrainingDivergedError, UserError
 from lpg_meta.report.cli import (
     add_claims_parser,
@@ -88,6 +89,7 @@ def build_parser() -> Parser:
     add_claims_parser(sub)
     add_plot_parser(sub)
     add_theory_parser(sub)
+    add_certify_parser(sub)
 
     quick = sub.add_parser("quick", help="`make quick`: ce vs lpg on long-tail MNIST-1D, 3 seeds, a table",
                            description="ce against lpg on long-tail MNIST-1D (imbalance 100), 30 epochs a run; "
@@ -219,6 +221,7 @@ COMMANDS = {
     "claims": cmd_claims,
     "plot": cmd_plot,
     "theory": cmd_theory,
+    "certify": cmd_certify,
 }
 
 

@@ -131,6 +131,7 @@ def library_versions() -> dict[str, str | None]:
 
 
 RESULT_NAME = "result.json"
+CERTIFICATES_NAME = "certificates.csv"  # a results folder's optimised PAC-Bayes certificates (lpg-meta certify)
 # A finished run: a diverged run is deterministic, so re-running it diverges again.
 DONE_STATUSES = ("ok", "diverged")
 

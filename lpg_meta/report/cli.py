@@ -114,7 +114,8 @@ def add_theory_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add ``theory ROOT [--suite] [--out]``."""
     parser = subparsers.add_parser(
         "theory", help="the paper's theory measured: PAC-Bayes bound vs test error, amplify/dampen conjecture "
-                       "(theory.md, .tex, plots/theory_*)")
+                       "(theory.md, .tex, plots/theory_*); with ROOT's certificates.csv (lpg-meta certify), "
+                       "a section on them")
     _source(parser)
     return parser
 
@@ -122,8 +123,10 @@ def add_theory_parser(subparsers: Any) -> argparse.ArgumentParser:
 def cmd_theory(args: argparse.Namespace) -> int:
     """Write theory.md, theory.tex and plots/theory_*.pdf and print the Markdown."""
     from lpg_meta.report.theory_render import write_theory  # scipy and matplotlib load only here
+    from lpg_meta.results import CERTIFICATES_NAME
 
-    paths = write_theory(_results(args), _out(args))
+    root = Path(args.root)
+    paths = write_theory(_results(args), _out(args), (root.parent if root.is_file() else root) / CERTIFICATES_NAME)
     print(paths[0].read_text(), end="")
     for path in paths:
         print(f"wrote {path}", file=sys.stderr)

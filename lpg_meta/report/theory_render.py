@@ -324,15 +324,20 @@ def _tex_prose(text: str) -> str:
     return "".join(out)
 
 
-def write_theory(results: Results, out: str | Path) -> list[Path]:
-    """Write theory.md, theory.tex and the PDFs of plots/theory_* into ``out``; return the paths."""
+def write_theory(results: Results, out: str | Path, certificates: Path | None = None) -> list[Path]:
+    """Write theory.md, theory.tex and the PDFs of plots/theory_* into ``out``; return the paths.
+    ``certificates``: a ``certificates.csv`` of ``lpg-meta certify``, whose section ends theory.md where it exists."""
     from lpg_meta.report.figure_style import style
+    from lpg_meta.report.theory_certificates import render_certificates_md
     from lpg_meta.report.theory_plots import plot_amplification, plot_bounds  # matplotlib loads only here
 
     out = Path(out)
     theory = analyse(results)
     paths = []
-    for name, text in ((THEORY_MD, render_md(results, theory)), (THEORY_TEX, render_tex(results, theory))):
+    md = render_md(results, theory)
+    if certificates is not None and (section := render_certificates_md(results, certificates)):
+        md += "\n" + section
+    for name, text in ((THEORY_MD, md), (THEORY_TEX, render_tex(results, theory))):
         write_text_atomic(out / name, text)
         paths.append(out / name)
     folder = out / PLOTS_DIR

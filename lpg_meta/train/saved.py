@@ -48,15 +48,20 @@ def load_model(
     return model.to(device).eval(), bundle, result
 
 
+def eval_method(cfg: dict[str, Any], bundle: DataBundle, device: str = "cpu") -> Method:
+    """The run's method, built for its prediction rule (``eval_logits``) only."""
+    ctx = TrainContext(num_classes=bundle.num_classes, class_counts=list(bundle.train_counts),
+                       epochs=cfg["train"]["epochs"], steps_per_epoch=1, device=torch.device(device))
+    return build_method(cfg["method"], cfg["method_params"], ctx)
+
+
 def evaluate_saved(run_dir: str | Path, split: str = "test", device: str = "cpu") -> dict[str, Any]:
     """The metrics of the run's final saved model on ``split`` (as the trainer computes them)."""
     from lpg_meta.train.trainer import evaluate  # the trainer's own evaluation, not a copy
 
     model, bundle, result = load_model(run_dir, "final", device)
     cfg = result["config"]
-    ctx = TrainContext(num_classes=bundle.num_classes, class_counts=list(bundle.train_counts),
-                       epochs=cfg["train"]["epochs"], steps_per_epoch=1, device=torch.device(device))
-    method: Method = build_method(cfg["method"], cfg["method_params"], ctx)  # its eval_logits
+    method = eval_method(cfg, bundle, device)
     acc = Accelerator({**cfg["train"], "device": device}, torch.device(device))
     acc.prepare_model(model, cfg["train"])
     return evaluate(model, method, getattr(bundle, split), bundle, cfg["train"]["eval_batch_size"], acc)

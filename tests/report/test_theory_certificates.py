@@ -1,0 +1,61 @@
+"""The theory report's certificate section on a fabricated certificates.csv whose answers are known."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+from test_collect import write_result
+
+from lpg_meta.cli import main
+from lpg_meta.report import load_results
+from lpg_meta.report.theory_certificates import certificate_rows, overall_verdict, read_certificates, tightenings
+from lpg_meta.results import CERTIFICATES_NAME
+
+# row -> method -> (certificate, test error) at seed 0; seeds add jitter so paired differences vary
+CERTS = {"bal": {"ce": (0.40, 0.10), "lpg": (0.30, 0.08), "gce": (0.50, 0.12)},
+         "lt": {"ce": (0.95, 0.30), "lpg": (0.97, 0.28)}}  # lt: vacuous on both sides
+
+
+def _fabricate(root) -> None:
+    rows = []
+    for ds, methods in CERTS.items():
+        for m, (cert, error) in methods.items():
+            for seed in range(3):
+                write_result(root, ds, m, seed, method=m, accuracy=1 - error)
+                jitter = 0.01 * seed * (seed + 1) / 2 * (m == "lpg")
+                rows.append({"row": ds, "method": m, "seed": seed, "variant": "init", "certificate": cert - jitter,
+                             "kl": 100.0, "n": 1000, "mc_train_error": 0.05, "mc_train_error_upper": 0.06,
+                             "test_error_q": error + 0.01, "test_error_w": error, "delta": 0.05, "delta_mc": 0.01})
+    with (root / CERTIFICATES_NAME).open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def test_known_answers(tmp_path) -> None:
+    _fabricate(tmp_path)
+    results = load_results(tmp_path)
+    rows = certificate_rows(results, read_certificates(tmp_path / CERTIFICATES_NAME))
+    bal = next(r for r in rows if r.dataset == "bal")
+    assert bal.tau == pytest.approx(1.0)  # the certificate orders the methods' test errors exactly
+    items = {(t.dataset, t.lpg): t for t in tightenings(results, rows)}
+    assert set(items) == {("bal", "lpg"), ("lt", "lpg")}  # gce has no LPG row on it here
+    tight = items[("bal", "lpg")]
+    assert tight.base == "ce" and tight.diff.n == 3 and tight.verdict == "supports"
+    assert tight.diff.mean_diff == pytest.approx(-0.1 - 0.04 / 3)
+    assert items[("lt", "lpg")].verdict == "cannot be decided (vacuous on every seed)"
+    assert overall_verdict(list(items.values())) == "supported"
+    assert overall_verdict([items[("lt", "lpg")]]).startswith("cannot be decided")
+
+
+def test_theory_command_adds_the_section_only_where_certificates_exist(tmp_path, capsys) -> None:
+    _fabricate(tmp_path / "runs")
+    assert main(["theory", str(tmp_path / "runs")]) == 0
+    md = (tmp_path / "runs" / "theory.md").read_text()
+    assert "## Optimised PAC-Bayes certificates" in md
+    assert 'Verdict on "LPG tightens the generalization guarantee": supported.' in md
+    (tmp_path / "runs" / CERTIFICATES_NAME).unlink()
+    assert main(["theory", str(tmp_path / "runs")]) == 0
+    assert "certificates" not in (tmp_path / "runs" / "theory.md").read_text()
+    capsys.readouterr()
