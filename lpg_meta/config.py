@@ -7,10 +7,9 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import yaml
-
 from lpg_meta.errors import UserError, closest
 from lpg_meta.params import resolve_params
+from lpg_meta.yaml_loader import load_value
 
 OPTIM_DEFAULTS: dict[str, Any] = {
     "lr": 0.1,
@@ -64,14 +63,6 @@ SECTIONS = ("data", "model_params", "method_params", "optim", "train")
 SECTION_ALIASES = {"model": "model_params", "method": "method_params"}
 
 
-def parse_value(text: str) -> Any:
-    """Parse a ``--set`` value with YAML rules (``0.1`` -> float, ``true`` -> bool, ``[1, 2]`` -> list)."""
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
-        return text
-
-
 def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
     """Turn ``["optim.lr=0.05", "method.eps=0.5"]`` into a nested override mapping."""
     out: dict[str, Any] = {}
@@ -80,7 +71,7 @@ def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
         key = key.strip()
         if not sep or not key:
             raise UserError(f"--set expects key=value, got '{item}' (e.g. --set optim.lr=0.05).")
-        value = parse_value(raw)
+        value = load_value(raw)  # 0.1 and 1e-3 -> float, true -> bool, [1, 2] -> list
         if "." not in key:
             if key not in TOP_LEVEL:
                 known = ", ".join(TOP_LEVEL)

@@ -14,7 +14,6 @@ from typing import Any
 
 import yaml
 
-from lpg_meta.bench.loader import UniqueKeyLoader
 from lpg_meta.bench.seeds import DEFAULT_TUNING_SEED, SeedRule, parse_extra_seeds, parse_seeds, parse_tuning_seeds
 from lpg_meta.bench.space import parse_space
 from lpg_meta.config import OPTIM_DEFAULTS, TRAIN_DEFAULTS
@@ -22,6 +21,7 @@ from lpg_meta.errors import UserError, closest
 from lpg_meta.params import resolve_params
 from lpg_meta.report.claim_specs import parse_claims
 from lpg_meta.results import METRIC_DIRECTIONS
+from lpg_meta.yaml_loader import StrictLoader
 
 TOP_KEYS = ("suite", "description", "defaults", "datasets", "methods", "matrix", "seeds",
             "extra_seeds", "tuning", "storage", "output", "tables", "claims")
@@ -158,9 +158,9 @@ def _unique_displays(methods: dict[str, MethodRow]) -> None:
 
 
 def _load(text: str) -> Any:
-    """Parse suite YAML strictly (``loader.UniqueKeyLoader``); a syntax error is told in one line."""
+    """Parse suite YAML strictly (``yaml_loader.StrictLoader``); a syntax error is told in one line."""
     try:
-        return yaml.load(text, Loader=UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(text, Loader=StrictLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
