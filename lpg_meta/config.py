@@ -133,6 +133,7 @@ def resolve_config(raw: Mapping[str, Any]) -> dict[str, Any]:
                            ("optim", "optim"), ("train", "train")):
         cfg[section] = resolve_params(declared[section], raw.get(section, {}), shown)
     _check_rules(cfg)
+    catalog.check_method_rules(method, cfg["method_params"])
     catalog.check_meta_split(method, cfg["data"]["meta_per_class"])
     for section, params in declared.items():
         drop_omitted(cfg[section], params)

@@ -92,6 +92,9 @@ class MethodDeclaration(Declaration):
     step_cost: float = 1.0
     family: str = ""
     series: tuple[Series, ...] = ()
+    # A rule across settings that the ranges cannot say: resolved settings -> the problem (a phrase
+    # naming method.KEY and the fix), or None.
+    rule: Callable[[Mapping[str, Any]], str | None] | None = None
 
     def class_attributes(self) -> dict[str, Any]:
         return {**super().class_attributes(), "search_space": self.search_space(), "kind": self.role,

@@ -17,7 +17,8 @@ import pytest
 import yaml
 
 from lpg_meta.cli import main
-from lpg_meta.config import OPTIM_PARAMS, TRAIN_PARAMS
+from lpg_meta.config import OPTIM_PARAMS, TRAIN_PARAMS, resolve_config
+from lpg_meta.errors import UserError
 from lpg_meta.params import Param
 from lpg_meta.registry import DATASETS, METHODS, MODELS
 
@@ -142,3 +143,9 @@ def test_each_declared_method_is_implemented_where_declared(name):
     cls = METHODS.get(name)
     assert cls.__module__ == declaration.module and cls.declaration is declaration and cls.name == name
     assert cls.defaults == declaration.defaults() and cls.kind == declaration.role
+
+
+def test_a_rule_across_settings_is_checked_when_the_config_resolves():
+    with pytest.raises(UserError, match=r"method.lpl_eps / method.lpl_alpha gives 2000 steps per batch"):
+        resolve_config({"method": "lpg+lpl", "method_params": {"lpl_eps": 20.0}})
+    assert resolve_config({"method": "lpl", "method_params": {"lpl_eps": 10.0}})["method_params"]["lpl_eps"] == 10.0

@@ -35,8 +35,6 @@ DATASET_KEYS = ("source", "model", *DATASET_SHORTCUTS, "data", "model_params", "
 METHOD_KEYS = ("method", "params", "tune", "model_params", "display")
 MATRIX_KEYS = ("datasets", "methods", "exclude")
 TUNING_KEYS = ("trials", "seeds", "last_epochs", "margin", "sampler_seed", "pruner", "metric", "direction")
-# Validation metrics a study can optimise (``classification_metrics``) and their natural direction.
-METRICS = METRIC_DIRECTIONS
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")  # row names become folder names
 
 
@@ -361,15 +359,16 @@ def _tuning(value: Any, used: set[int]) -> Tuning:
     if pruner not in ("median", "none"):
         raise UserError(f"tuning.pruner must be median or none, got {pruner!r}.")
     metric = value.get("metric", Tuning.metric)
-    if metric not in METRICS:
-        raise UserError(f"tuning.metric: unknown validation metric {metric!r}.{closest(str(metric), METRICS)} "
-                        f"Known: {', '.join(METRICS)}.")
-    direction = value.get("direction", METRICS[metric])
+    if metric not in METRIC_DIRECTIONS:
+        hint = closest(str(metric), METRIC_DIRECTIONS)
+        raise UserError(f"tuning.metric: unknown validation metric {metric!r}.{hint} "
+                        f"Known: {', '.join(METRIC_DIRECTIONS)}.")
+    direction = value.get("direction", METRIC_DIRECTIONS[metric])
     if direction not in ("maximize", "minimize"):
         raise UserError(f"tuning.direction must be maximize or minimize, got {direction!r}.")
-    if direction != METRICS[metric]:
-        raise UserError(f"tuning.direction: {metric} should be {METRICS[metric]}d, not {direction}d; "
-                        f"set direction: {METRICS[metric]} or leave it out.")
+    if direction != METRIC_DIRECTIONS[metric]:
+        raise UserError(f"tuning.direction: {metric} should be {METRIC_DIRECTIONS[metric]}d, not {direction}d; "
+                        f"set direction: {METRIC_DIRECTIONS[metric]} or leave it out.")
     return Tuning(trials=trials, seeds=seeds, last_epochs=last_epochs, margin=float(margin),
                   sampler_seed=sampler_seed, pruner=pruner, metric=metric, direction=direction)
 
@@ -418,9 +417,9 @@ def _tables(value: Any, datasets: dict[str, DatasetRow], methods: dict[str, Meth
         if len(set(listed)) != len(listed):
             raise UserError(f"{where}.methods: a method appears in two groups; list each once.")
         metric = table.get("metric", "balanced_accuracy")
-        if metric not in METRICS:
-            raise UserError(f"{where}.metric: unknown metric {metric!r}.{closest(str(metric), METRICS)} "
-                            f"Known: {', '.join(METRICS)}.")
+        if metric not in METRIC_DIRECTIONS:
+            raise UserError(f"{where}.metric: unknown metric {metric!r}.{closest(str(metric), METRIC_DIRECTIONS)} "
+                            f"Known: {', '.join(METRIC_DIRECTIONS)}.")
         extra = table.get("extra", [])
         if not isinstance(extra, list) or any(e not in TABLE_EXTRAS for e in extra):
             raise UserError(f"{where}.extra must be a list of {' and '.join(TABLE_EXTRAS)} (many/medium/few "

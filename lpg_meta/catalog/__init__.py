@@ -8,6 +8,7 @@ a data source's or a model's settings.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from lpg_meta.catalog import data, methods, models  # noqa: F401 - declares the entries
@@ -81,6 +82,14 @@ def method_family(name: str) -> str:
     """The method family of ``name``'s outer half (``lpg`` for every LPG variant), or its own name."""
     wrapper, _ = method_parts(name)
     return wrapper.family or wrapper.name
+
+
+def check_method_rules(name: str, params: Mapping[str, Any]) -> None:
+    """Raise a UserError for a broken rule across the resolved settings of method ``name``'s halves."""
+    for part in method_parts(name):
+        problem = part.rule(params) if part is not None and part.rule is not None else None
+        if problem:
+            raise UserError(problem)
 
 
 def check_meta_split(name: str, meta_per_class: int) -> None:

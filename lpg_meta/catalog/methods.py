@@ -6,6 +6,9 @@ when a run is built. The ranges here are the only range checks of method setting
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from lpg_meta.params import Param
 from lpg_meta.registry import METHODS, MethodDeclaration, Series
 
@@ -157,6 +160,16 @@ _method("ldam_drw", "ldam", "LDAM-DRW", "LDAM with deferred re-weighting: class-
             "beta": Param(0.9999, low=0.0, high=1.0, high_open=True, space=("categorical", [0.999, 0.9999])),
             "drw_start": Param(0.8, low=0.0, high=1.0, space=("float", 0.5, 0.9)),
         })
+LPL_MAX_STEPS = 1000  # a guard against eps/alpha typos that would make every step very slow
+
+
+def _lpl_steps(p: Mapping[str, Any]) -> str | None:
+    steps = p["lpl_eps"] / p["lpl_alpha"]
+    return None if steps <= LPL_MAX_STEPS else (
+        f"method.lpl_eps / method.lpl_alpha gives {steps:.0f} steps per batch (at most {LPL_MAX_STEPS}); "
+        "raise lpl_alpha.")
+
+
 # lpl_eps / lpl_alpha = 0.4 / 0.01 = 40 steps: the reference's balanced and CIFAR-100-LT runs.
 _method("lpl", "lpl", "LPL", "Logit perturbation learning: CE on logits perturbed per class.", "Li et al. 2022", {
     "rule": Param("balanced", choices=("balanced", "longtail"), space=("categorical", ["balanced", "longtail"])),
@@ -166,7 +179,7 @@ _method("lpl", "lpl", "LPL", "Logit perturbation learning: CE on logits perturbe
     "lpl_head": Param(0.4, low=0.0, high=1.0, space=("float", 0.2, 0.6)),
     # came after runs were recorded: left out of a config while false (same hash)
     "double_add": Param(False, identity="when_set"),
-})
+}, rule=_lpl_steps)
 _method("ls", "ls", "LS", "Label smoothing: CE against (1 - alpha) e_y + alpha / C.", "Szegedy et al. 2016",
         {"alpha": Param(0.1, low=0.0, high=1.0, space=("float", 0.05, 0.3))})
 _method("sam", "sam", "SAM", "Sharpness-aware minimisation: the update uses grad L(theta + rho G / ||G||).",

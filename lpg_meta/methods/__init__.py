@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lpg_meta.catalog import method_params, method_parts
+from lpg_meta.catalog import check_method_rules, method_params, method_parts
 from lpg_meta.methods.base import Method, StepInfo, TrainContext
 from lpg_meta.params import resolve_params
 from lpg_meta.registry import METHODS
@@ -33,6 +33,7 @@ def build_method(name: str, params: dict[str, Any], ctx: TrainContext) -> Method
     """Instantiate method ``name`` with user ``params`` (checked against its declared settings)."""
     wrapper, base = method_classes(name)
     resolved = resolve_params(method_params(name), params, "method")
+    check_method_rules(name, resolved)
     if base is None:
         return wrapper(resolved, ctx)
     base_method = base({k: resolved[k] for k in base.defaults}, ctx)

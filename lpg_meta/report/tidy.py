@@ -52,7 +52,6 @@ RUN_FIELDS = ("suite", "dataset", "method", "seed", "split", "metric", "value")
 CURVE_FIELDS = ("dataset", "method", "seed", "series", "epoch", "class", "value")
 # Every metric of a split, the per-epoch ones first (the order of runs.csv's rows).
 SCALARS = (*PER_EPOCH_METRICS, *(m for m in METRIC_DIRECTIONS if m not in PER_EPOCH_METRICS))
-PEAKS = PER_EPOCH_METRICS
 COLLAPSED = "collapsed"  # 1.0 where lpg_meta.collapse flags the run's test curve, else 0.0
 SPLITS = ("test", "val")
 PAC_BAYES = "pac_bayes"  # the split of the bound's fields (result.json's ``pac_bayes`` block)
@@ -102,7 +101,7 @@ def _run_values(run: Run, noisy: bool) -> list[tuple[str, str, float]]:
             if (value := run.metric(metric, split)) is not None:
                 out.append((split, metric, value))
         if noisy:
-            for metric in PEAKS:
+            for metric in PER_EPOCH_METRICS:
                 key = history_key(split, metric)
                 curve = [h[key] for h in run.result.get("history") or [] if isinstance(h.get(key), (int, float))]
                 if curve:
