@@ -92,6 +92,7 @@ class MethodDeclaration(Declaration):
     step_cost: float = 1.0
     family: str = ""
     series: tuple[Series, ...] = ()
+    intervention: bool = False  # hand-set, not a method to rank: the report's compact tables leave it out
     # A rule across settings that the ranges cannot say: resolved settings -> the problem (a phrase
     # naming method.KEY and the fix), or None.
     rule: Callable[[Mapping[str, Any]], str | None] | None = None

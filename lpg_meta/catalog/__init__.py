@@ -84,6 +84,12 @@ def method_family(name: str) -> str:
     return wrapper.family or wrapper.name
 
 
+def method_intervention(name: str) -> bool:
+    """Whether method ``name`` is a hand-set intervention (``lpg_fixed``) rather than a method to rank."""
+    wrapper, _ = method_parts(name)
+    return wrapper.intervention
+
+
 def check_method_rules(name: str, params: Mapping[str, Any]) -> None:
     """Raise a UserError for a broken rule across the resolved settings of method ``name``'s halves."""
     for part in method_parts(name):

@@ -110,7 +110,7 @@ METHODS.declare(MethodDeclaration(
         "classes": Param("tail", choices=("tail", "noisy")),
         "a": Param(0.5, low=-1.0, high=1.0, low_open=True, high_open=True, note="so the direction is kept"),
         "noisy_margin": Param(0.05, low=0.0),
-    }, **_LPG_COMPOSE))
+    }, intervention=True, **_LPG_COMPOSE))
 
 
 def _method(name: str, module: str, display: str, description: str, reference: str,

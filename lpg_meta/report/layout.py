@@ -168,6 +168,14 @@ def method_family(method: str) -> str:
         return method
 
 
+def proposed(method: str) -> bool:
+    """Whether ``method`` is a learned variant of the method the suite reproduces (not a hand-set intervention)."""
+    try:
+        return catalog.method_family(method) == PROPOSED and not catalog.method_intervention(method)
+    except UserError:
+        return False
+
+
 def layout_from_dict(data: dict[str, Any]) -> Layout:
     """The inverse of :meth:`Layout.to_dict` (and the shape ``bench.layout.suite_spec`` returns)."""
     tables = data.get("tables")

@@ -60,5 +60,5 @@ def test_print_config_prints_the_resolved_config_of_a_cell(capsys):
 
 
 def test_print_config_names_its_flag_when_no_cell_matches(capsys):
-    assert main(["run", "smoke", "--print-config", "lt/*"]) == 2
-    assert "--print-config 'lt/*' matches no cell. Did you mean" in capsys.readouterr().err
+    assert main(["run", "smoke", "--print-config", "longtail/lpgg"]) == 2
+    assert "--print-config 'longtail/lpgg' matches no cell. Did you mean 'longtail/lpg'" in capsys.readouterr().err
