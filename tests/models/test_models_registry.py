@@ -119,7 +119,7 @@ def test_unknown_setting_is_a_user_error(name: str) -> None:
         ("cnn1d", (1, 40), {"batchnorm": 1}, "true or false"),
         ("cnn1d", (3, 8, 8), {}, "1-D signals"),
         ("cnn2d", (1, 40), {}, "image inputs"),
-        ("mlp", (1, 40), {"width": 0}, "at least 1"),
+        ("mlp", (1, 40), {"width": 0}, "model.width must be >= 1"),
         ("resnet32", (1, 40), {}, "image inputs"),
         ("wrn28_10", (3, 32, 32), {"depth": 27}, "6n \\+ 4"),
         ("wrn28_10", (3, 32, 32), {"dropout": 1.0}, "dropout"),
