@@ -29,9 +29,9 @@ from scipy import stats
 from lpg_meta.bench.cells import expand, load_finished, load_finished_file
 from lpg_meta.bench.schema import load_suite
 from lpg_meta.collapse import history_collapse
-from lpg_meta.config import parse_value
 from lpg_meta.results import write_json_atomic
 from lpg_meta.train.trainer import train
+from lpg_meta.yaml_loader import load_value
 
 RUNS = Path("runs/collapse")
 
@@ -60,7 +60,7 @@ def tuned_params(cell: Any, root: Path | None) -> tuple[dict[str, Any], str]:
 
 def cmd_run(args: argparse.Namespace) -> None:
     suite = load_suite(args.suite)
-    overrides = {k: parse_value(v) for k, _, v in (s.partition("=") for s in args.overrides)}
+    overrides = {k: load_value(v) for k, _, v in (s.partition("=") for s in args.overrides)}
     for only in args.cells:
         for cell in expand(suite, only=only):
             params, source = tuned_params(cell, Path(args.tuned_from) if args.tuned_from else None)

@@ -34,7 +34,7 @@ import lpg_meta.train.trainer as trainer
 from lpg_meta.bench.cells import expand
 from lpg_meta.bench.schema import load_suite
 from lpg_meta.collapse import detect_collapse
-from lpg_meta.config import parse_value
+from lpg_meta.yaml_loader import load_value
 
 
 class Recorder:
@@ -159,7 +159,7 @@ def main() -> None:
     params = {}
     for item in args.overrides:
         key, _, text = item.partition("=")
-        params[key] = parse_value(text)
+        params[key] = load_value(text)
     cfg = cell.config(args.seed, params)
     cfg["train"]["threads"], cfg["train"]["progress"] = 1, "none"
     rec = Recorder(args.every, args.probe)

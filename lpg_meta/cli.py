@@ -1,4 +1,4 @@
-"""Command line: ``lpg-meta train | list | data | run | table | claims | plot | theory | certify | quick``."""
+"""Command line: ``lpg-meta train | list | show | data | run | table | claims | plot | theory | certify | quick``."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from typing import Any, NoReturn
 
 from lpg_meta import __version__
 from lpg_meta.bench.command import add_data_root, add_run_parser, cmd_run
+from lpg_meta.catalog.describe import listing, show
 from lpg_meta.certify.command import add_certify_parser, cmd_certify
 from lpg_meta.errors import TrainingDivergedError, UserError
 from lpg_meta.report.cli import (
@@ -78,6 +79,8 @@ def build_parser() -> Parser:
                        help="replace a result.json of another config in the output folder (default: refuse)")
 
     sub.add_parser("list", help="list methods, data sets and models")
+    show = sub.add_parser("show", help="an entry's description, reference, settings, ranges and search space")
+    show.add_argument("name", help="a method (or a plug-in such as lpg+la), data set or model; see `lpg-meta list`")
 
     data = sub.add_parser("data", help="show the splits of a data set")
     _run_args(data)
@@ -108,29 +111,32 @@ def build_parser() -> Parser:
 
 def _keep_other_result(out: Path, cfg: dict[str, Any], force: bool) -> None:
     """Refuse to replace ``out/result.json`` when it holds another config's result."""
+    from lpg_meta.config import differing_settings
     from lpg_meta.results import config_hash
 
     previous = out / "result.json"
     if force or not previous.exists():
         return
     try:
-        same = config_hash(json.loads(previous.read_text())["config"]) == config_hash(cfg)
+        old = json.loads(previous.read_text())["config"]
+        same, differ = config_hash(old) == config_hash(cfg), differing_settings(old, cfg)
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        same = False  # unreadable: it may still be someone's result
+        same, differ = False, []  # unreadable: it may still be someone's result
     if not same:
-        raise UserError(f"{previous} holds the result of another config; keep it with --out DIR "
+        what = f" (it differs in {'; '.join(differ[:6])}{'; ...' if len(differ) > 6 else ''})" if differ else ""
+        raise UserError(f"{previous} holds the result of another config{what}; keep it with --out DIR "
                         "(another folder), or replace it with --force.")
 
 
 def _resolved(dataset: str, method: str, seed: int, overrides: list[str]) -> dict[str, Any]:
+    from lpg_meta import catalog
     from lpg_meta.config import merge, parse_overrides, resolve_config
-    from lpg_meta.data import DATASETS
-    from lpg_meta.methods import method_classes
+    from lpg_meta.registry import DATASETS
 
     given = parse_overrides(overrides)
     raw = merge({"dataset": dataset, "method": method, "seed": seed}, given)
     # Check the names first, so the message names the flag that carries them.
-    for key, check in (("dataset", DATASETS.get), ("method", method_classes)):
+    for key, check in (("dataset", DATASETS.declaration), ("method", catalog.method_parts)):
         if isinstance(raw[key], str):
             try:
                 check(raw[key])
@@ -158,14 +164,12 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_list(_: argparse.Namespace) -> int:
-    with stage("loading torch and the registries"):
-        from lpg_meta.data import DATASETS
-        from lpg_meta.methods import METHODS
-        from lpg_meta.models import MODELS
+    print(listing())
+    return 0
 
-    for title, registry in (("methods", METHODS), ("datasets", DATASETS), ("models", MODELS)):
-        print(f"{title}: {', '.join(registry.names())}")
-    print("plug-ins: lpg+BASE (and lpg_scale+BASE, ...) for any loss-based BASE or sam")
+
+def cmd_show(args: argparse.Namespace) -> int:
+    print(show(args.name))
     return 0
 
 
@@ -214,6 +218,7 @@ def cmd_quick(args: argparse.Namespace) -> int:
 COMMANDS = {
     "train": cmd_train,
     "list": cmd_list,
+    "show": cmd_show,
     "data": cmd_data,
     "quick": cmd_quick,
     "run": cmd_run,

@@ -7,69 +7,64 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import yaml
-
+from lpg_meta import catalog
 from lpg_meta.errors import UserError, closest
-from lpg_meta.params import resolve_params
+from lpg_meta.params import Param, defaults_of, drop_omitted, not_identity, resolve_params
+from lpg_meta.yaml_loader import load_value
 
-OPTIM_DEFAULTS: dict[str, Any] = {
-    "lr": 0.1,
-    "momentum": 0.9,
-    "nesterov": False,
-    "weight_decay": 5e-4,
-    "schedule": "cosine",  # "cosine", "multistep" or "constant"
-    "warmup_epochs": 0,
-    "milestones": [],  # epochs at which "multistep" multiplies the rate by lr_decay
-    "lr_decay": 0.1,
-}
-
-# Accelerator settings added after runs were recorded: ``resolve_config`` leaves them out of a
-# config while they hold their default, so earlier configs (and their hashes, which key finished
-# work in ``lpg-meta run``) stay exactly what they were. Readers use ``train_setting``.
-OPTIONAL_TRAIN_DEFAULTS: dict[str, Any] = {
-    "amp": "none",  # "none" (float32) or "bf16" (autocast of the forward passes)
-    "channels_last": None,  # None = on for conv nets on CUDA, off elsewhere; true / false forces it
-    "num_workers": 0,  # 0: batches built in-process (as before); N > 0: a DataLoader, N workers
-    "max_steps_per_epoch": 0,  # 0: whole epochs; N > 0: stop each epoch after N steps (smoke tests)
-    # Checkpoints (in the run folder; not part of a run's identity, results.NOT_IDENTITY): one
-    # every N epochs (0: none), and one inside an epoch once this many minutes passed since the
-    # last (0: never), each skipped while writing would take more than checkpoint_budget of the
-    # time (null: never skipped); removed when the run finishes unless keep_checkpoints.
-    "checkpoint_every": 1,
-    "checkpoint_minutes": 10.0,
-    "checkpoint_budget": 0.02,
-    "keep_checkpoints": False,
-    "save_model": False,  # keep the initial and final weights (model_init.pt, model.pt)
-    "pac_bayes": False,  # a PAC-Bayes bound after the last epoch (lpg_meta/train/pac_bayes.py)
-    # Live metrics (lpg_meta/train/loggers.py; not part of a run's identity): loggers, e.g.
-    # [tensorboard, mlflow], the folder of their files, and an MLflow tracking URI.
-    "log": [],
-    "log_dir": None,
-    "mlflow_uri": None,
+# The optimiser's settings, declared as the entries' are (lpg_meta/params.py).
+OPTIM_PARAMS: dict[str, Param] = {
+    "lr": Param(0.1, low=0.0, low_open=True),
+    "momentum": Param(0.9, low=0.0, high=1.0, high_open=True),
+    "nesterov": Param(False),
+    "weight_decay": Param(5e-4, low=0.0),
+    "schedule": Param("cosine", choices=("cosine", "multistep", "constant")),
+    "warmup_epochs": Param(0, low=0),
+    "milestones": Param([], help='epochs at which "multistep" multiplies the rate by lr_decay'),
+    "lr_decay": Param(0.1, low=0.0),
 }
 AMP_MODES = ("none", "bf16")
-
-TRAIN_DEFAULTS: dict[str, Any] = {
-    "epochs": 30,
-    "batch_size": 128,
-    "eval_batch_size": 1024,
-    "device": "auto",  # "auto", "cpu", "cuda" or "cuda:N"
-    "threads": 0,  # torch CPU threads; 0 keeps torch's default
-    "progress": "auto",  # "auto" (bar on a terminal, log lines otherwise), "bar", "log" or "none"
-    **OPTIONAL_TRAIN_DEFAULTS,
+# The run's settings. Those added after runs were recorded are ``when_set`` (left out of a config
+# while at their default, so earlier configs and their hashes, which key finished work in
+# ``lpg-meta run``, stay exactly what they were); those that only say how a run is watched or kept
+# are ``never`` (not part of a run's identity: a resumed run equals an uninterrupted one bit for bit,
+# tests/train/test_checkpoint_kill.py; live logging only reads what a run computed,
+# tests/train/test_loggers.py). Readers of a left-out setting use ``train_setting``.
+TRAIN_PARAMS: dict[str, Param] = {
+    "epochs": Param(30, low=1),
+    "batch_size": Param(128, low=1),
+    "eval_batch_size": Param(1024, low=1),
+    "device": Param("auto", help="auto, cpu, cuda or cuda:N"),
+    "threads": Param(0, low=0, help="torch CPU threads; 0 keeps torch's default"),
+    "progress": Param("auto", choices=("auto", "bar", "log", "none"), identity="never",
+                      help="auto: a bar on a terminal, log lines otherwise"),
+    "amp": Param("none", choices=AMP_MODES, identity="when_set", help="bf16: autocast of the forward passes"),
+    "channels_last": Param(None, identity="when_set", help="null: on for conv nets on CUDA; true / false forces it"),
+    "num_workers": Param(0, low=0, identity="when_set", help="0: batches built in-process; N: a DataLoader"),
+    "max_steps_per_epoch": Param(0, low=0, identity="when_set", help="0: whole epochs; N: stop each epoch after N"),
+    # Checkpoints (in the run folder): one every N epochs (0: none), and one inside an epoch once
+    # this many minutes passed since the last (0: never), each skipped while writing would take more
+    # than checkpoint_budget of the time (null: never skipped); removed when the run finishes unless
+    # keep_checkpoints.
+    "checkpoint_every": Param(1, low=0, identity="never"),
+    "checkpoint_minutes": Param(10.0, low=0.0, identity="never"),
+    "checkpoint_budget": Param(0.02, low=0.0, low_open=True, identity="never", help="null: never skipped"),
+    "keep_checkpoints": Param(False, identity="never"),
+    "save_model": Param(False, identity="never", help="keep the initial and final weights"),
+    "pac_bayes": Param(False, identity="when_set", help="a PAC-Bayes bound after the last epoch"),
+    # Live metrics (lpg_meta/train/loggers.py): loggers, e.g. [tensorboard, mlflow], the folder of
+    # their files, and an MLflow tracking URI.
+    "log": Param([], identity="never"),
+    "log_dir": Param(None, identity="never"),
+    "mlflow_uri": Param(None, identity="never"),
 }
+OPTIM_DEFAULTS: dict[str, Any] = defaults_of(OPTIM_PARAMS)
+TRAIN_DEFAULTS: dict[str, Any] = defaults_of(TRAIN_PARAMS)
 
 TOP_LEVEL = ("dataset", "method", "model", "seed")
 SECTIONS = ("data", "model_params", "method_params", "optim", "train")
 SECTION_ALIASES = {"model": "model_params", "method": "method_params"}
-
-
-def parse_value(text: str) -> Any:
-    """Parse a ``--set`` value with YAML rules (``0.1`` -> float, ``true`` -> bool, ``[1, 2]`` -> list)."""
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
-        return text
+SHOWN = {"data": "data", "model_params": "model", "method_params": "method", "optim": "optim", "train": "train"}
 
 
 def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
@@ -80,7 +75,7 @@ def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
         key = key.strip()
         if not sep or not key:
             raise UserError(f"--set expects key=value, got '{item}' (e.g. --set optim.lr=0.05).")
-        value = parse_value(raw)
+        value = load_value(raw)  # 0.1 and 1e-3 -> float, true -> bool, [1, 2] -> list
         if "." not in key:
             if key not in TOP_LEVEL:
                 known = ", ".join(TOP_LEVEL)
@@ -116,13 +111,9 @@ def resolve_config(raw: Mapping[str, Any]) -> dict[str, Any]:
             ``data``, ``model_params``, ``method_params``, ``optim``, ``train`` (partial).
 
     Returns:
-        The resolved configuration; running it again gives the same run.
+        The resolved configuration; running it again gives the same run. Settings whose identity
+        is not ``always`` are left out while at their default (``params.IDENTITIES``).
     """
-    # Imported here: the registries import torch-heavy modules.
-    from lpg_meta.data import data_defaults
-    from lpg_meta.methods import check_meta_split, method_classes, method_defaults
-    from lpg_meta.models import MODELS, model_defaults
-
     unknown = set(raw) - set(TOP_LEVEL) - set(SECTIONS)
     if unknown:
         key = sorted(unknown)[0]
@@ -135,55 +126,62 @@ def resolve_config(raw: Mapping[str, Any]) -> dict[str, Any]:
     for key, value in (("dataset", dataset), ("method", method)):
         if not isinstance(value, str):
             raise UserError(f"{key} must be a name, got {value!r}.")
-    data = resolve_params(data_defaults(dataset), raw.get("data", {}), "data")
-    model = raw.get("model") or _default_model(dataset)
-    cfg = {
-        "dataset": dataset,
-        "method": method,
-        "model": model,
-        "seed": seed,
-        "data": data,
-        "model_params": resolve_params(model_defaults(model), raw.get("model_params", {}), "model"),
-        "method_params": resolve_params(method_defaults(method), raw.get("method_params", {}), "method"),
-        "optim": resolve_params(OPTIM_DEFAULTS, raw.get("optim", {}), "optim"),
-        "train": resolve_params(TRAIN_DEFAULTS, raw.get("train", {}), "train"),
-    }
-    _check_ranges(cfg)
-    check_meta_split(method, data["meta_per_class"])
-    drop_optional_defaults(cfg["train"], OPTIONAL_TRAIN_DEFAULTS)
-    drop_optional_defaults(cfg["method_params"], _optional_of(method_classes(method)))
-    drop_optional_defaults(cfg["model_params"], _optional_of([MODELS.get(model)]))
+    model = raw.get("model") or catalog.source(dataset).default_model
+    cfg: dict[str, Any] = {"dataset": dataset, "method": method, "model": model, "seed": seed}
+    declared = section_params(cfg)
+    for section, shown in (("data", "data"), ("model_params", "model"), ("method_params", "method"),
+                           ("optim", "optim"), ("train", "train")):
+        cfg[section] = resolve_params(declared[section], raw.get(section, {}), shown)
+    _check_rules(cfg)
+    catalog.check_method_rules(method, cfg["method_params"])
+    catalog.check_meta_split(method, cfg["data"]["meta_per_class"])
+    for section, params in declared.items():
+        drop_omitted(cfg[section], params)
     return cfg
 
 
-def _optional_of(classes: Any) -> dict[str, Any]:
-    """The ``optional_defaults`` of registered classes (None entries skipped), merged."""
-    out: dict[str, Any] = {}
-    for cls in classes:
-        out.update(getattr(cls, "optional_defaults", {}) if cls is not None else {})
-    return out
+def section_params(cfg: Mapping[str, Any]) -> dict[str, Mapping[str, Param]]:
+    """The declared settings of each section of a config of ``cfg``'s dataset, model and method."""
+    return {"data": catalog.source(cfg["dataset"]).params, "model_params": catalog.model(cfg["model"]).params,
+            "method_params": catalog.method_params(cfg["method"]), "optim": OPTIM_PARAMS, "train": TRAIN_PARAMS}
 
 
-def drop_optional_defaults(section: dict[str, Any], optional: Mapping[str, Any]) -> None:
-    """Leave out of ``section`` the options added after runs were recorded, while at their default.
+def identity(cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """``cfg`` without the settings that are never part of a run's identity (what ``config_hash`` keys).
 
-    A method or model lists such options in ``optional_defaults`` (also part of its
-    ``defaults``): a config that does not set them keeps exactly its earlier form and hash.
+    A config of an entry no longer declared keeps its sections whole, except ``train``'s.
     """
-    for key, default in optional.items():
-        if key in section and section[key] == default and type(section[key]) is type(default):
-            del section[key]
+    try:
+        declared: Mapping[str, Mapping[str, Param]] = section_params(cfg)
+    except (UserError, KeyError):
+        declared = {"train": TRAIN_PARAMS}
+    return {**cfg, **{s: {k: v for k, v in cfg[s].items() if k not in not_identity(params)}
+                      for s, params in declared.items() if isinstance(cfg.get(s), Mapping)}}
+
+
+def differing_settings(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """``section.key: OLD -> NEW`` for each identity setting in which two configs differ (a key absent
+    from one shows as ``(unset)``, a setting left out at its default)."""
+    def flat(cfg: Mapping[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in identity(cfg).items():
+            if key in SECTIONS and isinstance(value, Mapping):
+                out.update({f"{SHOWN[key]}.{k}": v for k, v in value.items()})
+            else:
+                out[key] = value
+        return out
+
+    a, b = flat(old), flat(new)
+    return [f"{k}: {_shown(a, k)} -> {_shown(b, k)}" for k in sorted(set(a) | set(b)) if a.get(k, a) != b.get(k, b)]
+
+
+def _shown(flat: Mapping[str, Any], key: str) -> str:
+    return repr(flat[key]) if key in flat else "(unset)"
 
 
 def train_setting(train: Mapping[str, Any], key: str) -> Any:
-    """``train[key]``, or its default for the optional accelerator settings left out of a config."""
-    return train.get(key, OPTIONAL_TRAIN_DEFAULTS.get(key))
-
-
-def _default_model(dataset: str) -> str:
-    from lpg_meta.data import DATASETS
-
-    return DATASETS.get(dataset).default_model
+    """``train[key]``, or its default for a setting left out of a config while at its default."""
+    return train.get(key, TRAIN_PARAMS[key].default if key in TRAIN_PARAMS else None)
 
 
 def check_device_name(device: Any) -> None:
@@ -193,32 +191,14 @@ def check_device_name(device: Any) -> None:
                         f"got {device!r}.")
 
 
-def _check_ranges(cfg: dict[str, Any]) -> None:
+def _check_rules(cfg: dict[str, Any]) -> None:
+    """The rules the declared ranges cannot say: across settings, and values of several types."""
     optim, train = cfg["optim"], cfg["train"]
-    if optim["lr"] <= 0:
-        raise UserError(f"optim.lr must be positive, got {optim['lr']}.")
-    if optim["schedule"] not in ("cosine", "multistep", "constant"):
-        raise UserError(f"optim.schedule must be cosine, multistep or constant, got '{optim['schedule']}'.")
-    if not 0 <= optim["momentum"] < 1:
-        raise UserError(f"optim.momentum must be in [0, 1), got {optim['momentum']}.")
     if optim["nesterov"] and optim["momentum"] == 0:
         raise UserError("optim.nesterov needs optim.momentum > 0.")
-    for key in ("epochs", "batch_size", "eval_batch_size"):
-        if train[key] < 1:
-            raise UserError(f"train.{key} must be at least 1, got {train[key]}.")
     check_device_name(train["device"])
-    if train["progress"] not in ("auto", "bar", "log", "none"):
-        raise UserError(f"train.progress must be auto, bar, log or none, got '{train['progress']}'.")
-    if train["amp"] not in AMP_MODES:
-        raise UserError(f"train.amp must be none or bf16, got {train['amp']!r}.")
     if train["channels_last"] is not None and not isinstance(train["channels_last"], bool):
         raise UserError(f"train.channels_last must be true, false or null (auto), got {train['channels_last']!r}.")
-    for key in ("num_workers", "max_steps_per_epoch", "checkpoint_every", "checkpoint_minutes"):
-        if train[key] < 0:
-            raise UserError(f"train.{key} must be >= 0, got {train[key]}.")
     from lpg_meta.train.loggers import check_live_settings
 
     check_live_settings(train)
-    if train["checkpoint_budget"] is not None and not train["checkpoint_budget"] > 0:
-        raise UserError(f"train.checkpoint_budget must be above 0 (a fraction of the run's time) or null, "
-                        f"got {train['checkpoint_budget']}.")

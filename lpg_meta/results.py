@@ -20,6 +20,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from lpg_meta.config import identity
 from lpg_meta.errors import UserError
 
 PACKAGES = ("lpg-meta", "torch", "torchvision", "higher", "numpy", "optuna", "mnist1d", "scikit-learn")
@@ -149,14 +150,6 @@ METRIC_DIRECTIONS: dict[str, str] = {
 LOWER_IS_BETTER = frozenset(m for m, d in METRIC_DIRECTIONS.items() if d == "minimize")
 SHOT_GROUPS = ("many_shot", "medium_shot", "few_shot")  # accuracy over classes by train count
 PER_EPOCH_METRICS = ("accuracy", "balanced_accuracy")  # what ``history`` records per split
-# Settings that do not change a run's outcome, so not its identity (``config_hash``).
-# Checkpoint and model-saving settings only say what is kept on disk: a resumed run equals an
-# uninterrupted one bit for bit (tests/train/test_checkpoint_kill.py). Live logging only reads
-# what a run computed (tests/train/test_loggers.py).
-NOT_IDENTITY: dict[str, tuple[str, ...]] = {
-    "train": ("progress", "checkpoint_every", "checkpoint_minutes", "checkpoint_budget", "keep_checkpoints",
-              "save_model", "log", "log_dir", "mlflow_uri"),
-}
 
 
 def history_key(split: str, metric: str) -> str:
@@ -182,12 +175,9 @@ def shot_groups(
 
 
 def config_hash(cfg: dict[str, Any]) -> str:
-    """A stable key of a resolved configuration, without the settings in ``NOT_IDENTITY``."""
-    keyed = {
-        **cfg,
-        **{s: {k: v for k, v in cfg[s].items() if k not in NOT_IDENTITY[s]} for s in NOT_IDENTITY},
-    }
-    return hashlib.sha256(json.dumps(keyed, sort_keys=True).encode()).hexdigest()[:16]
+    """A stable key of a resolved configuration, without the settings declared never part of a run's
+    identity (``identity: never``, ``lpg_meta.params``)."""
+    return hashlib.sha256(json.dumps(identity(cfg), sort_keys=True).encode()).hexdigest()[:16]
 
 
 def load_finished_file(path: str | os.PathLike, cfg: dict[str, Any]) -> dict[str, Any] | None:

@@ -16,12 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lpg_meta import catalog
 from lpg_meta.bench.overrides import apply_overrides
 from lpg_meta.bench.schema import Suite
 from lpg_meta.bench.space import check_in_space, parse_space
 from lpg_meta.config import merge, resolve_config
 from lpg_meta.errors import UserError, closest
 from lpg_meta.params import resolve_params
+from lpg_meta.registry import DATASETS, MODELS
 from lpg_meta.results import RESULT_NAME, config_hash, load_finished_file
 
 
@@ -74,8 +76,8 @@ class Cell:
         return Path(output) / self.dataset / self.method / f"seed{seed}"
 
 
-def expand(suite: Suite, only: str | None = None) -> list[Cell]:
-    """All cells of the matrix (or those whose ``dataset/method`` name matches glob ``only``).
+def expand(suite: Suite, only: str | None = None, flag: str = "--only") -> list[Cell]:
+    """All cells of the matrix (or those whose ``dataset/method`` name matches glob ``only``, given by ``flag``).
 
     Each cell's config is resolved and checked here, so a bad combination fails before any
     training starts.
@@ -85,7 +87,7 @@ def expand(suite: Suite, only: str | None = None) -> list[Cell]:
     if only is not None:
         pairs = [p for p, n in zip(suite.matrix, names, strict=True) if fnmatch.fnmatchcase(n, only)]
         if not pairs:
-            raise UserError(f"--only {only!r} matches no cell.{closest(only, names)} Cells: {', '.join(names)}.")
+            raise UserError(f"{flag} {only!r} matches no cell.{closest(only, names)} Cells: {', '.join(names)}.")
     return [_cell(suite, d, m) for d, m in pairs]
 
 
@@ -96,14 +98,11 @@ def row_defaults(defaults: dict[str, Any], source: str, model: str) -> dict[str,
     only to the rows that have it, so one more row of another source needs no edit of the
     defaults; a setting that no registered source (or model) has is a typo and an error.
     """
-    from lpg_meta.data import DATASETS, data_defaults
-    from lpg_meta.models import MODELS, model_defaults
-
     out = copy.deepcopy(defaults)
-    for key, kind, registry, table_of, own in (("data", "data source", DATASETS, data_defaults, source),
-                                               ("model_params", "model", MODELS, model_defaults, model)):
-        given, mine = out.get(key, {}), table_of(own)
-        known = {name for entry in registry.names() for name in table_of(entry)}
+    for key, kind, registry, declared, own in (("data", "data source", DATASETS, catalog.source, source),
+                                               ("model_params", "model", MODELS, catalog.model, model)):
+        given, mine = out.get(key, {}), declared(own).params
+        known = {name for entry in registry.names() for name in declared(entry).params}
         for name in [n for n in given if n not in mine]:
             if name not in known:
                 raise UserError(f"unknown setting defaults.{key}.{name}: no {kind} has it.{closest(name, known)} "
@@ -113,13 +112,9 @@ def row_defaults(defaults: dict[str, Any], source: str, model: str) -> dict[str,
 
 
 def _cell(suite: Suite, dataset: str, method: str) -> Cell:
-    from lpg_meta.data import DATASETS, data_defaults
-    from lpg_meta.methods import method_defaults, method_search_space
-    from lpg_meta.models import model_defaults
-
     drow, mrow = suite.datasets[dataset], suite.methods[method]
     where = f"cell {dataset}/{method} (datasets.{dataset} with methods.{method})"
-    model = drow.model or suite.defaults.get("model") or DATASETS.get(drow.source).default_model
+    model = drow.model or suite.defaults.get("model") or catalog.source(drow.source).default_model
     try:
         defaults = row_defaults(suite.defaults, drow.source, model)
     except UserError as err:
@@ -133,14 +128,16 @@ def _cell(suite: Suite, dataset: str, method: str) -> Cell:
     try:
         raw, fixed = apply_overrides(raw, suite.overrides)  # `run --set`: the last layer
         # Defaults apply to every cell; check them per cell so the message names defaults.*.
-        for key, table in (("data", data_defaults(drow.source)), ("method_params", method_defaults(mrow.method)),
-                           ("model_params", model_defaults(model))):
+        for key, table in (("data", catalog.source(drow.source).params),
+                           ("method_params", catalog.method_params(mrow.method)),
+                           ("model_params", catalog.model(model).params)):
             resolve_params(table, defaults.get(key, {}), f"defaults.{key}")
         cfg = resolve_config({**raw, "seed": suite.seeds[0]})  # data rules: checked on the row (schema)
     except UserError as err:
         raise UserError(f"{where}: {err}") from None
     if mrow.tune is None:
-        space = parse_space(method_search_space(mrow.method), f"methods.{method}.tune", cfg["method_params"])
+        space = parse_space(catalog.method_search_space(mrow.method), f"methods.{method}.tune",
+                            catalog.method_params(mrow.method))
     else:
         space = mrow.tune
     space = {key: dim for key, dim in space.items() if key not in fixed}  # --set fixed them

@@ -7,10 +7,17 @@ import os
 import shlex
 from typing import Any
 
+import yaml
 from tabulate import tabulate
 
+from lpg_meta import catalog
+from lpg_meta.bench.cells import expand
+from lpg_meta.bench.overrides import with_overrides
+from lpg_meta.bench.schema import load_suite
 from lpg_meta.bench.suite_files import shipped_suites
 from lpg_meta.errors import UserError
+from lpg_meta.registry import METHODS, MODELS
+from lpg_meta.results import config_hash
 from lpg_meta.stage import stage
 
 
@@ -34,6 +41,9 @@ def add_run_parser(subparsers: Any) -> argparse.ArgumentParser:
                         help="output folder (default: the suite's `output`, results/SUITE; with --set "
                              "results/SUITE-set-HASH, so the suite's own results stay)")
     parser.add_argument("--dry-run", action="store_true", help="list the cells and their estimated cost; run nothing")
+    parser.add_argument("--print-config", default=None, metavar="CELL",
+                        help="print the resolved config of cell DATASET/METHOD (a glob: every matching cell) on the "
+                             "suite's first seed with its untuned values, and its config hash; run nothing")
     parser.add_argument("--devices", default=None, metavar="0,1,...",
                         help="GPUs the workers share round-robin (default: every visible GPU when there are several)")
     parser.add_argument("--storage-retry", type=float, default=None, metavar="SECONDS",
@@ -66,6 +76,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         if not args.storage_retry >= 0:
             raise UserError(f"--storage-retry must be >= 0 seconds, got {args.storage_retry}.")
         os.environ[RETRY_ENV] = str(args.storage_retry)  # through the environment: workers and Slurm tasks
+    if args.print_config is not None:
+        print(resolved_configs(args.suite, args.print_config, args.overrides, args.out))
+        return 0
     if args.slurm is not None:
         return _submit(args)
     from lpg_meta.bench.devices import parse_devices
@@ -185,6 +198,19 @@ def format_summary(summary: dict[str, Any]) -> str:
     ])
 
 
+def resolved_configs(path: str, only: str, overrides: list[str], out: str | None) -> str:
+    """The resolved config of every cell matching ``only`` (first seed, untuned values), as YAML with its hash."""
+    suite = with_overrides(load_suite(path), overrides, out)
+    blocks = []
+    for cell in expand(suite, only, "--print-config"):
+        cfg = cell.config(suite.seeds[0], cell.first_trial)
+        head = f"# {cell.name}: config hash {config_hash(cfg)}"
+        if cell.space:
+            head += f"; tuned: {', '.join(cell.space)} (shown at their untuned values)"
+        blocks.append(head + "\n" + yaml.safe_dump(cfg, sort_keys=False).rstrip())
+    return "\n\n".join(blocks)
+
+
 def _runs_done(runs: list[dict[str, Any]]) -> str:
     """``done/all`` seeded runs of a cell, and how many of them this call trained."""
     done = sum(r["status"] != "missing" for r in runs)
@@ -194,19 +220,16 @@ def _runs_done(runs: list[dict[str, Any]]) -> str:
 
 def _step_costs() -> str:
     """The methods whose step costs more than plain cross-entropy (their ``step_cost``), by cost."""
-    from lpg_meta.methods import METHODS
-
     by_cost: dict[float, list[str]] = {}
     for name in METHODS.names():
-        if (cost := METHODS.get(name).step_cost) != 1:
+        if (cost := catalog.method_step_cost(name)) != 1:
             by_cost.setdefault(cost, []).append(name)
     return "; ".join(f"x{cost:g}: {', '.join(names)}" for cost, names in sorted(by_cost.items(), reverse=True))
 
 
 def _model_steps() -> str:
-    from lpg_meta.bench.estimate import MODEL_STEP_SECONDS
-
-    return ", ".join(f"{name} {seconds:g} s" for name, seconds in MODEL_STEP_SECONDS.items())
+    measured = {name: catalog.model(name).step_seconds for name in MODELS.names()}
+    return ", ".join(f"{name} {seconds:g} s" for name, seconds in measured.items() if seconds is not None)
 
 
 def _short(value: Any) -> str:

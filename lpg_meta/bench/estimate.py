@@ -9,7 +9,7 @@ measured from finished runs of the same dataset row in the output folder when th
 passes; meta-learned LPG about 5: virtual step, meta gradient through it, real step). The
 factors were measured on the 2-core reference machine, one thread, MNIST-1D with cnn1d and batch
 128; ``STEP_SECONDS`` is fitted (see its comment). Without finished runs, seconds/step comes
-from ``MODEL_STEP_SECONDS`` (the model's step at batch 128 on that machine), scaled linearly
+from the model's declared ``step_seconds`` (its step at batch 128 on that machine), scaled linearly
 with the batch size; models missing from the table get ``STEP_SECONDS``. Steps per epoch come
 from building the data, or, for sources with fixed pools (CIFAR) whose files are not on disk
 yet, from ``nominal_train_size``. Estimates are for the 2-core reference CPU until runs of a row
@@ -34,18 +34,16 @@ import time
 from pathlib import Path
 from typing import Any
 
+from lpg_meta import catalog
 from lpg_meta.bench.cells import Cell
 from lpg_meta.config import train_setting
 from lpg_meta.errors import UserError
 
 STEP_SECONDS = 0.0082  # see below: fitted with RUN_START_SECONDS
 REFERENCE_BATCH = 128
-# Seconds per ce training step at batch 128 on the reference machine (2 cores), by model; other
-# models keep STEP_SECONDS whatever their batch (the suites sized with it stay as they were).
-# resnet32: 0.48 s measured at 2 threads (results/bench/meta_step.json), plus ~5% for
-# evaluating 1/5 as many images per epoch. wrn28_10 was not measured on CPU: ResNet-32's time
-# times the ratio of forward FLOPs (5.25 G / 0.069 G per 32x32 image, ~76x).
-MODEL_STEP_SECONDS: dict[str, float] = {"resnet32": 0.5, "wrn28_10": 38.0}
+# A model's seconds per ce training step at batch 128 on the reference machine (2 cores) is its
+# declared ``step_seconds`` (lpg_meta/catalog/models.py); models without one keep STEP_SECONDS
+# whatever their batch (the suites sized with it stay as they were).
 # Start-up and report, measured in CPU seconds (one thread: what an idle core takes) on the smoke
 # suite's MNIST-1D rows and on results/cpu, 2-core reference machine:
 PROCESS_START_SECONDS = 5.0  # imports (2.9 s) and the first run's warm-up (2.2 s)
@@ -62,14 +60,8 @@ RUN_START_SECONDS = 0.0
 
 
 def method_factor(name: str) -> float:
-    """Cost of a step relative to plain cross-entropy: the product of the methods' ``step_cost``."""
-    from lpg_meta.methods import method_classes
-
-    factor = 1.0
-    for cls in method_classes(name):
-        if cls is not None:
-            factor *= cls.step_cost
-    return factor
+    """Cost of a step relative to plain cross-entropy: the product of the methods' declared ``step_cost``."""
+    return catalog.method_step_cost(name)
 
 
 def steps_per_epoch(cell: Cell, seed: int, cache: dict[str, Any]) -> int | None:
@@ -106,9 +98,10 @@ def data_info(cell: Cell, seed: int, cache: dict[str, Any]) -> dict[str, Any]:
 
 def default_step_seconds(cfg: dict[str, Any]) -> float:
     """Seconds per ce step of the cell's model and batch size on the reference machine."""
-    if cfg["model"] not in MODEL_STEP_SECONDS:
+    measured = catalog.model(cfg["model"]).step_seconds
+    if measured is None:
         return STEP_SECONDS
-    return MODEL_STEP_SECONDS[cfg["model"]] * cfg["train"]["batch_size"] / REFERENCE_BATCH
+    return measured * cfg["train"]["batch_size"] / REFERENCE_BATCH
 
 
 def measured_step_seconds(output: Path, dataset_row: str) -> float | None:

@@ -17,8 +17,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from lpg_meta import catalog
 from lpg_meta.config import merge, parse_overrides, resolve_config
 from lpg_meta.errors import UserError, closest
+from lpg_meta.registry import MODELS
 
 # Sections whose settings belong to one data source, model or method: applied where the cell has them.
 PER_ROW = ("data", "model_params", "method_params")
@@ -58,14 +60,10 @@ def apply_overrides(raw: dict[str, Any], overrides: dict[str, Any]) -> tuple[dic
 
 def _check_known(suite: Any, overrides: dict[str, Any]) -> None:
     """A per-row setting that no row of the suite has is a typo: one line naming it and the fix."""
-    from lpg_meta.data import data_defaults
-    from lpg_meta.methods import method_defaults
-    from lpg_meta.models import MODELS, model_defaults
-
     tables = {
-        "data": [data_defaults(row.source) for row in suite.datasets.values()],
-        "method_params": [method_defaults(row.method) for row in suite.methods.values()],
-        "model_params": [model_defaults(name) for name in MODELS.names()],
+        "data": [catalog.source(row.source).params for row in suite.datasets.values()],
+        "method_params": [catalog.method_params(row.method) for row in suite.methods.values()],
+        "model_params": [catalog.model(name).params for name in MODELS.names()],
     }
     for section in PER_ROW:
         known = {name for table in tables[section] for name in table}

@@ -14,14 +14,18 @@ from typing import Any
 
 import yaml
 
-from lpg_meta.bench.loader import UniqueKeyLoader
+from lpg_meta import catalog
 from lpg_meta.bench.seeds import DEFAULT_TUNING_SEED, SeedRule, parse_extra_seeds, parse_seeds, parse_tuning_seeds
 from lpg_meta.bench.space import parse_space
-from lpg_meta.config import OPTIM_DEFAULTS, TRAIN_DEFAULTS
+from lpg_meta.bench.suite_files import find_suite
+from lpg_meta.catalog.data import check_data_settings
+from lpg_meta.config import OPTIM_PARAMS, TRAIN_PARAMS
 from lpg_meta.errors import UserError, closest
 from lpg_meta.params import resolve_params
+from lpg_meta.registry import DATASETS, MODELS
 from lpg_meta.report.claim_specs import parse_claims
 from lpg_meta.results import METRIC_DIRECTIONS
+from lpg_meta.yaml_loader import StrictLoader
 
 TOP_KEYS = ("suite", "description", "defaults", "datasets", "methods", "matrix", "seeds",
             "extra_seeds", "tuning", "storage", "output", "tables", "claims")
@@ -31,8 +35,6 @@ DATASET_KEYS = ("source", "model", *DATASET_SHORTCUTS, "data", "model_params", "
 METHOD_KEYS = ("method", "params", "tune", "model_params", "display")
 MATRIX_KEYS = ("datasets", "methods", "exclude")
 TUNING_KEYS = ("trials", "seeds", "last_epochs", "margin", "sampler_seed", "pruner", "metric", "direction")
-# Validation metrics a study can optimise (``classification_metrics``) and their natural direction.
-METRICS = METRIC_DIRECTIONS
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")  # row names become folder names
 
 
@@ -106,8 +108,6 @@ class Suite:
 
 def load_suite(path: str | Path) -> Suite:
     """Read and validate a suite file; raise ``UserError`` naming the file and key path."""
-    from lpg_meta.bench.suite_files import find_suite
-
     path = find_suite(path)  # a path, or a shipped suite's name (`lpg-meta run smoke`)
     try:
         text = path.read_text()
@@ -158,9 +158,9 @@ def _unique_displays(methods: dict[str, MethodRow]) -> None:
 
 
 def _load(text: str) -> Any:
-    """Parse suite YAML strictly (``loader.UniqueKeyLoader``); a syntax error is told in one line."""
+    """Parse suite YAML strictly (``yaml_loader.StrictLoader``); a syntax error is told in one line."""
     try:
-        return yaml.load(text, Loader=UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(text, Loader=StrictLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -219,18 +219,16 @@ def _defaults(value: Any) -> dict[str, Any]:
     if "model" in value:
         out["model"] = _model(value["model"], "defaults.model")
     # Optim and train settings are the same for every row: check them here, with their path.
-    for key, table in (("optim", OPTIM_DEFAULTS), ("train", TRAIN_DEFAULTS)):
+    for key, table in (("optim", OPTIM_PARAMS), ("train", TRAIN_PARAMS)):
         resolve_params(table, out.get(key, {}), f"defaults.{key}")
     return out
 
 
 def _model(value: Any, where: str) -> str:
-    from lpg_meta.models import MODELS
-
     if not isinstance(value, str):
         raise UserError(f"{where} must be a model name, got {value!r}.")
     try:
-        MODELS.get(value)
+        MODELS.declaration(value)
     except UserError as err:
         raise UserError(f"{where}: {err}") from None
     return value
@@ -245,8 +243,6 @@ def _rows(data: dict[str, Any], key: str, parse: Any) -> dict[str, Any]:
 
 def _dataset_row(name: str, row: Any, suite_data: dict[str, Any]) -> DatasetRow:
     """One ``datasets`` row; ``suite_data`` is ``defaults.data``, which the row's settings go over."""
-    from lpg_meta.data import DATASETS, check_data_settings, data_defaults
-
     where = f"datasets.{name}"
     row = _mapping(row, where, "{source: mnist1d, imbalance: 100}")
     _keys(row, DATASET_KEYS, where)
@@ -263,12 +259,12 @@ def _dataset_row(name: str, row: Any, suite_data: dict[str, Any]) -> DatasetRow:
             if key in data:
                 raise UserError(f"{where}.{key} is also set as {where}.data.{key}; keep one.")
             # Type-check the shortcut on its own, so the message names the key as written.
-            resolve_params(data_defaults(source), {key: row[key]}, where)
+            resolve_params(catalog.source(source).params, {key: row[key]}, where)
             data[key] = row[key]
     # The data checks see what the cell will run: the row over defaults.data (whose settings
     # of other sources are left to the cells), so a rule across two settings holds for the
     # pair that runs.
-    settings = data_defaults(source)
+    settings = catalog.source(source).params
     suite_own = {k: v for k, v in suite_data.items() if k in settings}
     resolve_params(settings, suite_own, "defaults.data")
 
@@ -279,15 +275,13 @@ def _dataset_row(name: str, row: Any, suite_data: dict[str, Any]) -> DatasetRow:
         return f"{where}.{key}" if key in DATASET_SHORTCUTS and key not in in_section else f"{where}.data.{key}"
 
     check_data_settings(resolve_params(settings, {**suite_own, **data}, f"{where}.data"), field)
-    for key, table in (("optim", OPTIM_DEFAULTS), ("train", TRAIN_DEFAULTS)):
+    for key, table in (("optim", OPTIM_PARAMS), ("train", TRAIN_PARAMS)):
         resolve_params(table, sections[key], f"{where}.{key}")
     model = _model(row["model"], f"{where}.model") if "model" in row else None
     return DatasetRow(name=name, source=source, model=model, sections=sections)
 
 
 def _method_row(name: str, row: Any) -> MethodRow:
-    from lpg_meta.methods import method_classes, method_defaults, method_search_space
-
     where = f"methods.{name}"
     row = _mapping(row, where, "{method: lpg, params: {eps: 0.5}}")
     _keys(row, METHOD_KEYS, where)
@@ -295,22 +289,21 @@ def _method_row(name: str, row: Any) -> MethodRow:
     if not isinstance(method, str):
         raise UserError(f"{where}.method must be a method name, got {method!r}.")
     try:
-        method_classes(method)
+        declared = catalog.method_params(method)
     except UserError as err:
         hint = "" if "method" in row else " (method defaults to the row name; set methods.NAME.method)"
         raise UserError(f"{where}.method: {err}{hint}") from None
-    defaults = method_defaults(method)
-    params = resolve_params(defaults, _section(row.get("params"), f"{where}.params"), f"{where}.params")
+    params = resolve_params(declared, _section(row.get("params"), f"{where}.params"), f"{where}.params")
     params = {k: params[k] for k in row.get("params") or {}}  # keep only what the row sets
     tune = row.get("tune")
     if tune is None or tune is True:
-        parse_space(method_search_space(method), f"{where}.tune (declared by '{method}')", defaults)
+        parse_space(catalog.method_search_space(method), f"{where}.tune (declared by '{method}')", declared)
         space = None
     elif tune is False:
         space = {}
     else:
         space = parse_space(_mapping(tune, f"{where}.tune", "{eps: [float, 0.0, 0.9]}"),
-                            f"{where}.tune", defaults)
+                            f"{where}.tune", declared)
     model_params = _section(row.get("model_params"), f"{where}.model_params")
     display = row.get("display")
     if display is not None and (not isinstance(display, str) or not display.strip()):
@@ -366,15 +359,16 @@ def _tuning(value: Any, used: set[int]) -> Tuning:
     if pruner not in ("median", "none"):
         raise UserError(f"tuning.pruner must be median or none, got {pruner!r}.")
     metric = value.get("metric", Tuning.metric)
-    if metric not in METRICS:
-        raise UserError(f"tuning.metric: unknown validation metric {metric!r}.{closest(str(metric), METRICS)} "
-                        f"Known: {', '.join(METRICS)}.")
-    direction = value.get("direction", METRICS[metric])
+    if metric not in METRIC_DIRECTIONS:
+        hint = closest(str(metric), METRIC_DIRECTIONS)
+        raise UserError(f"tuning.metric: unknown validation metric {metric!r}.{hint} "
+                        f"Known: {', '.join(METRIC_DIRECTIONS)}.")
+    direction = value.get("direction", METRIC_DIRECTIONS[metric])
     if direction not in ("maximize", "minimize"):
         raise UserError(f"tuning.direction must be maximize or minimize, got {direction!r}.")
-    if direction != METRICS[metric]:
-        raise UserError(f"tuning.direction: {metric} should be {METRICS[metric]}d, not {direction}d; "
-                        f"set direction: {METRICS[metric]} or leave it out.")
+    if direction != METRIC_DIRECTIONS[metric]:
+        raise UserError(f"tuning.direction: {metric} should be {METRIC_DIRECTIONS[metric]}d, not {direction}d; "
+                        f"set direction: {METRIC_DIRECTIONS[metric]} or leave it out.")
     return Tuning(trials=trials, seeds=seeds, last_epochs=last_epochs, margin=float(margin),
                   sampler_seed=sampler_seed, pruner=pruner, metric=metric, direction=direction)
 
@@ -423,9 +417,9 @@ def _tables(value: Any, datasets: dict[str, DatasetRow], methods: dict[str, Meth
         if len(set(listed)) != len(listed):
             raise UserError(f"{where}.methods: a method appears in two groups; list each once.")
         metric = table.get("metric", "balanced_accuracy")
-        if metric not in METRICS:
-            raise UserError(f"{where}.metric: unknown metric {metric!r}.{closest(str(metric), METRICS)} "
-                            f"Known: {', '.join(METRICS)}.")
+        if metric not in METRIC_DIRECTIONS:
+            raise UserError(f"{where}.metric: unknown metric {metric!r}.{closest(str(metric), METRIC_DIRECTIONS)} "
+                            f"Known: {', '.join(METRIC_DIRECTIONS)}.")
         extra = table.get("extra", [])
         if not isinstance(extra, list) or any(e not in TABLE_EXTRAS for e in extra):
             raise UserError(f"{where}.extra must be a list of {' and '.join(TABLE_EXTRAS)} (many/medium/few "

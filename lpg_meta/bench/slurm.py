@@ -20,8 +20,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from lpg_meta.config import parse_value
 from lpg_meta.errors import UserError, closest
+from lpg_meta.yaml_loader import load_value
 
 
 def parse_options(text: str) -> dict[str, Any]:
@@ -31,7 +31,7 @@ def parse_options(text: str) -> dict[str, Any]:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise UserError(f"--slurm: expected key=value, got {item!r} (e.g. --slurm partition=gpu,array=8).")
-        out[key.strip()] = parse_value(value.strip())
+        out[key.strip()] = load_value(value.strip())
     return out
 
 

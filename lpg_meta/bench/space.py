@@ -8,18 +8,21 @@ Names are method settings, or ``optim.NAME`` for an optimiser setting.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
-from lpg_meta.config import OPTIM_DEFAULTS
+from lpg_meta.config import OPTIM_PARAMS
 from lpg_meta.errors import UserError, closest
+from lpg_meta.params import Param, as_param
 
 KINDS = ("log", "float", "int", "categorical")
 
 
-def parse_space(space: dict[str, Any], where: str, method_defaults: dict[str, Any]) -> dict[str, tuple]:
+def parse_space(space: dict[str, Any], where: str, params: Mapping[str, Param]) -> dict[str, tuple]:
     """Validate a search space: name -> [log|float|int, low, high] or [categorical, [choices]].
 
-    Names are method settings, or ``optim.NAME`` for an optimiser setting.
+    Names are method settings (``params``: the method's declared settings), or ``optim.NAME`` for
+    an optimiser setting; every value the space can draw must lie in the setting's declared range.
     """
     out = {}
     for key, dim in space.items():
@@ -28,17 +31,29 @@ def parse_space(space: dict[str, Any], where: str, method_defaults: dict[str, An
             raise UserError(f"{path}: a search-space name must be a string.")
         section, dot, sub = key.partition(".")
         if dot:
-            if section != "optim" or sub not in OPTIM_DEFAULTS:
+            if section != "optim" or sub not in OPTIM_PARAMS:
                 raise UserError(f"{path}: only method settings and optim.NAME can be tuned."
-                                f"{closest(key, [f'optim.{k}' for k in OPTIM_DEFAULTS])}")
-            default = OPTIM_DEFAULTS[sub]
-        elif key not in method_defaults:
-            raise UserError(f"{path}: not a setting of this method.{closest(key, method_defaults)} "
-                            f"Known: {', '.join(sorted(method_defaults)) or 'none'}.")
+                                f"{closest(key, [f'optim.{k}' for k in OPTIM_PARAMS])}")
+            param = OPTIM_PARAMS[sub]
+        elif key not in params:
+            raise UserError(f"{path}: not a setting of this method.{closest(key, params)} "
+                            f"Known: {', '.join(sorted(params)) or 'none'}.")
         else:
-            default = method_defaults[key]
-        out[key] = _dimension(dim, path, default)
+            param = as_param(params[key])
+        out[key] = _dimension(dim, path, param.default)
+        _inside(out[key], path, param)
     return out
+
+
+def _inside(dim: tuple, path: str, param: Param) -> None:
+    """Raise unless every value ``dim`` can draw lies in ``param``'s declared range."""
+    ends = dim[1] if dim[0] == "categorical" else [dim[1], dim[2]]
+    outside = [v for v in ends if not param.admits(v)]
+    if outside:
+        shown = f"[categorical, {dim[1]}]" if dim[0] == "categorical" else f"[{dim[0]}, {dim[1]}, {dim[2]}]"
+        why = f" ({param.note})" if param.note else ""
+        raise UserError(f"{path}: {shown} reaches {outside[0]!r}, outside the valid range {param.range_text()}{why}; "
+                        "keep the search space inside it.")
 
 
 def _dimension(dim: Any, path: str, default: Any) -> tuple:

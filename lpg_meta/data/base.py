@@ -22,21 +22,6 @@ import torch
 from lpg_meta.data.augment import augment_batch, normalize_batch
 from lpg_meta.results import shot_groups
 
-# Settings every dataset accepts; a source may override a default in its own ``defaults``.
-COMMON_DEFAULTS: dict[str, Any] = {
-    "imbalance": 1.0,  # rho = n_max / n_min, 1 = balanced
-    "profile": "exp",  # exp | step
-    "n_max": None,  # None = smallest per-class count left after the meta/val splits
-    "noise": "none",  # none | sym_incl | sym_excl | pair | asym
-    "noise_rate": 0.0,
-    "noise_map": {},  # asym map {source label: target label} for datasets without a built-in one
-    "meta_per_class": 10,
-    "val_per_class": None,  # None = same as meta_per_class (docs/method.md §5: "same size")
-    "seed": None,  # None = the run seed passed to build_data
-    "many_threshold": 100,  # many-shot: train count > many_threshold
-    "few_threshold": 20,  # few-shot: train count < few_threshold
-}
-
 
 @dataclass
 class Pool:
@@ -64,14 +49,16 @@ class Pool:
 
 
 class Source:
-    """A registered dataset: declares its own settings and loads its pool."""
+    """A registered dataset: loads its pool (its settings are declared in ``catalog/data.py``).
 
-    name: ClassVar[str] = ""  # set to the registry key by DATASETS.register
+    ``DATASETS.register`` sets ``name`` and the declared ``display_name``, ``defaults``,
+    ``default_model`` and ``pool_counts``.
+    """
+
+    name: ClassVar[str] = ""
     display_name: ClassVar[str] = ""
-    defaults: ClassVar[dict[str, Any]] = {}  # source-specific settings and common overrides
+    defaults: ClassVar[dict[str, Any]] = {}
     default_model: ClassVar[str] = "cnn2d"
-    # Per-class training-pool sizes when they are fixed (CIFAR), so that a dry run can size an
-    # epoch before the files are on disk; None where they depend on the settings or the files.
     pool_counts: ClassVar[list[int] | None] = None
 
     @classmethod

@@ -1,94 +1,28 @@
-"""``data_defaults`` and ``build_data``: settings in, a split and noised ``DataBundle`` out."""
+"""``build_data``: settings in, a split and noised ``DataBundle`` out; the data settings' cross checks."""
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import torch
 
-from lpg_meta.data.base import COMMON_DEFAULTS, DataBundle, Pool, Source, Split
+from lpg_meta import catalog
+from lpg_meta.catalog.data import check_data_settings
+from lpg_meta.data.base import DataBundle, Pool, Source, Split
 from lpg_meta.data.noise import (
-    NOISE_KINDS,
     corrupt_labels,
     noise_record,
     parse_noise_map,
     transition_matrix,
 )
-from lpg_meta.data.splits import PROFILES, long_tail_counts, make_splits
-from lpg_meta.errors import UserError, closest
+from lpg_meta.data.splits import long_tail_counts, make_splits
+from lpg_meta.errors import UserError
 from lpg_meta.params import resolve_params
 from lpg_meta.registry import DATASETS
 
 # Independent streams from one seed: the split permutation and the label noise.
 _SPLIT_STREAM, _NOISE_STREAM = 0, 1
-
-
-def data_defaults(name: str) -> dict[str, Any]:
-    """All settings of dataset ``name`` with their defaults (common and source-specific)."""
-    source: type[Source] = DATASETS.get(name)
-    return copy.deepcopy({**COMMON_DEFAULTS, **source.defaults})
-
-
-def _data_key(key: str) -> str:
-    return f"data.{key}"
-
-
-def _int_or_none(params: dict[str, Any], key: str, minimum: int, field: Callable[[str], str]) -> None:
-    # resolve_params cannot type-check settings whose default is None, so check them here.
-    value = params[key]
-    if value is None:
-        return
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise UserError(f"{field(key)} must be an integer >= {minimum} or null, got {value!r}.")
-    params[key] = value
-
-
-def _check_choice(params: dict[str, Any], key: str, choices: tuple[str, ...], field: Callable[[str], str]) -> None:
-    if params[key] not in choices:
-        raise UserError(
-            f"unknown {field(key)} '{params[key]}'.{closest(params[key], choices)} "
-            f"Known: {', '.join(choices)}."
-        )
-
-
-def check_data_settings(params: dict[str, Any], field: Callable[[str], str] = _data_key) -> None:
-    """Reject user mistakes in the common settings, naming the key and the fix.
-
-    Args:
-        params: resolved settings (``data_defaults`` with the user's over them); a whole float
-            in a setting whose default is None (``n_max``, ``val_per_class``, ``seed``) is made
-            an int in place.
-        field: how a message names setting ``key``: ``data.KEY`` by default; a suite names the
-            row or the defaults entry that set it.
-    """
-    if params["imbalance"] < 1:
-        raise UserError(f"{field('imbalance')} must be >= 1 (1 = balanced), got {params['imbalance']}.")
-    _check_choice(params, "profile", PROFILES, field)
-    _check_choice(params, "noise", NOISE_KINDS, field)
-    rate = params["noise_rate"]
-    if not 0.0 <= rate < 1.0:
-        raise UserError(f"{field('noise_rate')} must be in [0, 1), got {rate}.")
-    if params["noise"] == "none" and rate > 0:
-        raise UserError(
-            f"{field('noise_rate')} is {rate} but {field('noise')} is 'none'; set {field('noise')} "
-            f"to one of {', '.join(NOISE_KINDS[1:])}, or the rate to 0."
-        )
-    for key in ("meta_per_class", "many_threshold", "few_threshold"):
-        if params[key] < 0:
-            raise UserError(f"{field(key)} must be >= 0, got {params[key]}.")
-    if params["few_threshold"] > params["many_threshold"]:
-        raise UserError(
-            f"{field('few_threshold')} ({params['few_threshold']}) must not exceed "
-            f"{field('many_threshold')} ({params['many_threshold']})."
-        )
-    _int_or_none(params, "n_max", 1, field)
-    _int_or_none(params, "val_per_class", 0, field)
-    _int_or_none(params, "seed", 0, field)
 
 
 def _asym_map(params: dict[str, Any], pool: Pool) -> dict[int, int] | None:
@@ -121,11 +55,11 @@ def build_data(name: str, params: dict[str, Any], seed: int) -> DataBundle:
     Args:
         name: a registered dataset (``mnist1d``, ``digits``, ``cifar10``, ``cifar100``,
             ``imagefolder``).
-        params: user settings, validated against ``data_defaults(name)``.
+        params: user settings, checked against the source's declared settings.
         seed: the run seed, used when ``params['seed']`` is None.
     """
     source: type[Source] = DATASETS.get(name)
-    resolved = resolve_params(data_defaults(name), params, "data")
+    resolved = resolve_params(catalog.source(name).params, params, "data")
     check_data_settings(resolved)
     if resolved["seed"] is None:
         resolved["seed"] = int(seed)
@@ -199,7 +133,7 @@ def nominal_train_size(name: str, params: dict[str, Any]) -> int | None:
     source: type[Source] = DATASETS.get(name)
     if source.pool_counts is None:
         return None
-    resolved = resolve_params(data_defaults(name), params, "data")
+    resolved = resolve_params(catalog.source(name).params, params, "data")
     val = resolved["val_per_class"]
     need = resolved["meta_per_class"] + (resolved["meta_per_class"] if val is None else val)
     available = [n - need for n in source.pool_counts]

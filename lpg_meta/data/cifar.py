@@ -50,7 +50,6 @@ def to_images(data: np.ndarray) -> torch.Tensor:
 class _Cifar(Source):
     """Shared loader; subclasses name the torchvision class, folder and asym map."""
 
-    default_model = "resnet32"
     folder: ClassVar[str] = ""
     title: ClassVar[str] = ""
     tv_class: ClassVar[str] = ""
@@ -117,14 +116,11 @@ class _Cifar(Source):
 class Cifar10(_Cifar):
     """CIFAR-10: ``x`` of shape ``(N, 3, 32, 32)`` in [0, 1]; ``root`` holds ``cifar-10-batches-py``."""
 
-    display_name = "CIFAR-10"
-    defaults = {"root": None, "download": False, "n_max": 5000}  # n_max: LDAM-DRW protocol
     folder = "cifar-10-batches-py"
     title = "CIFAR-10"
     tv_class = "CIFAR10"
     archive = "cifar-10-python.tar.gz"
     files = "data_batch_1..data_batch_5, test_batch, batches.meta"
-    pool_counts = [5000] * 10
 
     @classmethod
     def asym_map(cls) -> dict[int, int]:
@@ -135,14 +131,11 @@ class Cifar10(_Cifar):
 class Cifar100(_Cifar):
     """CIFAR-100 (fine labels): ``root`` holds ``cifar-100-python``."""
 
-    display_name = "CIFAR-100"
-    defaults = {"root": None, "download": False, "n_max": 500}
     folder = "cifar-100-python"
     title = "CIFAR-100"
     tv_class = "CIFAR100"
     archive = "cifar-100-python.tar.gz"
     files = "train, test, meta"
-    pool_counts = [500] * 100
 
     @classmethod
     def asym_map(cls) -> dict[int, int]:

@@ -21,15 +21,6 @@ class Digits(Source):
     ``mean`` / ``std`` are those of the training pool. Pooled indices are ``load_digits`` order.
     """
 
-    display_name = "Digits"
-    # ~125 training images a class: shot thresholds scaled down from CIFAR's 100 / 20.
-    defaults = {
-        "test_fraction": 0.3,
-        "test_split_seed": 0,
-        "many_threshold": 50,
-        "few_threshold": 15,
-    }
-    default_model = "cnn2d"
 
     @classmethod
     def load(cls, params: dict[str, Any]) -> Pool:

@@ -54,9 +54,6 @@ def _read_images(samples: list[tuple[str, int]], size: int) -> tuple[torch.Tenso
 class ImageFolderSource(Source):
     """Images from ``root/train`` and ``root/test``; ``x`` of shape ``(N, 3, S, S)`` in [0, 1]."""
 
-    display_name = "ImageFolder"
-    defaults = {"root": None, "image_size": 32}
-    default_model = "resnet32"
 
     @classmethod
     def check_files(cls, params: dict[str, Any], where: str = "data") -> None:

@@ -46,9 +46,6 @@ class Mnist1d(Source):
     and the test pool. ``x`` has shape ``(N, 1, 40)`` (channels first, for conv1d).
     """
 
-    display_name = "MNIST-1D"
-    defaults = {"num_samples": 10000, "generator_seed": 42}
-    default_model = "cnn1d"
 
     @classmethod
     def load(cls, params: dict[str, Any]) -> Pool:

@@ -8,8 +8,6 @@ import numpy as np
 
 from lpg_meta.errors import UserError
 
-NOISE_KINDS = ("none", "sym_incl", "sym_excl", "pair", "asym")
-
 # Patrini et al. 2017: truck->automobile, bird->airplane, cat<->dog, deer->horse.
 CIFAR10_ASYM = {9: 1, 2: 0, 3: 5, 5: 3, 4: 7}
 

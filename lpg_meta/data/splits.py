@@ -8,8 +8,6 @@ import numpy as np
 
 from lpg_meta.errors import UserError
 
-PROFILES = ("exp", "step")
-
 
 def long_tail_counts(n_max: int, imbalance: float, num_classes: int, profile: str) -> list[int]:
     """Per-class training counts in label order.

@@ -176,11 +176,6 @@ class BilevelStep:
         self.apply(grads)
         return value
 
-    def resolve(self, optimizer: torch.optim.Optimizer, what: str = "meta backend") -> str:
-        """Fix the backend for this optimizer (``auto`` -> ``jvp`` or ``higher``); returns it."""
-        self.backend = resolve_backend(self.backend, optimizer, self.steps, what=what)
-        return self.backend
-
     def apply(self, grads: list[torch.Tensor]) -> None:
         """One meta-optimizer step of phi on the given meta-gradients, then the decay."""
         for p, g in zip(self.params, grads, strict=True):

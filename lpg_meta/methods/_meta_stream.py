@@ -8,12 +8,10 @@ from typing import Any
 
 import torch
 
-from lpg_meta.errors import UserError
 from lpg_meta.lpg.jvp import jvp_meta_grad, rng_state
 from lpg_meta.lpg.meta import (
     CLOSED_FORM,
     TrainLoss,
-    check_backend,
     lookahead_meta_grad,
     resolve_backend,
 )
@@ -45,7 +43,7 @@ class MetaStream:
         return x_m.to(device, non_blocking=True), y_m.to(device, non_blocking=True)
 
     def _open(self) -> Iterator[Batch]:
-        # methods.check_meta_split refused a config without a meta split before any batch
+        # catalog.check_meta_split refused a config without a meta split before any batch
         assert self.ctx.meta_batches is not None, "the trainer passes a meta-batch factory"
         return self.ctx.meta_batches(self.batch_size)
 
@@ -79,28 +77,6 @@ class MetaStream:
         self._epoch = []
 
 
-# Settings every meta-learned method has (same names, same meaning in LPG and the reweighting
-# methods; the flat merge of a plug-in never sees both, since LPG does not compose with them).
-META_DEFAULTS: dict[str, Any] = {
-    "warmup_epochs": 0,
-    # A meta step every 10th step, with the meta step size scaled to match (meta_step_lr): about
-    # 1.25x a ce run on the CPU suite's rows, accuracy within seed noise of every step (l2rw and
-    # gdw, whose per-batch weights do not last, keep 1; benchmarks/cpu_regimes.md §8).
-    "meta_interval": 10,
-    "meta_batch_size": 100,
-    # auto: the exact forward-mode jvp backend for one SGD look-ahead step, else higher; fd
-    # estimates jvp's directional derivative by a central difference (lpg/jvp.py).
-    "backend": "auto",
-}
-META_SPACE: dict[str, Any] = {"warmup_epochs": ("int", 0, 5)}
-
-
-def require(ok: bool, params: dict[str, Any], key: str, rule: str) -> None:
-    """Raise a UserError naming ``method.key`` unless ``ok``."""
-    if not ok:
-        raise UserError(f"method.{key} must be {rule}, got {params[key]!r}.")
-
-
 class MetaLearnedMethod(Method):
     """A method that learns from the clean meta split by one-step look-ahead (docs/method.md §3.2).
 
@@ -111,26 +87,9 @@ class MetaLearnedMethod(Method):
     and ``real_loss`` (the loss the real step trains on).
     """
 
-    kind = "meta"
-    needs_meta = True
-    # A meta step (virtual step, meta-gradient through it, real step): lpg 22 ms against ce 4 ms
-    # per step (MNIST-1D, cnn1d, batch 128, 2-core reference CPU). One step in ``meta_interval``
-    # pays it; ``step_cost`` is the mean over steps at the class's default interval.
-    meta_step_cost = 5.0
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        interval = getattr(cls, "defaults", {}).get("meta_interval", 1)
-        cls.step_cost = 1.0 + (cls.meta_step_cost - 1.0) / interval
-    # The end of the error raised when the data have no meta split.
-
     def __init__(self, params: dict[str, Any], ctx: TrainContext) -> None:
         super().__init__(params, ctx)
-        p = params
-        check_backend(p["backend"], "method.backend")
-        require(p["warmup_epochs"] >= 0, p, "warmup_epochs", "non-negative")
-        require(p["meta_interval"] >= 1, p, "meta_interval", "at least 1")
-        require(p["meta_batch_size"] >= 1, p, "meta_batch_size", "at least 1")
+        p = params  # ranges checked against the declaration (catalog/methods.py) when resolved
         self.backend = p["backend"]  # "auto" is resolved against the optimizer in setup()
         self.meta = MetaStream(ctx, p["meta_batch_size"], self.name)
         self.time_meta_s = 0.0

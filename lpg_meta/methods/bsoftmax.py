@@ -21,9 +21,6 @@ class BalancedSoftmax(Method):
     writes them.
     """
 
-    display_name = "Balanced Softmax"
-    defaults = {}
-    search_space = {}  # no settings: the adjustment is fixed by the counts
 
     def __init__(self, params: dict[str, Any], ctx: TrainContext) -> None:
         super().__init__(params, ctx)

@@ -12,7 +12,6 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from lpg_meta.errors import UserError
 from lpg_meta.methods.base import Method, TrainContext
 from lpg_meta.methods.focal import focal_per_sample
 from lpg_meta.registry import METHODS
@@ -64,24 +63,9 @@ class ClassBalanced(Method):
     ``w_i != 1``). We keep Cui et al.'s, the paper that defines CB-focal.
     """
 
-    display_name = "CB"
-    defaults = {"beta": 0.9999, "base_loss": "ce", "gamma": 1.0}
-    search_space = {
-        "beta": ("categorical", [0.9, 0.99, 0.999, 0.9999]),
-        "base_loss": ("categorical", ["ce", "focal"]),
-        "gamma": ("categorical", [0.5, 1.0, 2.0]),
-    }
 
     def __init__(self, params: dict[str, Any], ctx: TrainContext) -> None:
         super().__init__(params, ctx)
-        if not 0.0 <= params["beta"] < 1.0:
-            raise UserError(f"method.beta must be in [0, 1) for 'cb', got {params['beta']!r}.")
-        if params["base_loss"] not in ("ce", "focal"):
-            raise UserError(
-                f"method.base_loss must be 'ce' or 'focal', got {params['base_loss']!r}."
-            )
-        if params["gamma"] < 0:
-            raise UserError(f"method.gamma must be >= 0 for 'cb', got {params['gamma']!r}.")
         self.weights = class_balanced_weights(ctx.class_counts, params["beta"]).to(ctx.device)
 
     def per_sample_loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

@@ -8,4 +8,3 @@ from lpg_meta.registry import METHODS
 class CrossEntropy(Method):
     """Plain cross-entropy training."""
 
-    display_name = "CE"

@@ -7,7 +7,6 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from lpg_meta.errors import UserError
 from lpg_meta.methods.base import Method, TrainContext
 from lpg_meta.registry import METHODS
 
@@ -28,14 +27,9 @@ def focal_per_sample(logits: torch.Tensor, y: torch.Tensor, gamma: float) -> tor
 class Focal(Method):
     """Focal loss: cross-entropy down-weighted on well-classified samples."""
 
-    display_name = "Focal"
-    defaults = {"gamma": 1.0}  # 1: the LDAM-DRW code's default
-    search_space = {"gamma": ("categorical", [0.5, 1.0, 2.0])}
 
     def __init__(self, params: dict[str, Any], ctx: TrainContext) -> None:
         super().__init__(params, ctx)
-        if params["gamma"] < 0:
-            raise UserError(f"method.gamma must be >= 0 for 'focal', got {params['gamma']!r}.")
 
     def per_sample_loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return focal_per_sample(logits, y, self.params["gamma"])

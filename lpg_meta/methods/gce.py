@@ -6,7 +6,6 @@ from typing import Any
 
 import torch
 
-from lpg_meta.errors import UserError
 from lpg_meta.methods.base import Method, TrainContext
 from lpg_meta.registry import METHODS
 
@@ -15,14 +14,9 @@ from lpg_meta.registry import METHODS
 class GeneralizedCE(Method):
     """``L_q = (1 - p_y ** q) / q``: CE as q -> 0, MAE (up to a factor) at q = 1."""
 
-    display_name = "GCE"
-    defaults = {"q": 0.7}
-    search_space = {"q": ("float", 0.1, 0.9)}
 
     def __init__(self, params: dict[str, Any], ctx: TrainContext) -> None:
         super().__init__(params, ctx)
-        if not 0.0 < params["q"] <= 1.0:
-            raise UserError(f"method.q must be in (0, 1] for 'gce', got {params['q']!r}.")
 
     def per_sample_loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         q = self.params["q"]

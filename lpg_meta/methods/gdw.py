@@ -27,7 +27,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from lpg_meta.methods._meta_stream import Batch, require
+from lpg_meta.methods._meta_stream import Batch
 from lpg_meta.methods.base import LossFn, StepInfo, TrainContext
 from lpg_meta.methods.l2rw import mean_ce
 from lpg_meta.methods.mwnet import MWNet
@@ -66,25 +66,9 @@ def gdw_update(
 class GDW(MWNet):
     """GDW: MW-Net's instance weights refined, per batch, into class-level weights."""
 
-    display_name = "GDW"
-    # outer_lr 100 and clip 0.2: the reference's CIFAR-10 settings (it uses 1000 on CIFAR-100).
-    # MW-Net's batch normalisation has no counterpart here (omega is refined per batch).
-    optional_defaults: dict[str, Any] = {}
-    defaults = {
-        **{k: v for k, v in MWNet.defaults.items() if k != "normalize"},
-        "outer_lr": 100.0,
-        "outer_clip": 0.2,
-        # A meta step every step: omega is refined afresh for each batch, so at meta_interval 10
-        # (vnet_lr x 10) nine steps in ten lose it: -10.7 (digits_sym), -8.6 (digits_asym)
-        # points of balanced accuracy (benchmarks/cpu_regimes.md §8).
-        "meta_interval": 1,
-    }
-    search_space = {**MWNet.search_space, "outer_lr": ("log", 10.0, 1000.0)}
 
     def __init__(self, params: dict[str, Any], ctx: TrainContext) -> None:
         super().__init__(params, ctx)
-        require(params["outer_lr"] >= 0, params, "outer_lr", "non-negative")
-        require(params["outer_clip"] > 0, params, "outer_clip", "positive")
         c = ctx.num_classes
         self._sums = torch.zeros(c, c, dtype=torch.float64)
         self._counts = torch.zeros(c, dtype=torch.float64)

@@ -6,7 +6,6 @@ from typing import Any
 
 import torch
 
-from lpg_meta.errors import UserError
 from lpg_meta.methods.base import Method, StepInfo, TrainContext
 from lpg_meta.perturb.param import add_gradient_noise, clip_grad_norm
 from lpg_meta.registry import METHODS
@@ -29,19 +28,9 @@ class GradNoise(Method):
     so it is reproducible for a given run seed and does not consume the global random stream.
     """
 
-    display_name = "GradNoise"
-    kind = "step"
-    defaults = {"eta": 0.01, "gamma": 0.55, "max_norm": 0.0}
-    search_space = {"eta": ("categorical", [0.01, 0.3, 1.0])}
 
     def __init__(self, params: dict[str, Any], ctx: TrainContext) -> None:
         super().__init__(params, ctx)
-        if params["eta"] < 0:
-            raise UserError(f"method.eta must be >= 0 for 'gnoise', got {params['eta']!r}.")
-        if params["max_norm"] < 0:
-            raise UserError(
-                f"method.max_norm must be >= 0 for 'gnoise' (0: no clipping), got {params['max_norm']!r}."
-            )
         self.generator: torch.Generator | None = None
 
     def _make_generator(self, model: torch.nn.Module) -> torch.Generator:

@@ -15,8 +15,6 @@ import torch
 import torch.nn.functional as F
 
 from lpg_meta.methods._meta_stream import (
-    META_DEFAULTS,
-    META_SPACE,
     Batch,
     MetaLearnedMethod,
 )
@@ -49,12 +47,6 @@ class L2RW(MetaLearnedMethod):
     the reference. Steps between meta steps (``meta_interval`` > 1) use plain CE.
     """
 
-    display_name = "L2RW"
-    # A meta step every step: L2RW learns nothing that lasts (each batch's weights are computed
-    # afresh), so at meta_interval 10 nine steps in ten are plain CE on the noisy labels:
-    # -6.5 (digits_lt), -12.1 (digits_sym), -7.5 (digits_asym) points of balanced accuracy.
-    defaults = {**META_DEFAULTS, "meta_interval": 1}
-    search_space = dict(META_SPACE)
 
     def __init__(self, params: dict[str, Any], ctx: TrainContext) -> None:
         super().__init__(params, ctx)

@@ -7,7 +7,6 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from lpg_meta.errors import UserError
 from lpg_meta.methods.base import Method, TrainContext
 from lpg_meta.methods.cb import safe_counts
 from lpg_meta.registry import METHODS
@@ -22,13 +21,9 @@ def log_prior(ctx: TrainContext) -> torch.Tensor:
 class _LogitAdjusted(Method):
     """Shared setting ``tau`` and the training class prior."""
 
-    defaults = {"tau": 1.0}
-    search_space = {"tau": ("float", 0.25, 2.0)}
 
     def __init__(self, params: dict[str, Any], ctx: TrainContext) -> None:
         super().__init__(params, ctx)
-        if params["tau"] < 0:
-            raise UserError(f"method.tau must be >= 0 for '{self.name}', got {params['tau']!r}.")
         self.log_pi = log_prior(ctx).to(ctx.device)
 
 
@@ -36,7 +31,6 @@ class _LogitAdjusted(Method):
 class LogitAdjustedLoss(_LogitAdjusted):
     """Train on ``CE(u + tau * log pi, y)``; predict with the plain logits ``u``."""
 
-    display_name = "LA"
 
     def per_sample_loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         # + tau log pi: frequent classes get a head start in training, so the model's own
@@ -50,7 +44,6 @@ class LogitAdjustedLoss(_LogitAdjusted):
 class LogitAdjustedPostHoc(_LogitAdjusted):
     """Train with CE; predict with ``argmax(u - tau * log pi)``."""
 
-    display_name = "LA post-hoc"
 
     def eval_logits(self, logits: torch.Tensor) -> torch.Tensor:
         # - tau log pi: the prior baked into a CE-trained model is removed at prediction time.

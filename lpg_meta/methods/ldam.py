@@ -8,7 +8,6 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from lpg_meta.errors import UserError
 from lpg_meta.methods.base import LossFn, Method, StepInfo, TrainContext
 from lpg_meta.methods.cb import class_balanced_weights, safe_counts, weighted_per_sample
 from lpg_meta.registry import METHODS
@@ -32,22 +31,9 @@ def ldam_per_sample(
 class LDAM(Method):
     """Label-distribution-aware margin loss: larger margins for rarer classes."""
 
-    display_name = "LDAM"
-    # s = 30 is the reference's scale for cosine logits (its NormedLinear head, values in
-    # [-1, 1]). The zoo's models have plain linear heads whose logits are already O(10), where
-    # s = 30 trained to chance in the sanity suite (12.8% balanced accuracy on long-tail
-    # MNIST-1D); s = 1 keeps LDAM's margins on the logits' own scale.
-    defaults = {"max_margin": 0.5, "s": 1.0}
-    search_space = {"max_margin": ("float", 0.1, 1.0), "s": ("log", 1.0, 30.0)}
 
     def __init__(self, params: dict[str, Any], ctx: TrainContext) -> None:
         super().__init__(params, ctx)
-        if params["max_margin"] < 0:
-            raise UserError(
-                f"method.max_margin must be >= 0 for '{self.name}', got {params['max_margin']!r}."
-            )
-        if not params["s"] > 0:
-            raise UserError(f"method.s must be > 0 for '{self.name}', got {params['s']!r}.")
         self.margins = ldam_margins(ctx.class_counts, params["max_margin"]).to(ctx.device)
 
     def per_sample_loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -63,24 +49,9 @@ class LDAMDRW(LDAM):
     weights on, the batch loss is their weighted mean (``F.cross_entropy(weight=w)``).
     """
 
-    display_name = "LDAM-DRW"
-    defaults = {**LDAM.defaults, "beta": 0.9999, "drw_start": 0.8}
-    search_space = {
-        **LDAM.search_space,
-        "beta": ("categorical", [0.999, 0.9999]),
-        "drw_start": ("float", 0.5, 0.9),
-    }
 
     def __init__(self, params: dict[str, Any], ctx: TrainContext) -> None:
         super().__init__(params, ctx)
-        if not 0.0 <= params["beta"] < 1.0:
-            raise UserError(
-                f"method.beta must be in [0, 1) for 'ldam_drw', got {params['beta']!r}."
-            )
-        if not 0.0 <= params["drw_start"] <= 1.0:
-            raise UserError(
-                f"method.drw_start must be in [0, 1] for 'ldam_drw', got {params['drw_start']!r}."
-            )
         self.weights = class_balanced_weights(ctx.class_counts, params["beta"]).to(ctx.device)
         self.epoch = 0
 

@@ -14,51 +14,17 @@ from typing import Any, ClassVar
 import torch
 
 from lpg_meta.lpg import FORMS, AmplificationLog, BilevelStep, ClassRule, MatrixForm, Transform, build_form
-from lpg_meta.lpg.rule import RULE_DEFAULTS
-from lpg_meta.methods._meta_stream import (
-    META_DEFAULTS,
-    META_SPACE,
-    Batch,
-    MetaLearnedMethod,
-    require,
-)
+from lpg_meta.methods._meta_stream import Batch, MetaLearnedMethod
 from lpg_meta.methods.base import LossFn, Method, StepInfo, TrainContext
 from lpg_meta.methods.ce import CrossEntropy
 from lpg_meta.perturb import perturb_logit_grad
 from lpg_meta.registry import METHODS
 
-_COMPOSE_HINT = (
-    "LPG plugs into loss-based methods (e.g. ce, la, ldam_drw, gce, sce, focal, lpl) and "
-    "step-based ones (e.g. sam, clip, gnoise). Meta-based methods (e.g. l2rw, mwnet, gdw) do not "
-    "compose: both halves would learn from the meta split, with conflicting virtual steps."
-)
-
-# Shared by the meta-learned variants. meta_lr 0.01 sits between the prototype's long-tail
-# setting (0.05, which hurt under label noise) and its noise-safe one (1e-3).
-_META_DEFAULTS: dict[str, Any] = {
-    "meta_optimizer": "adam",
-    "meta_lr": 0.01,
-    "phi_decay": 0.0,
-    **META_DEFAULTS,
-    "lookahead_steps": 1,
-}
-_META_SPACE: dict[str, Any] = {
-    "meta_optimizer": ("categorical", ["adam", "sgd"]),
-    "meta_lr": ("log", 1e-4, 1e-1),
-    "phi_decay": ("float", 0.0, 0.05),
-    **META_SPACE,
-}
-# Log scale down to 1e-3: the search must reach LPG = its base method (eps near 0).
-_EPS_SPACE: dict[str, Any] = {"eps": ("log", 1e-3, 0.9)}
-_NORMALIZE_SPACE: dict[str, Any] = {"normalize": ("categorical", [True, False])}
 _FORM_KEYS = ("eps", "normalize", "zero_sum", "tau_max")
 
 
 class _PlugIn(Method):
     """Shared plumbing: the base method, delegation to it, and the perturbed real step."""
-
-    accepts_bases: ClassVar[tuple[str, ...]] = ("loss", "step")
-    compose_hint: ClassVar[str] = _COMPOSE_HINT
 
     def __init__(
         self, params: dict[str, Any], ctx: TrainContext, base: Method | None = None
@@ -161,16 +127,14 @@ class LPG(_PlugIn, MetaLearnedMethod):
     from it, then the real backward through the same graph with the updated phi.
     """
 
-    display_name = "LPG"
     form_name: ClassVar[str] = "matrix"
-    defaults = {"eps": 0.5, "normalize": True, "zero_sum": True, **_META_DEFAULTS}
-    search_space = {**_EPS_SPACE, **_NORMALIZE_SPACE, **_META_SPACE}
 
     def __init__(
         self, params: dict[str, Any], ctx: TrainContext, base: Method | None = None
     ) -> None:
         super().__init__(params, ctx, base)
-        self._validate(params)
+        if self.form_name not in FORMS:
+            raise ValueError(f"{type(self).__name__}: unknown form '{self.form_name}'")
         settings = {k: params[k] for k in _FORM_KEYS if k in params}
         self.form = build_form(self.form_name, ctx.num_classes, **settings)
         # phi's optimizer and decay; the look-ahead itself is MetaLearnedMethod.look_ahead.
@@ -180,18 +144,6 @@ class LPG(_PlugIn, MetaLearnedMethod):
             meta_lr=self.meta_step_lr(params["meta_lr"]),
             phi_decay=params["phi_decay"],
         )
-
-    def _validate(self, p: dict[str, Any]) -> None:
-        if self.form_name not in FORMS:
-            raise ValueError(f"{type(self).__name__}: unknown form '{self.form_name}'")
-        if "eps" in p:
-            require(0.0 <= p["eps"] < 1.0, p, "eps", "in [0, 1) so the direction is kept")
-        if "tau_max" in p:
-            require(p["tau_max"] > 0, p, "tau_max", "positive")
-        require(p["meta_optimizer"] in ("adam", "sgd"), p, "meta_optimizer", "'adam' or 'sgd'")
-        require(p["meta_lr"] >= 0, p, "meta_lr", "non-negative")
-        require(0.0 <= p["phi_decay"] < 1.0, p, "phi_decay", "in [0, 1)")
-        require(p["lookahead_steps"] >= 1, p, "lookahead_steps", "at least 1")
 
     @property
     def lookahead_steps(self) -> int:
@@ -258,59 +210,32 @@ class LPG(_PlugIn, MetaLearnedMethod):
 class LPGScale(LPG):
     """LPG, scale form: class-level loss reweighting, meta-learned (ablation row)."""
 
-    display_name = "LPG-scale"
     form_name = "scale"
-    defaults = {"eps": 0.5, "normalize": True, **_META_DEFAULTS}
-    search_space = {**_EPS_SPACE, **_NORMALIZE_SPACE, **_META_SPACE}
 
 
 @METHODS.register("lpg_shift")
 class LPGShift(LPG):
     """LPG, shift form: a class-level change of the per-sample gradient norm (ablation row)."""
 
-    display_name = "LPG-shift"
     form_name = "shift"
-    defaults = {"eps": 0.5, **_META_DEFAULTS}
-    search_space = {**_EPS_SPACE, **_META_SPACE}
 
 
 @METHODS.register("lpg_clip")
 class LPGClip(LPG):
     """LPG, clip form: class-level per-sample clipping at ``tau_max * sigmoid(phi)`` (ablation row)."""
 
-    display_name = "LPG-clip"
     form_name = "clip"
-    # tau_max 1.5: the prototype's setting; a CE logit gradient has norm below sqrt(2), so the
-    # starting threshold 0.75 clips only the hardest samples.
-    defaults = {"tau_max": 1.5, **_META_DEFAULTS}
-    search_space = {"tau_max": ("float", 0.3, 3.0), **_META_SPACE}
 
 
 @METHODS.register("lpg_rule")
 class LPGRule(_PlugIn):
     """Closed-form LPG: ``a_c`` from a running true-class probability; no meta split."""
 
-    display_name = "LPG-rule"
-    kind = "loss"
-    needs_meta = False
-    defaults = dict(RULE_DEFAULTS)
-    search_space = {
-        "eps": ("float", 0.0, 0.2),
-        "d_eps": ("float", 0.0, 2.0),
-        "eps_max": ("float", 0.05, 0.9),
-        "ema": ("float", 0.5, 0.99),
-    }
 
     def __init__(
         self, params: dict[str, Any], ctx: TrainContext, base: Method | None = None
     ) -> None:
         super().__init__(params, ctx, base)
-        require(params["eps"] >= 0, params, "eps", "non-negative")
-        require(params["d_eps"] >= 0, params, "d_eps", "non-negative")
-        require(
-            0.0 <= params["eps_max"] < 1.0, params, "eps_max", "in [0, 1) so the direction is kept"
-        )
-        require(0.0 <= params["ema"] < 1.0, params, "ema", "in [0, 1)")
         self.rule = ClassRule(ctx.num_classes, **params)
         self.q_trajectory: list[list[float]] = []
 

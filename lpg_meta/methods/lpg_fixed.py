@@ -27,7 +27,6 @@ from typing import Any
 
 import torch
 
-from lpg_meta.methods._meta_stream import require
 from lpg_meta.methods.base import LossFn, Method, StepInfo, TrainContext
 from lpg_meta.methods.lpg import _PlugIn
 from lpg_meta.registry import METHODS
@@ -51,19 +50,11 @@ def pick_classes(which: str, ctx: TrainContext, noisy_margin: float) -> list[int
 class LPGFixed(_PlugIn):
     """Hand-set ``g~ = (1 + a) g`` on the picked classes (``tail`` or ``noisy``), ``g`` elsewhere."""
 
-    display_name = "LPG-fixed"
-    kind = "loss"
-    needs_meta = False
-    defaults = {"classes": "tail", "a": 0.5, "noisy_margin": 0.05}
-    search_space = {}  # an intervention: nothing to tune
 
     def __init__(
         self, params: dict[str, Any], ctx: TrainContext, base: Method | None = None
     ) -> None:
         super().__init__(params, ctx, base)
-        require(params["classes"] in CLASS_PICKS, params, "classes", "'tail' or 'noisy'")
-        require(-1.0 < params["a"] < 1.0, params, "a", "in (-1, 1) so the direction is kept")
-        require(params["noisy_margin"] >= 0, params, "noisy_margin", "non-negative")
         self.picked = pick_classes(params["classes"], ctx, params["noisy_margin"])
         if not self.picked:
             print(f"lpg-meta: lpg_fixed picks no {params['classes']} class on this data set, so it trains as "

@@ -21,11 +21,8 @@ from torch import nn
 
 from lpg_meta.lpg import BilevelStep
 from lpg_meta.methods._meta_stream import (
-    META_DEFAULTS,
-    META_SPACE,
     Batch,
     MetaLearnedMethod,
-    require,
 )
 from lpg_meta.methods._weight_log import WeightLog
 from lpg_meta.methods.base import LossFn, StepInfo, TrainContext
@@ -61,21 +58,10 @@ class MWNet(MetaLearnedMethod):
     step then trains on ``mean_i V(l_i) l_i`` with the current V, its weights detached.
     """
 
-    display_name = "MW-Net"
-    # normalize came after runs were recorded: left out of a config while false (same hash).
-    optional_defaults = {"normalize": False}
-    defaults = {
-        **META_DEFAULTS, "vnet_lr": 1e-3, "vnet_weight_decay": 1e-4, "vnet_hidden": 100,
-        **optional_defaults,
-    }
-    search_space = {**META_SPACE, "vnet_lr": ("log", 1e-4, 1e-2)}
 
     def __init__(self, params: dict[str, Any], ctx: TrainContext) -> None:
         super().__init__(params, ctx)
         p = params
-        require(p["vnet_lr"] >= 0, p, "vnet_lr", "non-negative")
-        require(p["vnet_weight_decay"] >= 0, p, "vnet_weight_decay", "non-negative")
-        require(p["vnet_hidden"] >= 1, p, "vnet_hidden", "at least 1")
         self.weight_log = WeightLog()
         # Its random initialisation must not shift the run's RNG stream (dropout, noise): the
         # trainer seeds once, and a CE run and this one then see the same random numbers.

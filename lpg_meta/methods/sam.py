@@ -6,7 +6,6 @@ from typing import Any
 
 import torch
 
-from lpg_meta.errors import UserError
 from lpg_meta.methods.base import LossFn, Method, StepInfo, TrainContext
 from lpg_meta.perturb.param import bn_running_stats_frozen, sam_perturb, sam_restore
 from lpg_meta.registry import METHODS
@@ -22,16 +21,9 @@ class SAM(Method):
     optimizer). Both passes use ``loss_fn`` when one is given (LPG plugs in this way).
     """
 
-    display_name = "SAM"
-    kind = "step"
-    step_cost = 2.0  # two forward-backward passes per step
-    defaults = {"rho": 0.05}
-    search_space = {"rho": ("log", 0.01, 0.5)}
 
     def __init__(self, params: dict[str, Any], ctx: TrainContext) -> None:
         super().__init__(params, ctx)
-        if params["rho"] < 0:
-            raise UserError(f"method.rho must be >= 0 for 'sam', got {params['rho']!r}.")
 
     def train_step(
         self,

@@ -7,7 +7,6 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from lpg_meta.errors import UserError
 from lpg_meta.methods.base import Method, TrainContext
 from lpg_meta.registry import METHODS
 
@@ -24,15 +23,9 @@ class SymmetricCE(Method):
     Defaults are the paper's CIFAR-10 values (CIFAR-100: alpha 6.0, beta 0.1).
     """
 
-    display_name = "SCE"
-    defaults = {"alpha": 0.1, "beta": 1.0}
-    search_space = {"alpha": ("log", 0.05, 10.0), "beta": ("log", 0.05, 10.0)}
 
     def __init__(self, params: dict[str, Any], ctx: TrainContext) -> None:
         super().__init__(params, ctx)
-        for key in ("alpha", "beta"):
-            if params[key] < 0:
-                raise UserError(f"method.{key} must be >= 0 for 'sce', got {params[key]!r}.")
 
     def per_sample_loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         ce = F.cross_entropy(logits, y, reduction="none")

@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from lpg_meta.errors import UserError
-
-HEADS = ("linear", "cosine")
-# ``head`` came after runs were recorded: left out of a config while "linear" (same hash).
-HEAD_OPTION: dict[str, Any] = {"head": "linear"}
 
 
 class NormedLinear(nn.Module):
@@ -33,8 +27,6 @@ class NormedLinear(nn.Module):
 
 def make_head(name: str, head: str, in_features: int, num_classes: int) -> nn.Module:
     """The classifier of model ``name``: a plain ``nn.Linear`` or the cosine ``NormedLinear``."""
-    if head not in HEADS:
-        raise UserError(f"model.head of '{name}' must be one of {', '.join(HEADS)}, got {head!r}.")
     if head == "cosine":
         return NormedLinear(in_features, num_classes)
     return nn.Linear(in_features, num_classes)
@@ -49,9 +41,3 @@ def image_shape(name: str, input_shape: tuple[int, ...]) -> tuple[int, int, int]
         )
     c, h, w = (int(s) for s in input_shape)
     return c, h, w
-
-
-def at_least(name: str, key: str, value: int | float, low: int | float) -> None:
-    """Raise a UserError unless ``value >= low``."""
-    if value < low:
-        raise UserError(f"model.{key} of '{name}' must be at least {low}, got {value}.")

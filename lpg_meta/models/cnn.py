@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
-
 import torch
 from torch import nn
 
 from lpg_meta.errors import UserError
-from lpg_meta.models._common import HEAD_OPTION, at_least, image_shape, make_head
+from lpg_meta.models._common import image_shape, make_head
 from lpg_meta.registry import MODELS
 
 
@@ -25,8 +23,6 @@ class CNN1d(nn.Module):
     BatchNorm after each convolution, before its ReLU.
     """
 
-    defaults: ClassVar[dict[str, Any]] = {"width": 32, "batchnorm": True, **HEAD_OPTION}
-    optional_defaults: ClassVar[dict[str, Any]] = HEAD_OPTION
     _SPECS = ((5, 2, 1), (3, 2, 1), (3, 2, 1))  # (kernel, stride, padding) of the three convs
 
     def __init__(
@@ -34,7 +30,6 @@ class CNN1d(nn.Module):
         head: str = "linear",
     ) -> None:
         super().__init__()
-        at_least("cnn1d", "width", width, 1)
         # ConvBase accepts (L,) or (1, L) samples: it reshapes its input to one channel.
         if len(input_shape) == 2 and input_shape[0] == 1:
             length = input_shape[1]
@@ -74,15 +69,12 @@ class CNN2d(nn.Module):
     makes the head independent of the image size.
     """
 
-    defaults: ClassVar[dict[str, Any]] = {"width": 32, "batchnorm": True, **HEAD_OPTION}
-    optional_defaults: ClassVar[dict[str, Any]] = HEAD_OPTION
 
     def __init__(
         self, num_classes: int, input_shape: tuple[int, ...], *, width: int, batchnorm: bool,
         head: str = "linear",
     ) -> None:
         super().__init__()
-        at_least("cnn2d", "width", width, 1)
         channels, _, _ = image_shape("cnn2d", input_shape)
         layers: list[nn.Module] = []
         for out, stride in ((width, 1), (width, 1), (2 * width, 2)):

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
-from lpg_meta.models._common import at_least
 from lpg_meta.registry import MODELS
 
 
@@ -16,14 +14,11 @@ from lpg_meta.registry import MODELS
 class MLP(nn.Module):
     """Flatten, ``depth`` hidden layers of ``width`` units with ReLU, then a linear classifier."""
 
-    defaults: ClassVar[dict[str, Any]] = {"width": 100, "depth": 2}
 
     def __init__(
         self, num_classes: int, input_shape: tuple[int, ...], *, width: int, depth: int
     ) -> None:
         super().__init__()
-        at_least("mlp", "width", width, 1)
-        at_least("mlp", "depth", depth, 0)
         layers: list[nn.Module] = [nn.Flatten()]
         fan_in = math.prod(input_shape)
         for _ in range(depth):

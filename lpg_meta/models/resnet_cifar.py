@@ -8,13 +8,11 @@ classes this is 464,154 parameters, as in ``kaidic/LDAM-DRW`` (plain linear head
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lpg_meta.models._common import HEAD_OPTION, image_shape, make_head
+from lpg_meta.models._common import image_shape, make_head
 from lpg_meta.registry import MODELS
 
 
@@ -95,9 +93,6 @@ class CifarResNet(nn.Module):
 class ResNet32(CifarResNet):
     """ResNet-32 (5 blocks per stage), the backbone of the long-tailed CIFAR protocols."""
 
-    # head: "cosine" is LDAM-DRW's ``use_norm`` (its NormedLinear), for ldam with s = 30.
-    defaults: ClassVar[dict[str, Any]] = dict(HEAD_OPTION)
-    optional_defaults: ClassVar[dict[str, Any]] = HEAD_OPTION
 
     def __init__(self, num_classes: int, input_shape: tuple[int, ...], *, head: str = "linear") -> None:
         channels, _, _ = image_shape("resnet32", input_shape)

@@ -7,13 +7,11 @@ classes has 36,479,194 parameters.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
-
 import torch
 from torch import nn
 
 from lpg_meta.errors import UserError
-from lpg_meta.models._common import at_least, image_shape
+from lpg_meta.models._common import image_shape
 from lpg_meta.registry import MODELS
 
 
@@ -47,7 +45,6 @@ class WideBlock(nn.Module):
 class WideResNet(nn.Module):
     """WRN-``depth``-``widen_factor``: three groups of ``(depth - 4) / 6`` wide blocks."""
 
-    defaults: ClassVar[dict[str, Any]] = {"depth": 28, "widen_factor": 10, "dropout": 0.0}
 
     def __init__(
         self,
@@ -62,9 +59,6 @@ class WideResNet(nn.Module):
         channels, _, _ = image_shape("wrn28_10", input_shape)
         if depth < 10 or (depth - 4) % 6:
             raise UserError(f"model.depth of 'wrn28_10' must be 6n + 4 with n >= 1, got {depth}.")
-        at_least("wrn28_10", "widen_factor", widen_factor, 1)
-        if not 0.0 <= dropout < 1.0:
-            raise UserError(f"model.dropout of 'wrn28_10' must be in [0, 1), got {dropout}.")
         n = (depth - 4) // 6
         widths = [16, 16 * widen_factor, 32 * widen_factor, 64 * widen_factor]
         self.conv1 = nn.Conv2d(channels, widths[0], 3, 1, 1, bias=False)

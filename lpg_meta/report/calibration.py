@@ -16,10 +16,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lpg_meta.catalog.methods import PROPOSED
 from lpg_meta.report.claim_specs import ClaimSpec
 from lpg_meta.report.claims import ALL_ROWS, summarize
 from lpg_meta.report.identical import identical_cells
-from lpg_meta.report.layout import Layout
+from lpg_meta.report.layout import Layout, method_family
 from lpg_meta.report.tidy import Results
 
 NON_NULL = ("supported", "contradicted")
@@ -58,7 +59,7 @@ def simulate(shape: Structure, rng: np.random.Generator, effect: float = 0.0, sp
         if m in shape.same.get(ds, {}):
             continue  # a repeat copies its first below
         method = str(shape.layout.methods.get(m, {}).get("method") or m)
-        shift = effect if method.startswith("lpg") else 0.0
+        shift = effect if method_family(method) == PROPOSED else 0.0
         draws = 0.7 + shift + shape.row_sd[ds] * rng.standard_normal(len(seeds))
         values[(ds, m, split, shape.metric)] = dict(zip(seeds, draws.tolist(), strict=True))
     for ds, repeats in shape.same.items():

@@ -31,7 +31,7 @@ import numpy as np
 from lpg_meta.report.across import BAYES_SAMPLES, Across, across_rows
 from lpg_meta.report.claim_specs import ClaimSpec, claim_specs
 from lpg_meta.report.identical import identical_cells
-from lpg_meta.report.layout import METRIC_INFO, PROTOCOLS
+from lpg_meta.report.layout import METRIC_INFO, PROTOCOLS, method_family
 from lpg_meta.report.power import minimum_detectable_effect
 from lpg_meta.report.stats import Friedman, Paired, friedman, holm_adjust, paired, verdict
 from lpg_meta.report.tidy import Results
@@ -121,8 +121,10 @@ def comparisons(results: Results, spec: ClaimSpec | None = None) -> list[tuple[s
             out += [(ds, m, base, "plug-in") for m in rows
                     if (base := layout.base_of(m)) is not None and (ds, base) in present]
             continue
+        # by default every row of another method family than the claimed one's is a baseline
+        claimed = method_family(method_of.get(spec.method, spec.method))
         baselines = [b for b in rows if (b in spec.baselines if spec.baselines is not None
-                                          else not method_of[b].startswith("lpg"))]
+                                          else method_family(method_of[b]) != claimed)]
         for a in (m for m in _method_rows(results, spec) if m in rows):
             out += [(ds, a, b, "lpg") for b in baselines if b != a]
     return out

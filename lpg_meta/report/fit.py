@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from lpg_meta.report.layout import proposed
 from lpg_meta.report.tables import Table
 
 PT_PER_IN = 72.27
@@ -104,7 +105,7 @@ def compact_groups(table: Table) -> list[tuple[str, list[str]]]:
     keep = {spec.reference} if spec.reference else set()
     for m in table.methods:
         method = table.method_ids.get(m, m)
-        if method.startswith("lpg") and not method.startswith("lpg_fixed"):  # hand-set rows: appendix only
+        if proposed(method):  # hand-set rows (an intervention): appendix only
             keep.add(m)
     for (m, i), cell in table.cells.items():
         if cell.mark == "best" and table.columns[i].kind in ("main", "shot"):

@@ -10,6 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from lpg_meta import catalog
+from lpg_meta.catalog.methods import PROPOSED
+from lpg_meta.errors import UserError
 from lpg_meta.results import METRIC_DIRECTIONS
 
 PROTOCOLS = ("balanced", "long-tail", "noisy")
@@ -118,8 +121,8 @@ class Layout:
     def base_of(self, row: str) -> str | None:
         """The row whose method is the base X of this ``lpg+X`` row, if the suite has one."""
         method = str(self.methods.get(row, {}).get("method") or row)
-        wrapper, plus, base = method.partition("+")
-        if not plus or not wrapper.startswith("lpg"):
+        _, plus, base = method.partition("+")  # only a plug-in composes (catalog.method_parts)
+        if not plus:
             return None
         return next((r for r, info in self.methods.items() if (info.get("method") or r) == base), None)
 
@@ -140,7 +143,7 @@ class Layout:
             methods = [m for m in self.methods if any((d, m) in present for d in rows)]
             if not rows or not methods:
                 continue
-            lpg = [m for m in methods if str(self.methods[m].get("method") or m).startswith("lpg")]
+            lpg = [m for m in methods if method_family(str(self.methods[m].get("method") or m)) == PROPOSED]
             groups = [("", [m for m in methods if m not in lpg]), ("", lpg)]
             extra = {"long-tail": ("shots",), "noisy": ("peak",)}.get(kind, ())
             reference = "ce" if "ce" in methods else methods[0]
@@ -155,6 +158,22 @@ class Layout:
              "reference": t.reference, "display": t.display} for t in self.tables]
         return {"suite": self.suite, "datasets": self.datasets, "methods": self.methods, "tables": tables,
                 "claims": self.claims, "tuning": self.tuning}
+
+
+def method_family(method: str) -> str:
+    """The declared family of ``method`` (every LPG variant and plug-in: ``lpg``); an undeclared name is its own."""
+    try:
+        return catalog.method_family(method)
+    except UserError:
+        return method
+
+
+def proposed(method: str) -> bool:
+    """Whether ``method`` is a learned variant of the method the suite reproduces (not a hand-set intervention)."""
+    try:
+        return catalog.method_family(method) == PROPOSED and not catalog.method_intervention(method)
+    except UserError:
+        return False
 
 
 def layout_from_dict(data: dict[str, Any]) -> Layout:

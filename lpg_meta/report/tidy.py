@@ -13,12 +13,14 @@ retraining (``write_tidy``):
 - ``curves.csv``: per-epoch and per-class series for the plots, ``dataset, method, seed,
   series, epoch, class, value`` (6 significant digits): ``test_balanced_accuracy`` per
   epoch; on long-tail rows ``per_class_accuracy`` and
-  ``train_count`` per class; for LPG runs ``lpg_<quantity>`` and ``gradient_amplification`` (mean
-  ``||g~|| / ||g||``) per epoch and class, on noisy rows with ``label_noise_rate`` per training
-  label (the share of the samples carrying it whose true class is another); for
-  ``mwnet``, ``l2rw``, ``gdw`` on noisy rows ``flipped_weight_share`` and
-  ``weight_auc_clean_vs_flipped`` per epoch; on noisy rows ``class_noise_rate`` per class
-  (the share of the class's training labels flipped, ``data.noise.per_class_rate``).
+  ``train_count`` per class; every series the run's method declares it records
+  (``lpg_meta/catalog``): a per-class one (LPG's) as ``RECORD_<quantity>`` with
+  ``gradient_amplification`` (mean ``||g~|| / ||g||``) per epoch and class, on noisy rows with
+  ``label_noise_rate`` per training label (the share of the samples carrying it whose true class
+  is another); a per-epoch one under its declared name (the reweighting methods'
+  ``flipped_weight_share`` and ``weight_auc_clean_vs_flipped`` on noisy rows); on noisy rows
+  ``class_noise_rate`` per class (the share of the class's training labels flipped,
+  ``data.noise.per_class_rate``).
 - ``runs.json``: the layout (row order, display names, tables, each data set row's config,
   each method row's search space and the suite's trial count) and the failed runs with their reason.
 - ``run_settings.csv`` (written from result files): each run's resolved method and optimiser
@@ -37,7 +39,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lpg_meta import catalog
 from lpg_meta.errors import UserError
+from lpg_meta.registry import Series
 from lpg_meta.report.collect import RESULT_NAME, Run, load_runs
 from lpg_meta.report.layout import Layout, layout_from_dict, protocol
 from lpg_meta.results import METRIC_DIRECTIONS, PER_EPOCH_METRICS, history_key, write_text_atomic
@@ -48,7 +52,6 @@ RUN_FIELDS = ("suite", "dataset", "method", "seed", "split", "metric", "value")
 CURVE_FIELDS = ("dataset", "method", "seed", "series", "epoch", "class", "value")
 # Every metric of a split, the per-epoch ones first (the order of runs.csv's rows).
 SCALARS = (*PER_EPOCH_METRICS, *(m for m in METRIC_DIRECTIONS if m not in PER_EPOCH_METRICS))
-PEAKS = PER_EPOCH_METRICS
 COLLAPSED = "collapsed"  # 1.0 where lpg_meta.collapse flags the run's test curve, else 0.0
 SPLITS = ("test", "val")
 PAC_BAYES = "pac_bayes"  # the split of the bound's fields (result.json's ``pac_bayes`` block)
@@ -98,7 +101,7 @@ def _run_values(run: Run, noisy: bool) -> list[tuple[str, str, float]]:
             if (value := run.metric(metric, split)) is not None:
                 out.append((split, metric, value))
         if noisy:
-            for metric in PEAKS:
+            for metric in PER_EPOCH_METRICS:
                 key = history_key(split, metric)
                 curve = [h[key] for h in run.result.get("history") or [] if isinstance(h.get(key), (int, float))]
                 if curve:
@@ -123,21 +126,32 @@ def _run_curves(run: Run, long_tail: bool) -> dict[str, list[tuple[int | None, i
         series["per_class_accuracy"] = _by_class(per_class)
         counts = (run.result.get("data") or {}).get("per_class", {}).get("train") or []
         series["train_count"] = [(None, c, float(v)) for c, v in enumerate(counts)]
-    for key in ("mwnet", "l2rw", "gdw"):  # the weight diagnostic of noisy rows, per epoch
-        record = run.result.get(key) or {}
-        for name in ("flipped_weight_share", "weight_auc_clean_vs_flipped"):
-            if record.get(name):
-                series[name] = [(e + 1, None, _round(v)) for e, v in enumerate(record[name])
-                                if isinstance(v, (int, float)) and math.isfinite(v)]
-    lpg = run.result.get("lpg") or {}
-    if lpg.get("trajectory"):
-        series[f"lpg_{lpg.get('quantity', 'a_c')}"] = _epoch_class(lpg["trajectory"])
-    if lpg.get("amplification"):  # mean ||g~|| / ||g|| per epoch and class
-        series[AMPLIFICATION] = _epoch_class(lpg["amplification"])
     noise = (run.result.get("data") or {}).get("noise") or {}
-    if lpg and noise.get("kind", "none") != "none":  # the label a perturbation is indexed by: its flip rate
-        series[LABEL_NOISE_RATE] = _by_class(noise.get("per_label_rate") or [])
+    for declared in recorded_series(str((run.result.get("config") or {}).get("method", ""))):
+        record = run.result.get(declared.record) or {}
+        values = record.get(declared.key)
+        if not values:
+            continue
+        if not declared.per_class:  # one value per epoch (a reweighting method's weight diagnostic)
+            series[declared.name] = [(e + 1, None, _round(v)) for e, v in enumerate(values)
+                                     if isinstance(v, (int, float)) and math.isfinite(v)]
+            continue
+        series[f"{declared.record}_{record.get('quantity', declared.label)}"] = _epoch_class(values)
+        if record.get("amplification"):  # mean ||g~|| / ||g|| per epoch and class
+            series[AMPLIFICATION] = _epoch_class(record["amplification"])
+        if noise.get("kind", "none") != "none":  # the label a perturbation is indexed by: its flip rate
+            series[LABEL_NOISE_RATE] = _by_class(noise.get("per_label_rate") or [])
     return {k: v for k, v in series.items() if v}
+
+
+def recorded_series(method: str) -> tuple[Series, ...]:
+    """The per-epoch series method ``method`` declares it records (both halves of a plug-in); none for
+    a method no longer declared."""
+    try:
+        parts = catalog.method_parts(method)
+    except UserError:
+        return ()
+    return tuple(s for part in parts if part is not None for s in part.series)
 
 
 def _by_class(values: list[float | None]) -> list[tuple[int | None, int | None, float]]:

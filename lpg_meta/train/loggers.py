@@ -3,8 +3,8 @@
 Opt-in with ``train.log`` (``[tensorboard, mlflow]``, or ``wandb`` where it is installed). Each
 epoch's ``history`` record (train loss, learning rate, validation and test accuracies) goes out
 as it is made, with a meta-learned method's meta loss and LPG's per-class perturbation. The
-settings are not part of a run's identity (``results.NOT_IDENTITY``) and are left out of the
-``config`` a result records, so ``result.json`` is the same with logging on or off; a logger
+settings are not part of a run's identity (``identity="never"`` in ``config.TRAIN_PARAMS``) and are
+left out of the ``config`` a result records, so ``result.json`` is the same with logging on or off; a logger
 only reads what the run computed, so nothing it does changes a number.
 
 Where curves go: ``train.log_dir`` (default ``runs/live``) holds TensorBoard's event files

@@ -93,7 +93,8 @@ def train(
     seed_everything(seed)
     device = resolve_device(tcfg["device"])
     acc = Accelerator(tcfg, device)
-    with stage(f"building {cfg['dataset']} (seed {seed})") if tcfg["progress"] != "none" else nullcontext():
+    shown = train_setting(tcfg, "progress")
+    with stage(f"building {cfg['dataset']} (seed {seed})") if shown != "none" else nullcontext():
         bundle = build_data(cfg["dataset"], cfg["data"], seed)
     model = build_model(cfg["model"], bundle.num_classes, bundle.input_shape, cfg["model_params"])
     model = acc.prepare_model(model, tcfg)
@@ -157,7 +158,7 @@ def train(
         dataset = EpochBatches(bundle.train, bundle, batch_size, steps_per_epoch, seed)
         workers = WorkerBatches(dataset, acc.num_workers, device)
     live = open_live_log(cfg)  # train.log's loggers: they read each epoch's record, nothing more
-    progress = Progress(tcfg["progress"], epochs * steps_per_epoch, f"{cfg['dataset']}/{cfg['method']}/s{seed}")
+    progress = Progress(shown, epochs * steps_per_epoch, f"{cfg['dataset']}/{cfg['method']}/s{seed}")
     try:
         while epoch < epochs:
             model.train()

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from lpg_meta.bench.estimate import method_factor
 from lpg_meta.bench.preflight import data_present
 from lpg_meta.data import DATASETS
 from lpg_meta.errors import UserError
+from lpg_meta.registry import METHODS
+
+
+@pytest.fixture
+def costly_gce():
+    """gce declared with a step cost of 3 for one test."""
+    declared = METHODS.declaration("gce")
+    METHODS.declare(replace(declared, step_cost=3.0), replace=True)
+    yield
+    METHODS.declare(declared, replace=True)
 
 
 @pytest.mark.parametrize(
@@ -21,18 +33,13 @@ def test_step_cost_is_the_product_of_the_methods_step_costs(method: str, factor:
     assert method_factor(method) == factor
 
 
-def test_a_new_step_cost_needs_no_bench_edit(monkeypatch: pytest.MonkeyPatch) -> None:
-    from lpg_meta.methods import METHODS
-
-    monkeypatch.setattr(METHODS.get("gce"), "step_cost", 3.0)
+def test_a_new_step_cost_needs_no_bench_edit(costly_gce: None) -> None:
     assert method_factor("gce") == 3.0 and method_factor("lpg+gce") == pytest.approx(1.4 * 3.0)
 
 
-def test_the_dry_run_text_reads_step_costs_from_the_methods(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_dry_run_text_reads_step_costs_from_the_methods(costly_gce: None) -> None:
     from lpg_meta.bench.command import format_dry_run
-    from lpg_meta.methods import METHODS
 
-    monkeypatch.setattr(METHODS.get("gce"), "step_cost", 3.0)
     summary = {"suite": "s", "output": "o", "storage": "j", "cells": [], "run_equivalents": 0, "seconds": 0.0,
                "seconds_unknown": 0, "workers": 1, "seconds_start": 0.0, "seconds_work": 0.0, "seconds_report": 0.0}
     text = format_dry_run(summary)

@@ -14,9 +14,9 @@ import yaml
 
 from lpg_meta.bench import make_plan, run_suite, storage, tuning, units
 from lpg_meta.bench.storage import RunStore
+from lpg_meta.catalog import method_defaults
 from lpg_meta.config import OPTIM_DEFAULTS
 from lpg_meta.errors import UserError
-from lpg_meta.methods import method_defaults
 from lpg_meta.report import leaderboard
 
 TINY = {

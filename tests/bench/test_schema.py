@@ -8,8 +8,8 @@ import yaml
 
 from lpg_meta.bench import expand, load_suite, parse_suite
 from lpg_meta.bench.cells import config_hash
+from lpg_meta.catalog import method_defaults
 from lpg_meta.errors import UserError
-from lpg_meta.methods import method_defaults
 
 BASE = yaml.safe_load("""
 suite: t
@@ -62,7 +62,7 @@ MALFORMED = [
      ["defaults.data.noise_rate is 0.2 but datasets.lt.noise is 'none'", "sym_incl"]),
     ("shot thresholds", setting("datasets.lt.data", {"many_threshold": 10}),
      ["datasets.lt.data.few_threshold (20) must not exceed datasets.lt.data.many_threshold (10)"]),
-    ("profile", setting("datasets.lt.data", {"profile": "exponential"}), ["datasets.lt.data.profile", "Known: exp, step"]),
+    ("profile", setting("datasets.lt.data", {"profile": "exponential"}), ["datasets.lt.data.profile", "must be one of exp, step"]),
     ("data typo", setting("datasets.lt.data", {"num_sample": 5}), ["datasets.lt.data.num_sample", "'num_samples'"]),
     ("both spellings", setting("datasets.lt.data", {"imbalance": 5}), ["datasets.lt.imbalance", "keep one"]),
     ("params typo", setting("methods.lpg_scale.params", {"epsilon": 0.1}), ["methods.lpg_scale.params.epsilon", "'eps'"]),

@@ -7,8 +7,9 @@ import yaml
 
 from lpg_meta.bench.layout import suite_spec
 from lpg_meta.bench.schema import parse_suite
+from lpg_meta.catalog import method_display_name
 from lpg_meta.errors import UserError
-from lpg_meta.methods import METHODS, method_display_name
+from lpg_meta.methods import METHODS
 
 SUITE = """
 suite: t

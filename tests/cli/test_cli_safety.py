@@ -25,6 +25,7 @@ def test_train_never_replaces_the_result_of_another_config(tmp_path, monkeypatch
     assert main(["train", *TINY, "--set", "data.imbalance=10"]) == 2
     err = capsys.readouterr().err
     assert "holds the result of another config" in err and "--out DIR" in err and "--force" in err
+    assert "(it differs in data.imbalance: 1.0 -> 10.0)" in err  # the one setting that differs, no other
     assert path.read_bytes() == first
     # The same config again (progress is no part of it) is trained again and replaces its result.
     assert main(["train", *TINY, "--set", "train.progress=log"]) == 0

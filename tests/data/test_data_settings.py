@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from lpg_meta.data import build_data, data_defaults
+from lpg_meta.catalog import data_defaults
+from lpg_meta.data import build_data
 from lpg_meta.errors import UserError
 
 BAD = [

@@ -10,8 +10,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lpg_meta.catalog import method_search_space
 from lpg_meta.errors import UserError
-from lpg_meta.methods import METHODS, StepInfo, TrainContext, build_method, method_search_space
+from lpg_meta.methods import METHODS, StepInfo, TrainContext, build_method
 
 CTX = TrainContext(num_classes=3, class_counts=[8, 8, 8], epochs=1, steps_per_epoch=4)
 NAMES = ("clip", "gnoise", "sam")

@@ -10,8 +10,9 @@ import pytest
 import torch
 from torch.func import functional_call
 
+from lpg_meta.catalog import model_defaults
 from lpg_meta.errors import UserError
-from lpg_meta.models import MODELS, build_model, model_defaults, model_names
+from lpg_meta.models import MODELS, build_model
 
 # A small configuration of each model that runs in well under a second on a CPU.
 # A newly registered model must add itself here (test_every_model_has_a_small_case).
@@ -32,10 +33,10 @@ def _build(name: str, seed: int = 0) -> tuple[torch.nn.Module, tuple[int, ...]]:
 
 
 def test_every_model_has_a_small_case() -> None:
-    assert set(model_names()) == set(SMALL)
+    assert set(MODELS.names()) == set(SMALL)
 
 
-@pytest.mark.parametrize("name", model_names())
+@pytest.mark.parametrize("name", MODELS.names())
 def test_forward_backward(name: str) -> None:
     model, shape = _build(name)
     x = torch.randn(4, *shape)
@@ -47,7 +48,7 @@ def test_forward_backward(name: str) -> None:
         assert p.grad is not None and torch.isfinite(p.grad).all(), pname
 
 
-@pytest.mark.parametrize("name", model_names())
+@pytest.mark.parametrize("name", MODELS.names())
 def test_float64(name: str) -> None:
     model, shape = _build(name)
     model = model.double()
@@ -58,7 +59,7 @@ def test_float64(name: str) -> None:
     assert torch.isfinite(model(torch.randn(2, *shape, dtype=torch.float64))).all()
 
 
-@pytest.mark.parametrize("name", model_names())
+@pytest.mark.parametrize("name", MODELS.names())
 def test_same_seed_same_parameters(name: str) -> None:
     a, _ = _build(name, seed=3)
     b, _ = _build(name, seed=3)
@@ -68,7 +69,7 @@ def test_same_seed_same_parameters(name: str) -> None:
     assert any(not torch.equal(sa[k], sc[k]) for k in sa)
 
 
-@pytest.mark.parametrize("name", model_names())
+@pytest.mark.parametrize("name", MODELS.names())
 def test_virtual_sgd_step_double_backward(name: str) -> None:
     # The meta-learner's pattern: a differentiable SGD step, then a loss at the new weights
     # differentiated back to the old ones. In-place ops on activations would break this.
@@ -84,14 +85,14 @@ def test_virtual_sgd_step_double_backward(name: str) -> None:
     assert any(g is not None and g.abs().sum() > 0 for g in meta_grads)
 
 
-@pytest.mark.parametrize("name", model_names())
+@pytest.mark.parametrize("name", MODELS.names())
 def test_no_inplace_activations(name: str) -> None:
     model, _ = _build(name)
     for module in model.modules():
         assert not getattr(module, "inplace", False), f"{name}: {module} is in-place"
 
 
-@pytest.mark.parametrize("name", model_names())
+@pytest.mark.parametrize("name", MODELS.names())
 def test_defaults_match_constructor(name: str) -> None:
     defaults = model_defaults(name)
     defaults["extra"] = 1  # a copy: the registered dict is untouched
@@ -104,7 +105,7 @@ def test_defaults_match_constructor(name: str) -> None:
     assert keyword_only == set(MODELS.get(name).defaults)
 
 
-@pytest.mark.parametrize("name", model_names())
+@pytest.mark.parametrize("name", MODELS.names())
 def test_unknown_setting_is_a_user_error(name: str) -> None:
     shape, _ = SMALL[name]
     with pytest.raises(UserError, match="unknown setting model.nope"):
@@ -118,7 +119,7 @@ def test_unknown_setting_is_a_user_error(name: str) -> None:
         ("cnn1d", (1, 40), {"batchnorm": 1}, "true or false"),
         ("cnn1d", (3, 8, 8), {}, "1-D signals"),
         ("cnn2d", (1, 40), {}, "image inputs"),
-        ("mlp", (1, 40), {"width": 0}, "at least 1"),
+        ("mlp", (1, 40), {"width": 0}, "model.width must be >= 1"),
         ("resnet32", (1, 40), {}, "image inputs"),
         ("wrn28_10", (3, 32, 32), {"depth": 27}, "6n \\+ 4"),
         ("wrn28_10", (3, 32, 32), {"dropout": 1.0}, "dropout"),
@@ -134,7 +135,7 @@ def test_unknown_model_is_a_user_error() -> None:
         build_model("resnet23", 10, (3, 32, 32), {})
 
 
-@pytest.mark.parametrize("name", model_names())
+@pytest.mark.parametrize("name", MODELS.names())
 def test_higher_inner_loop(name: str) -> None:
     # The meta-learner also differentiates through a virtual step with ``higher``.
     model, shape = _build(name)
