@@ -43,7 +43,8 @@ def add_run_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--dry-run", action="store_true", help="list the cells and their estimated cost; run nothing")
     parser.add_argument("--print-config", default=None, metavar="CELL",
                         help="print the resolved config of cell DATASET/METHOD (a glob: every matching cell) on the "
-                             "suite's first seed with its untuned values, and its config hash; run nothing")
+                             "suite's first seed with its untuned values, and its config hash; run nothing "
+                             "(default: run the suite)")
     parser.add_argument("--devices", default=None, metavar="0,1,...",
                         help="GPUs the workers share round-robin (default: every visible GPU when there are several)")
     parser.add_argument("--storage-retry", type=float, default=None, metavar="SECONDS",
@@ -159,8 +160,8 @@ def format_dry_run(summary: dict[str, Any]) -> str:
         "A run-equivalent is one full training run; each trial counts as one per tuning seed (pruned trials "
         "stop early, so this is an upper bound). Time = run-equiv. x epochs x steps/epoch x seconds/step x step cost "
         f"({_step_costs()}; others x1); seconds/step is measured from finished runs of the dataset row, or, "
-        f"where marked *, taken from the 2-core reference CPU ({_model_steps()} at batch 128, scaled with "
-        f"the batch; {1000 * STEP_SECONDS:.1f} ms for the small models), plus each run's start-up "
+        f"where marked *, taken from the 2-core reference CPU ({_model_steps()}, {1000 * STEP_SECONDS:.1f} ms "
+        f"for the small models; at batch 128, scaled with the batch), plus each run's start-up "
         f"({RUN_START_SECONDS:g} s) and evaluation. The total adds the process start-up "
         f"({PROCESS_START_SECONDS:g} s), building the data and the report (tables, claims, plots, theory).",
     ])

@@ -10,7 +10,7 @@ passes; meta-learned LPG about 5: virtual step, meta gradient through it, real s
 factors were measured on the 2-core reference machine, one thread, MNIST-1D with cnn1d and batch
 128; ``STEP_SECONDS`` is fitted (see its comment). Without finished runs, seconds/step comes
 from the model's declared ``step_seconds`` (its step at batch 128 on that machine), scaled linearly
-with the batch size; models missing from the table get ``STEP_SECONDS``. Steps per epoch come
+with the batch size; models without one get ``STEP_SECONDS`` at batch 128, scaled the same way. Steps per epoch come
 from building the data, or, for sources with fixed pools (CIFAR) whose files are not on disk
 yet, from ``nominal_train_size``. Estimates are for the 2-core reference CPU until runs of a row
 finish (e.g. on a GPU); then that row's measured seconds/step takes over.
@@ -39,11 +39,12 @@ from lpg_meta.bench.cells import Cell
 from lpg_meta.config import train_setting
 from lpg_meta.errors import UserError
 
-STEP_SECONDS = 0.0082  # see below: fitted with RUN_START_SECONDS
+STEP_SECONDS = 0.0094  # see below: fitted with RUN_START_SECONDS
 REFERENCE_BATCH = 128
 # A model's seconds per ce training step at batch 128 on the reference machine (2 cores) is its
-# declared ``step_seconds`` (lpg_meta/catalog/models.py); models without one keep STEP_SECONDS
-# whatever their batch (the suites sized with it stay as they were).
+# declared ``step_seconds`` (lpg_meta/catalog/models.py), STEP_SECONDS for models without one; both
+# scale linearly with the batch (a cnn1d of width 64 took 3.5 ms at batch 64 and 6.2 ms at 128 there,
+# benchmarks/cpu_regimes.md).
 # Start-up and report, measured in CPU seconds (one thread: what an idle core takes) on the smoke
 # suite's MNIST-1D rows and on results/cpu, 2-core reference machine:
 PROCESS_START_SECONDS = 5.0  # imports (2.9 s) and the first run's warm-up (2.2 s)
@@ -51,9 +52,9 @@ EVAL_COST = 1 / 3  # an evaluated sample costs a third of a training sample (a f
 REPORT_SECONDS = 3.0  # tables, claims, plots and theory of a small suite (smoke: 3.4 s)
 REPORT_SECONDS_PER_RUN = 0.13  # what each seeded run adds to them (about 85 s for the 646 runs of cpu.yaml)
 # A run's start-up (model, data split, checkpoints, result file, Optuna bookkeeping) and the small
-# models' seconds per ce step: fitted to the whole-suite times measured on the 2-core AVX2 machine,
-# cpu.yaml with 2 workers (4,681 s in the runner, results/cpu/RUN.md) and smoke.yaml with 1 (22 s)
-# by `benchmarks/bench_dry_run.py --fit`. Fitting both exactly needs a negative start-up (-0.6 s), so
+# models' seconds per ce step at batch 128: fitted to the whole-suite times measured on the 2-core AVX2
+# machine, cpu.yaml with 2 workers (4,681 s in the runner, results/cpu/RUN.md) and smoke.yaml with 1
+# (22 s), by `benchmarks/bench_dry_run.py --fit`. Fitting both exactly needs a start-up of -0.04 s, so
 # the start-up is 0 (what it costs is inside the measured step time) and the step time fits cpu.yaml;
 # results/bench/dry_run_estimate.json gives both ratios. Re-fit when a suite's measured time moves.
 RUN_START_SECONDS = 0.0
@@ -99,9 +100,8 @@ def data_info(cell: Cell, seed: int, cache: dict[str, Any]) -> dict[str, Any]:
 def default_step_seconds(cfg: dict[str, Any]) -> float:
     """Seconds per ce step of the cell's model and batch size on the reference machine."""
     measured = catalog.model(cfg["model"]).step_seconds
-    if measured is None:
-        return STEP_SECONDS
-    return measured * cfg["train"]["batch_size"] / REFERENCE_BATCH
+    at_reference_batch = STEP_SECONDS if measured is None else measured
+    return at_reference_batch * cfg["train"]["batch_size"] / REFERENCE_BATCH
 
 
 def measured_step_seconds(output: Path, dataset_row: str) -> float | None:

@@ -38,8 +38,9 @@ def test_a_cells_seconds_add_start_up_and_evaluation(plan, monkeypatch) -> None:
     row = estimate.estimate_cell(cell, 1, 2, 0, plan.output, cache)
     data = cache["steps"]["lt"]
     assert data["eval_samples"] > 0 and data["steps"] == row["steps_per_epoch"]
-    train = 3 * 3 * data["steps"] * 0.01  # 3 run-equivalents x 3 epochs x steps x 10 ms (ce: x1)
-    evaluation = 3 * 3 * data["eval_samples"] * 0.01 / 32 / 3  # a third of a training sample each, batch 32
+    step = 0.01 * 32 / 128  # 10 ms a step at the reference batch 128, scaled to the suite's batch 32
+    train = 3 * 3 * data["steps"] * step  # 3 run-equivalents x 3 epochs x steps (ce: x1)
+    evaluation = 3 * 3 * data["eval_samples"] * step / 32 / 3  # a third of a training sample each
     assert row["seconds"] == pytest.approx(train + 3 * 2.0 + evaluation)
 
 
