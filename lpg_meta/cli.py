@@ -52,7 +52,8 @@ class Parser(argparse.ArgumentParser):
             options = {o.lstrip("-"): o for a in self._actions for o in a.option_strings if o.startswith("--")}
             match = difflib.get_close_matches(flags[0].lstrip("-"), list(options), n=1, cutoff=0.6) if flags else []
             hint = f" Did you mean '{options[match[0]]}'?" if match else ""
-        super().error(f"{message}.{hint} See '{self.prog} --help'.")
+        # One line, no usage block: the message names the option and the fix, --help has the rest.
+        self.exit(2, f"{self.prog}: error: {message}.{hint} See '{self.prog} --help'.\n")
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
