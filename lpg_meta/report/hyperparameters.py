@@ -93,7 +93,7 @@ def _lines(results: Results) -> list[tuple[str, int]]:
         for c in group:
             if space and c["tuned"]:
                 values = ", ".join(f"{k} {_num(v)}" for k, v in sorted(c["tuned"].items()))
-                rows.append((f"\\quad {latex_escape(results.layout.dataset_name(c['dataset']))} & "
+                rows.append((f"\\enspace {latex_escape(results.layout.dataset_name(c['dataset']))} & "
                              f"\\multicolumn{{2}}{{@{{}}l}}{{{latex_escape(values)}}} \\\\", 1))
     return rows
 
@@ -119,7 +119,7 @@ def render_tex(results: Results) -> str:
     lines = ["% lpg-meta hyperparameters: one-column table floats; needs \\usepackage{booktabs}."]
     for n, rows in enumerate(chunks):
         caption = "Hyperparameters: search space, trials and tuned values per cell" + ("" if n == 0 else " (continued)")
-        lines += ["\\begin{table}[t]", "\\centering", "\\scriptsize", "\\setlength{\\tabcolsep}{3pt}",
+        lines += ["\\begin{table}[t]", "\\centering", "\\scriptsize", "\\setlength{\\tabcolsep}{2pt}",
                   f"\\caption{{{caption}.}}", f"\\label{{tab:{suite}-hyperparameters{'' if n == 0 else f'-{n + 1}'}}}",
                   "\\begin{tabular}{@{}llr@{}}", "\\toprule", "Method & Search space & Trials \\\\", "\\midrule",
                   *rows, "\\bottomrule", "\\end{tabular}"]

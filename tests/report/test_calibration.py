@@ -31,7 +31,8 @@ def test_the_simulated_suite_keeps_the_committed_structure(shape):
     assert fake.present() == {c for c in real.present() if real.get(*c, "balanced_accuracy")}
     assert [(c.dataset, c.method, c.baseline, c.same_as) for c in check_claims(fake)] == \
         [(c.dataset, c.method, c.baseline, c.same_as) for c in check_claims(real)]  # repeats stay repeats
-    assert len(fake.get("mnist1d_pair", "lpg", "balanced_accuracy")) == 10  # extra seeds kept
+    assert sorted(fake.get("mnist1d_pair", "lpg", "balanced_accuracy")) == \
+        sorted(real.get("mnist1d_pair", "lpg", "balanced_accuracy"))  # each cell's seeds kept
     assert 0.001 < shape.row_sd["digits_bal"] < shape.row_sd["mnist1d_pair"]
 
 

@@ -67,7 +67,7 @@ def test_a_declared_method_reaches_tables_claims_and_plots(tmp_path, toy_method)
     claims = check_claims(results)
     assert {(c.method, c.baseline) for c in claims} == {("lpg", "ce"), ("lpg", "toy")}
     (plot,) = plot_weight_share(results, tmp_path / "plots")
-    assert plot.path.name == "weight_share_noisy.png" and list(plot.series) == ["Toy-RW"]
+    assert plot.path.name == "weight_share_noisy" and list(plot.series) == ["Toy-RW"]
     np.testing.assert_allclose(plot.series["Toy-RW"], np.mean(list(SHARES.values()), axis=0), rtol=1e-5)
 
 

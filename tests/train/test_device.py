@@ -31,7 +31,7 @@ def test_defaults_leave_configs_as_they_were():
 
 
 @pytest.mark.parametrize(("key", "value", "message"), [
-    ("amp", "fp16", "none or bf16"), ("channels_last", "yes", "true, false or null"),
+    ("amp", "fp16", "one of none, bf16"), ("channels_last", "yes", "true, false or null"),
     ("num_workers", -1, ">= 0"), ("max_steps_per_epoch", -2, ">= 0")])
 def test_bad_settings_name_the_key(key, value, message):
     with pytest.raises(UserError, match=f"train.{key}.*{message}"):
