@@ -19,6 +19,8 @@ from pathlib import Path
 import pytest
 
 TEX_PACKAGES = ("texlive-latex-base", "texlive-latex-recommended")
+# pdffonts lists the fonts a PDF embeds (the figures must hold no Type 3 font).
+PDF_TOOLS = ("poppler-utils",)
 # Overfull boxes up to this width pass: 1 pt is a third of the 3 pt column padding, invisible in print.
 OVERFULL_TOLERANCE_PT = 1.0
 # The pages the tables are written for (lpg_meta.report.render.TARGETS): a two-column paper
@@ -45,24 +47,31 @@ DOCUMENTS = {
 DOCUMENT = DOCUMENTS["twocolumn"]
 
 
-def _unavailable(reason: str) -> None:
+def _unavailable(tool: str, reason: str) -> None:
     if os.environ.get("LPG_REQUIRE_LATEX") == "1":
-        pytest.fail(f"LPG_REQUIRE_LATEX=1 but pdflatex cannot run here: {reason}")
-    pytest.skip(f"pdflatex not available: {reason}")
+        pytest.fail(f"LPG_REQUIRE_LATEX=1 but {tool} cannot run here: {reason}")
+    pytest.skip(f"{tool} not available: {reason}")
 
 
-def _install() -> str | None:
-    """Install TeX Live with apt-get where we may; return why not, or None."""
+def _install(tool: str, packages: tuple[str, ...]) -> str | None:
+    """Install ``packages`` (which provide ``tool``) with apt-get where we may; return why not, or None."""
     if not shutil.which("apt-get"):
-        return "no pdflatex and no apt-get to install it"
+        return f"no {tool} and no apt-get to install it"
     if os.geteuid() != 0:
-        return f"no pdflatex; install it with: apt-get install {' '.join(TEX_PACKAGES)}"
+        return f"no {tool}; install it with: apt-get install {' '.join(packages)}"
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for command in (["apt-get", "update"], ["apt-get", "install", "-y", "--no-install-recommends", *TEX_PACKAGES]):
+    for command in (["apt-get", "update"], ["apt-get", "install", "-y", "--no-install-recommends", *packages]):
         done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
         if done.returncode != 0:
             return f"'{' '.join(command)}' failed: {done.stderr.strip()[-300:]}"
-    return None if shutil.which("pdflatex") else "apt-get ran but pdflatex is still missing"
+    return None if shutil.which(tool) else f"apt-get ran but {tool} is still missing"
+
+
+def _require(tool: str, packages: tuple[str, ...]) -> None:
+    if not shutil.which(tool):
+        reason = _install(tool, packages)
+        if reason:
+            _unavailable(tool, reason)
 
 
 @pytest.fixture(scope="session")
@@ -73,10 +82,7 @@ def latex() -> Callable[[str, Path], str]:
     Fails on an error, on an overfull box wider than OVERFULL_TOLERANCE_PT, and on a float too
     large for the page.
     """
-    if not shutil.which("pdflatex"):
-        reason = _install()
-        if reason:
-            _unavailable(reason)
+    _require("pdflatex", TEX_PACKAGES)
 
     def compile_tex(tex: str, folder: Path, document: str = "twocolumn") -> str:
         folder.mkdir(parents=True, exist_ok=True)
@@ -93,6 +99,25 @@ def latex() -> Callable[[str, Path], str]:
         return log
 
     return compile_tex
+
+
+@pytest.fixture(scope="session")
+def pdf_font_types() -> Callable[[Path], list[str]]:
+    """``pdf_font_types(pdf)``: the type column of ``pdffonts`` for each font ``pdf`` embeds.
+
+    Installs poppler-utils like ``latex`` installs TeX Live; skips where it cannot, or fails
+    under ``LPG_REQUIRE_LATEX=1``."""
+    _require("pdffonts", PDF_TOOLS)
+
+    def font_types(pdf: Path) -> list[str]:
+        listing = subprocess.run(["pdffonts", str(pdf)], capture_output=True, text=True, check=True).stdout
+        _, rule, *rows = listing.splitlines()
+        # The rule of dashes under the header gives the columns; the second one is the type.
+        columns = [m.span() for m in re.finditer(r"-+", rule)]
+        start, end = columns[1][0], columns[2][0]
+        return [row[start:end].strip() for row in rows]
+
+    return font_types
 
 
 def documents_for(name: str) -> tuple[str, ...]:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from lpg_meta.report import leaderboard
 
 RESULTS = Path(__file__).resolve().parents[2] / "results" / "cpu"
@@ -25,17 +23,12 @@ def test_every_committed_table_fits_each_page_it_is_laid_out_for(fits_every_page
     assert {"claims.tex", "theory.tex", "hyperparameters.tex"} <= set(names)
 
 
-def test_committed_pdfs_embed_no_type3_font():
-    import shutil
-    import subprocess
-
-    if not shutil.which("pdffonts"):
-        pytest.skip("pdffonts (poppler-utils) not installed")
+def test_committed_pdfs_embed_only_truetype_fonts(pdf_font_types):
     pdfs = sorted((RESULTS / "plots").glob("*.pdf"))
     assert pdfs
     for pdf in pdfs:
-        listing = subprocess.run(["pdffonts", str(pdf)], capture_output=True, text=True, check=True).stdout
-        assert "Type 3" not in listing, f"{pdf.name}:\n{listing}"
+        types = pdf_font_types(pdf)
+        assert types and set(types) <= {"TrueType", "CID TrueType"}, f"{pdf.name}: {types}"
 
 
 def test_the_committed_leaderboard_is_a_function_of_the_committed_runs_csv():
