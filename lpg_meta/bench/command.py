@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import shlex
 from typing import Any
@@ -172,8 +173,12 @@ def _seed_line(design: dict[str, Any]) -> str:
     how = (f"from the power rule effect_sd {design['effect_sd']:g}" if design["effect_sd"] is not None
            else "as listed")
     extra = f", plus {design['extra_seeds']} extra seeds on chosen cells" if design["extra_seeds"] else ""
-    return (f"seeds: {design['n']} per cell {how}{extra}; a paired comparison on {design['n']} seeds detects "
-            f"{design['mde_sd']:.2f} paired sd (MDE at alpha {design['alpha']:g}, power {design['power']:g}). "
+    if math.isfinite(design["mde_sd"]):
+        power = (f"a paired comparison on {design['n']} seeds detects {design['mde_sd']:.2f} paired sd "
+                 f"(MDE at alpha {design['alpha']:g}, power {design['power']:g})")
+    else:  # a t-test needs 2 pairs; below that no effect size is detectable
+        power = f"{design['n']} seed(s) a cell cannot carry a paired comparison (it needs at least 2)"
+    return (f"seeds: {design['n']} per cell {how}{extra}; {power}. "
             f"Tuning trials train on seed(s) {design['tuning_seeds']}, which no reported run uses.")
 
 

@@ -101,3 +101,14 @@ def test_the_cpu_suite_fixes_its_seeds_by_the_rule_and_tunes_apart():
     assert cpu.tuning.seeds == (1000,) and cpu.tuning.margin == 1 and cpu.tuning.last_epochs == 3
     smoke = load_suite(benchmarks / "smoke.yaml")
     assert smoke.tuning.seeds == (100,) and not set(smoke.tuning.seeds) & set(smoke.seeds)
+
+
+def test_the_dry_run_states_what_the_seeds_detect_and_prints_no_mde_for_one_seed(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    for seeds, expected in (([0, 1, 2], "a paired comparison on 3 seeds detects 3.10 paired sd"),
+                            ([0], "1 seed(s) a cell cannot carry a paired comparison (it needs at least 2)")):
+        data = {**copy.deepcopy(BASE), "seeds": seeds}
+        (tmp_path / "suite.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+        assert main(["run", str(tmp_path / "suite.yaml"), "--dry-run"]) == 0
+        out = capsys.readouterr().out
+        assert expected in out and "inf paired" not in out, out
