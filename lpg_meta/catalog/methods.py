@@ -100,6 +100,10 @@ _lpg("lpg_shift", "LPG-shift", "LPG, shift form: a class-level change of the per
 # threshold 0.75 clips only the hardest samples.
 _lpg("lpg_clip", "LPG-clip", "LPG, clip form: class-level per-sample clipping at tau_max * sigmoid(phi) "
      "(ablation row).", {"tau_max": Param(1.5, low=0.0, low_open=True, space=("float", 0.3, 3.0)), **_LPG_META})
+# eps: a small fixed push, so the rule stays near its base method; d_eps = 1: the push grows
+# one-for-one with the gap |tau - q_c| in probability; eps_max = 0.5: a class's gradient is at most
+# 1.5x or at least 0.5x its base value; ema = 0.9: q follows roughly the last 10 batches in which
+# the class appears.
 METHODS.declare(MethodDeclaration(
     name="lpg_rule", module="lpg_meta.methods.lpg", display_name="LPG-rule", series=(_PER_CLASS,),
     description="Closed-form LPG: a_c from a running true-class probability; no meta split.",
