@@ -84,8 +84,7 @@ def measure(method: str, args: argparse.Namespace, device: torch.device) -> dict
         "channels_last": acc.channels_last, "threads": torch.get_num_threads(),
         "torch": torch.__version__, "commit": git_commit(), "steps_timed": args.steps, "warmup_steps": args.warmup,
         "method_params": {k: v for k, v in m.params.items() if not isinstance(v, (dict, list))},
-        # ``auto`` is resolved by setup() (jvp for one SGD step); the method holds the result
-        # (its BilevelStep's own backend setting is unused).
+        # ``auto`` is resolved by setup() (jvp for one SGD step); the method holds the result.
         "meta_backend": getattr(m, "backend", None),
         "step_seconds": step_s, "step_seconds_all": times, "images_per_second": BATCH / step_s,
         "note": args.note,

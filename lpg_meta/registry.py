@@ -60,11 +60,27 @@ class Declaration:
 
 
 @dataclass(frozen=True)
+class Quantity:
+    """A per-class value a series may hold, and how a figure labels it.
+
+    ``neutral``: the value that leaves the gradient as it is (a perturbation's 0), drawn as a
+    dashed line; None where there is none (a clipping threshold).
+    """
+
+    name: str
+    label: str
+    neutral: float | None = None
+
+
+@dataclass(frozen=True)
 class Series:
     """A per-epoch series a method records, and how the report names it.
 
-    ``result.json[record][key]`` holds one value per epoch (``per_class``: one list of per-class
-    values per epoch); the report's curve is named ``name`` and its axis ``label``.
+    ``result.json[record][key]`` holds one value per epoch; the report's curve is named ``name``
+    and its axis ``label``. A ``per_class`` series (a learned per-class perturbation) holds one list
+    of per-class values per epoch, of the quantity ``result.json[record]["quantity"]`` names
+    (``label`` where it names none); its curve is ``RECORD_<quantity>`` (``curve``), and
+    ``quantities`` are the ones it may hold, with their axis labels, the first the figure's own.
     """
 
     name: str
@@ -72,6 +88,24 @@ class Series:
     key: str
     label: str
     per_class: bool = False
+    quantities: tuple[Quantity, ...] = ()
+
+    def curve(self, quantity: str) -> str:
+        """The curve a per-class series holding ``quantity`` is named by: ``RECORD_<quantity>``."""
+        return f"{self.record}_{quantity}"
+
+    def quantity_of(self, curve: str) -> Quantity | None:
+        """The quantity curve ``curve`` of this per-class series holds (an undeclared one labelled by its
+        own name), or None where the curve is not this series'."""
+        if not self.per_class or not curve.startswith(self.curve("")):
+            return None
+        name = curve.removeprefix(self.curve(""))
+        return next((q for q in self.quantities if q.name == name), Quantity(name, name))
+
+    @property
+    def figure_quantity(self) -> Quantity:
+        """The quantity a figure of this series is labelled by: the first declared (else ``label``)."""
+        return self.quantities[0] if self.quantities else Quantity(self.label, self.label)
 
 
 @dataclass(frozen=True)

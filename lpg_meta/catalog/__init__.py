@@ -84,6 +84,15 @@ def method_family(name: str) -> str:
     return wrapper.family or wrapper.name
 
 
+def plugin_base(name: str) -> str | None:
+    """The method plug-in ``name`` wraps: its base (``lpg+la``: ``la``), or the reference baseline where it
+    runs alone (``lpg`` wraps plain cross-entropy); None where ``name`` is no plug-in."""
+    wrapper, base = method_parts(name)
+    if not wrapper.accepts_bases:
+        return None
+    return base.name if base is not None else methods.REFERENCE
+
+
 def method_intervention(name: str) -> bool:
     """Whether method ``name`` is a hand-set intervention (``lpg_fixed``) rather than a method to rank."""
     wrapper, _ = method_parts(name)

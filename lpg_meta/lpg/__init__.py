@@ -21,14 +21,13 @@ from lpg_meta.lpg.meta import (
     preserved_state,
     resolve_backend,
 )
-from lpg_meta.lpg.rule import RULE_DEFAULTS, ClassRule
+from lpg_meta.lpg.rule import ClassRule
 
 __all__ = [
     "AmplificationLog",
     "BACKENDS",
     "CLOSED_FORM",
     "FORMS",
-    "RULE_DEFAULTS",
     "Backend",
     "BilevelStep",
     "ClassRule",

@@ -13,9 +13,13 @@ from typing import ClassVar
 import torch
 from torch import nn
 
+from lpg_meta import catalog
+
 Transform = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 _NORM_EPS = 1e-12  # keeps g / ||g|| finite for a sample whose gradient vanishes
+# A form's settings default to those of the method that runs it (lpg_meta/catalog/methods.py).
+_SCALE, _SHIFT, _CLIP, _MATRIX = (catalog.method_defaults(m) for m in ("lpg_scale", "lpg_shift", "lpg_clip", "lpg"))
 
 
 class Form(nn.Module):
@@ -65,7 +69,7 @@ class ScaleForm(Form):
 
     name = "scale"
 
-    def __init__(self, num_classes: int, eps: float = 0.5, normalize: bool = True) -> None:
+    def __init__(self, num_classes: int, eps: float = _SCALE["eps"], normalize: bool = _SCALE["normalize"]) -> None:
         super().__init__(num_classes, (num_classes,))
         self.eps = eps
         self.normalize = normalize
@@ -89,7 +93,7 @@ class ShiftForm(Form):
 
     name = "shift"
 
-    def __init__(self, num_classes: int, eps: float = 0.5) -> None:
+    def __init__(self, num_classes: int, eps: float = _SHIFT["eps"]) -> None:
         super().__init__(num_classes, (num_classes,))
         self.eps = eps
 
@@ -113,7 +117,7 @@ class ClipForm(Form):
 
     name = "clip"
 
-    def __init__(self, num_classes: int, tau_max: float = 1.5) -> None:
+    def __init__(self, num_classes: int, tau_max: float = _CLIP["tau_max"]) -> None:
         super().__init__(num_classes, (num_classes,))
         self.tau_max = tau_max
 
@@ -145,7 +149,8 @@ class MatrixForm(Form):
     name = "matrix"
 
     def __init__(
-        self, num_classes: int, eps: float = 0.5, normalize: bool = True, zero_sum: bool = True
+        self, num_classes: int, eps: float = _MATRIX["eps"], normalize: bool = _MATRIX["normalize"],
+        zero_sum: bool = _MATRIX["zero_sum"],
     ) -> None:
         super().__init__(num_classes, (num_classes, num_classes))
         self.eps = eps

@@ -125,15 +125,14 @@ def lookahead_meta_grad(
 
 
 class BilevelStep:
-    """Meta-learns a perturbation module's parameters by one-step look-ahead.
+    """The outer half of a bilevel step: the meta-optimizer of a module's parameters (phi), given
+    their look-ahead meta-gradients (``lookahead_meta_grad``, which the method computes).
 
     Args:
         module: the perturbation (its trainable parameters are phi).
         meta_optimizer: ``"adam"`` or ``"sgd"``.
         meta_lr: meta learning rate.
         phi_decay: after each meta step ``phi *= 1 - phi_decay`` (pull toward no perturbation).
-        backend: a key of ``BACKENDS`` or ``"auto"`` (fixed by ``resolve``, else on each step).
-        steps: virtual look-ahead steps.
         weight_decay: the meta optimizer's weight decay.
     """
 
@@ -143,8 +142,6 @@ class BilevelStep:
         meta_optimizer: str = "adam",
         meta_lr: float = 1e-3,
         phi_decay: float = 0.0,
-        backend: str = "higher",
-        steps: int = 1,
         weight_decay: float = 0.0,
     ) -> None:
         self.params: list[torch.Tensor] = [p for p in module.parameters() if p.requires_grad]
@@ -156,25 +153,7 @@ class BilevelStep:
             self.optimizer = torch.optim.SGD(self.params, lr=meta_lr, weight_decay=weight_decay)
         else:
             raise UserError(f"unknown meta optimizer '{meta_optimizer}'. Known: adam, sgd.")
-        check_backend(backend)
         self.phi_decay = phi_decay
-        self.backend = backend
-        self.steps = steps
-
-    def step(
-        self,
-        model: nn.Module,
-        optimizer: torch.optim.Optimizer,
-        batch: Batch,
-        meta_batch: Batch,
-        train_loss: TrainLoss,
-    ) -> float:
-        """One meta update of phi; returns the look-ahead meta loss (before the update)."""
-        grads, value = lookahead_meta_grad(
-            model, optimizer, batch, meta_batch, train_loss, self.params, self.backend, self.steps
-        )
-        self.apply(grads)
-        return value
 
     def apply(self, grads: list[torch.Tensor]) -> None:
         """One meta-optimizer step of phi on the given meta-gradients, then the decay."""

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import torch
 
-# Defaults. eps: a small fixed push, so the rule stays near its base method; d_eps = 1: the push
-# grows one-for-one with the gap |tau - q_c| in probability; eps_max = 0.5: a class's gradient is
-# at most 1.5x or at least 0.5x its base value; ema = 0.9: q follows roughly the last 10 batches
-# in which the class appears.
-RULE_DEFAULTS: dict[str, float] = {"eps": 0.05, "d_eps": 1.0, "eps_max": 0.5, "ema": 0.9}
+from lpg_meta import catalog
+
+# The settings' defaults are lpg_rule's declared ones (lpg_meta/catalog/methods.py, with their reasons).
+_DECLARED = catalog.method_defaults("lpg_rule")
 
 
 class ClassRule:
@@ -30,10 +29,10 @@ class ClassRule:
     def __init__(
         self,
         num_classes: int,
-        eps: float = RULE_DEFAULTS["eps"],
-        d_eps: float = RULE_DEFAULTS["d_eps"],
-        eps_max: float = RULE_DEFAULTS["eps_max"],
-        ema: float = RULE_DEFAULTS["ema"],
+        eps: float = _DECLARED["eps"],
+        d_eps: float = _DECLARED["d_eps"],
+        eps_max: float = _DECLARED["eps_max"],
+        ema: float = _DECLARED["ema"],
         device: torch.device | None = None,
     ) -> None:
         self.eps, self.d_eps, self.eps_max, self.ema = eps, d_eps, eps_max, ema

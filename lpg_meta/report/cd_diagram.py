@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 
 from lpg_meta.report.figure_style import figure_files, is_column, new_figure, save_figure
 from lpg_meta.report.layout import METRIC_INFO, PROTOCOL_TITLES, PROTOCOLS
-from lpg_meta.report.plots import Plot, _safe, wrap
+from lpg_meta.report.plot_parts import Plot, safe_name, wrap
 from lpg_meta.report.stats import Friedman, friedman
 from lpg_meta.report.tidy import Results
 from lpg_meta.results import write_text_atomic
@@ -163,7 +163,7 @@ def plot_cd_diagrams(results: Results, out: Path, metric: str = "balanced_accura
         datasets, methods, left_out, f = protocol_friedman(results, protocol, metric)
         if not datasets:
             continue
-        stem = out / f"cd_{_safe(protocol)}"
+        stem = out / f"cd_{safe_name(protocol)}"
         note = stem.with_suffix(".txt")
         if f is not None and f.p_f < f.alpha:
             plots.append(_draw(results, protocol, methods, left_out, f, stem))

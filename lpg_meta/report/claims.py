@@ -47,7 +47,7 @@ class Claim:
     dataset: str
     method: str
     baseline: str
-    kind: str  # 'lpg' (a method against baselines) or 'plug-in' (lpg+X against X)
+    kind: str  # 'baselines' (a method against baselines) or 'plug-in' (lpg+X against X)
     metric: str
     result: Paired
     verdict: str  # from the Holm-adjusted p
@@ -126,7 +126,7 @@ def comparisons(results: Results, spec: ClaimSpec | None = None) -> list[tuple[s
         baselines = [b for b in rows if (b in spec.baselines if spec.baselines is not None
                                           else method_family(method_of[b]) != claimed)]
         for a in (m for m in _method_rows(results, spec) if m in rows):
-            out += [(ds, a, b, "lpg") for b in baselines if b != a]
+            out += [(ds, a, b, "baselines") for b in baselines if b != a]
     return out
 
 

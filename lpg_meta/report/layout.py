@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lpg_meta import catalog
-from lpg_meta.catalog.methods import PROPOSED
+from lpg_meta.catalog.methods import PROPOSED, REFERENCE
 from lpg_meta.errors import UserError
 from lpg_meta.results import METRIC_DIRECTIONS
 
@@ -118,6 +118,14 @@ class Layout:
     def method_name(self, row: str) -> str:
         return self.method_names().get(row, row)
 
+    def method_of(self, row: str) -> str:
+        """The registry method of ``row`` (a row that names none runs the method of its own name)."""
+        return str(self.methods.get(row, {}).get("method") or row)
+
+    def row_of(self, method: str, rows: list[str] | None = None) -> str | None:
+        """The first row (of ``rows``, else of the suite) that runs ``method``, if any."""
+        return next((r for r in (self.methods if rows is None else rows) if self.method_of(r) == method), None)
+
     def base_of(self, row: str) -> str | None:
         """The row whose method is the base X of this ``lpg+X`` row, if the suite has one."""
         method = str(self.methods.get(row, {}).get("method") or row)
@@ -146,7 +154,7 @@ class Layout:
             lpg = [m for m in methods if method_family(str(self.methods[m].get("method") or m)) == PROPOSED]
             groups = [("", [m for m in methods if m not in lpg]), ("", lpg)]
             extra = {"long-tail": ("shots",), "noisy": ("peak",)}.get(kind, ())
-            reference = "ce" if "ce" in methods else methods[0]
+            reference = self.row_of(REFERENCE, methods) or methods[0]
             tables.append(TableSpec(kind, rows, [g for g in groups if g[1]], metric, extra,
                                     reference=reference))
         return tables
@@ -172,6 +180,14 @@ def proposed(method: str) -> bool:
     """Whether ``method`` is a learned variant of the method the suite reproduces (not a hand-set intervention)."""
     try:
         return catalog.method_family(method) == PROPOSED and not catalog.method_intervention(method)
+    except UserError:
+        return False
+
+
+def intervention(method: str) -> bool:
+    """Whether ``method`` is a hand-set intervention (``lpg_fixed``, ``lpg_fixed+X``); an undeclared name is not."""
+    try:
+        return catalog.method_intervention(method)
     except UserError:
         return False
 

@@ -8,7 +8,8 @@ Every figure ``<name>`` is written at two print widths, ``<name>_column.pdf`` (3
    count, mean ± std over seeds (error bars, no lines across categorical classes).
 2. ``curves_<row>``: per-epoch test balanced accuracy, mean ± std band over seeds.
 3. ``trajectory_<row>``: the learned per-class perturbation of LPG runs over epochs, mean ± std
-   over seeds, a panel per LPG row whose value moves (a row constant over training is named, not drawn).
+   over seeds, a panel per row whose method declares a per-class series (LPG's) and whose value
+   moves (a row constant over training is named, not drawn).
 4. ``cd_<protocol>``: average ranks over a protocol's data set rows with Nemenyi's critical difference,
    drawn only where Friedman's test rejects (``lpg_meta.report.cd_diagram``).
 5. ``noise_*``: test accuracy against noise rate where rows differ only in their noise rate.
@@ -24,10 +25,7 @@ records holding exactly the arrays it drew, so tests can check a figure against 
 from __future__ import annotations
 
 import json
-import re
-import textwrap
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -35,8 +33,10 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from lpg_meta.catalog.methods import PROPOSED, REFERENCE
+from lpg_meta.report.cd_diagram import plot_cd_diagrams
+from lpg_meta.report.class_noise import plot_class_noise
 from lpg_meta.report.figure_style import (
-    figure_files,
     is_column,
     legend,
     method_colours,
@@ -47,36 +47,12 @@ from lpg_meta.report.figure_style import (
     style,
 )
 from lpg_meta.report.layout import _NOISE_NAMES
-from lpg_meta.report.tidy import Results
+from lpg_meta.report.plot_parts import Plot, label_quantity, panel_title, row_series, safe_name, wrap
+from lpg_meta.report.tidy import Results, class_curves
 
 PLOTS_DIR = "plots"
 SHOWN = 3  # best other rows drawn beside the reference and LPG
 LEGEND_CLASSES = 10  # up to this many classes: a qualitative palette and a legend; beyond: a colour bar
-QUANTITIES = {"a_c": "learned per-class perturbation $a_c$", "tau_c": "clip threshold $\\tau_c$"}
-
-
-@dataclass(frozen=True)
-class Plot:
-    """A written figure and the data drawn: ``series[label]`` against ``x``.
-
-    ``path`` is the figure's name in its folder, without suffix (its PDFs are ``files``), or the
-    ``.txt`` written in place of a figure (``kind == "note"``).
-    """
-
-    path: Path
-    kind: str
-    x: np.ndarray
-    series: dict[str, np.ndarray] = field(default_factory=dict)
-    errors: dict[str, np.ndarray] = field(default_factory=dict)
-    panel: str = ""  # the method row of one panel, where a figure has several
-
-    @property
-    def files(self) -> list[Path]:
-        return [self.path] if self.kind == "note" else figure_files(self.path)
-
-
-def _safe(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-") or "x"
 
 
 def over_seeds(counts: list[int]) -> str:
@@ -87,31 +63,11 @@ def over_seeds(counts: list[int]) -> str:
     return f"mean ± std over {low} seeds" if low == high else f"mean ± std over {low} to {high} seeds"
 
 
-def wrap(text: str, width: float) -> str:
-    """``text`` in lines that fit a figure ``width`` inches wide in 8 pt text, beside a legend on its right."""
-    return textwrap.fill(text, int(width * 14), break_on_hyphens=False)
-
-
-def panel_title(results: Results, row: str) -> str:
-    """A method row's name as the title of a 1.5 in panel: a long name breaks before its parenthesis."""
-    name = results.layout.method_name(row)
-    return name.replace(" (", "\n(", 1) if len(name) > 18 else name
-
-
-def _series(results: Results, ds: str, m: str, name: str) -> dict[int, dict[int, float]]:
-    """seed -> {epoch or class: value} of one curve series."""
-    out: dict[int, dict[int, float]] = {}
-    for (d, method, seed, series), points in results.curves.items():
-        if (d, method, series) == (ds, m, name):
-            out[seed] = {(e if e is not None else c): v for e, c, v in points}
-    return out
-
-
 def shown_methods(results: Results, ds: str, metric: str = "balanced_accuracy") -> list[str]:
-    """The reference (ce), every ``lpg`` row, then the best ``SHOWN`` other rows by mean."""
+    """The reference baseline's rows (ce), the paper's method's (lpg), then the best ``SHOWN`` other rows by mean."""
     present = [m for m in results.layout.methods if results.get(ds, m, metric)]
     method_of = {m: str(results.layout.methods[m].get("method") or m) for m in present}
-    first = [m for m in present if method_of[m] in ("ce", "lpg")]
+    first = [m for m in present if method_of[m] in (REFERENCE, PROPOSED)]
     others = sorted((m for m in present if m not in first),
                     key=lambda m: -float(np.mean(list(results.get(ds, m, metric).values()))))
     return first + others[:SHOWN]
@@ -125,14 +81,14 @@ def plot_per_class(results: Results, out: Path) -> list[Plot]:
         if results.layout.protocol(ds) != "long-tail":
             continue
         methods = shown_methods(results, ds)
-        counts = next((c for m in methods if (c := _series(results, ds, m, "train_count"))), {})
+        counts = next((c for m in methods if (c := row_series(results, ds, m, "train_count"))), {})
         if not counts:
             continue
         count = next(iter(counts.values()))
         order = np.array(sorted(count, key=lambda c: (-count[c], c)))  # most frequent first, ties by label
         drawn, series, errors, seeds = [], {}, {}, []
         for m in methods:
-            by_seed = _series(results, ds, m, "per_class_accuracy")
+            by_seed = row_series(results, ds, m, "per_class_accuracy")
             if not by_seed:
                 continue
             values = 100.0 * np.array([[run.get(int(c), np.nan) for c in order] for run in by_seed.values()])
@@ -160,7 +116,7 @@ def plot_per_class(results: Results, out: Path) -> list[Plot]:
             legend(fig, width, columns=3)
             return fig
 
-        plots.append(Plot(save_figure(draw, out / f"per_class_{_safe(ds)}"), "per_class", order, series, errors))
+        plots.append(Plot(save_figure(draw, out / f"per_class_{safe_name(ds)}"), "per_class", order, series, errors))
     return plots
 
 
@@ -169,12 +125,12 @@ def plot_curves(results: Results, out: Path, series_name: str = "test_balanced_a
     plots = []
     colours = method_colours(results.layout)
     for ds in results.layout.datasets:
-        methods = [m for m in shown_methods(results, ds) if _series(results, ds, m, series_name)]
+        methods = [m for m in shown_methods(results, ds) if row_series(results, ds, m, series_name)]
         if not methods:
             continue
         series, errors, epochs, seeds = {}, {}, {}, []
         for m in methods:
-            by_seed = _series(results, ds, m, series_name)
+            by_seed = row_series(results, ds, m, series_name)
             length = min(len(run) for run in by_seed.values())  # seeds that stopped early: common epochs only
             x = epochs[m] = np.array(sorted(next(iter(by_seed.values())))[:length])
             values = 100.0 * np.array([[run[e] for e in x] for run in by_seed.values()])
@@ -198,7 +154,7 @@ def plot_curves(results: Results, out: Path, series_name: str = "test_balanced_a
             legend(fig, width)
             return fig
 
-        plots.append(Plot(save_figure(draw, out / f"curves_{_safe(ds)}"), "curves", x, series, errors))
+        plots.append(Plot(save_figure(draw, out / f"curves_{safe_name(ds)}"), "curves", x, series, errors))
     return plots
 
 
@@ -219,7 +175,7 @@ def plot_trajectories(results: Results, out: Path) -> list[Plot]:
     plots = []
     for ds in results.layout.datasets:
         panels, constant = [], []
-        for m, name in lpg_panels(results, ds):
+        for m, name, declared, quantity in class_curves(results, ds):
             by_seed = _series_grid(results, ds, m, name)
             length = min(g.shape[0] for g in by_seed)
             stacked = np.stack([g[:length] for g in by_seed])
@@ -227,12 +183,12 @@ def plot_trajectories(results: Results, out: Path) -> list[Plot]:
                 constant.append(results.layout.method_name(m))
                 continue
             spread = np.nanstd(stacked, axis=0, ddof=1) if len(by_seed) > 1 else None
-            panels.append((m, name, np.nanmean(stacked, axis=0), spread, len(by_seed)))
+            panels.append((m, quantity, np.nanmean(stacked, axis=0), spread, len(by_seed), declared.figure_quantity))
         if not panels:
             continue
-        stem = out / f"trajectory_{_safe(ds)}"
+        stem = out / f"trajectory_{safe_name(ds)}"
         classes = panels[0][2].shape[1]
-        for m, _, mean, _, _ in panels:
+        for m, _, mean, _, _, _ in panels:
             plots.append(Plot(stem, "trajectory", np.arange(1, len(mean) + 1),
                               {f"class {c}": mean[:, c] for c in range(mean.shape[1])}, panel=m))
 
@@ -245,7 +201,7 @@ def plot_trajectories(results: Results, out: Path) -> list[Plot]:
             # class index with a colour bar (100 legend entries would hide the plot).
             few = classes <= LEGEND_CLASSES
             cmap = colormaps["tab10"] if few else colormaps["viridis"]
-            for ax, (m, name, mean, spread, n) in zip(axes.flat, panels, strict=False):
+            for ax, (m, quantity, mean, spread, n, _) in zip(axes.flat, panels, strict=False):
                 epochs = np.arange(1, len(mean) + 1)
                 for c in range(mean.shape[1]):
                     color = cmap(c) if few else cmap(c / max(1, classes - 1))
@@ -253,11 +209,7 @@ def plot_trajectories(results: Results, out: Path) -> list[Plot]:
                     if spread is not None and few:  # ± std over seeds
                         ax.fill_between(epochs, mean[:, c] - spread[:, c], mean[:, c] + spread[:, c], color=color,
                                         alpha=0.12, lw=0)
-                quantity = name.removeprefix("lpg_")
-                if quantity == "a_c":  # a_c = 0 leaves the gradient as it is; a threshold has no such line
-                    ax.axhline(0.0, color="grey", lw=0.7, ls="--")
-                else:  # a_c is the figure's y label; another quantity names its own panel
-                    ax.set_ylabel(QUANTITIES.get(quantity, quantity))
+                label_quantity(ax, quantity, panels[0][5])
                 ax.set_title(panel_title(results, m) + (f"\nn = {n}" if len(seeds) > 1 else ""))  # n if they differ
                 ax.set_xlabel("epoch")
                 ax.xaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
@@ -275,18 +227,11 @@ def plot_trajectories(results: Results, out: Path) -> list[Plot]:
             if constant:
                 title += "\n" + wrap(f"constant over training, not drawn: {', '.join(constant)}", width)
             fig.suptitle(title)
-            fig.supylabel(QUANTITIES["a_c"])
+            fig.supylabel(panels[0][5].label)
             return fig
 
         save_figure(draw, stem)
     return plots
-
-
-def lpg_panels(results: Results, ds: str) -> list[tuple[str, str]]:
-    """``(method row, series)`` of every LPG series (``lpg_<quantity>``) of a data set row, in row order."""
-    order = {m: i for i, m in enumerate(results.layout.methods)}
-    return sorted({(m, s) for d, m, _, s in results.curves if d == ds and s.startswith("lpg_")},
-                  key=lambda k: order.get(k[0], len(order)))
 
 
 def _series_grid(results: Results, ds: str, m: str, name: str) -> list[np.ndarray]:
@@ -349,7 +294,8 @@ def plot_noise(results: Results, out: Path) -> list[Plot]:
             legend(fig, width)
             return fig
 
-        name = f"noise_{_safe(str(dataset))}_{_safe(str(data.get('noise')))}_{_safe('-'.join(rows.values()))}"
+        name = "_".join(("noise", safe_name(str(dataset)), safe_name(str(data.get("noise"))),
+                         safe_name("-".join(rows.values()))))
         plots.append(Plot(save_figure(draw, out / name[:150]), "noise", rates, series, errors))
     return plots
 
@@ -367,7 +313,7 @@ def plot_weight_share(results: Results, out: Path) -> list[Plot]:
         drawn: dict[str, dict[str, tuple[np.ndarray, np.ndarray | None]]] = {}
         for m in results.layout.methods:
             for name in ("flipped_weight_share", "weight_auc_clean_vs_flipped"):
-                by_seed = _series(results, ds, m, name)
+                by_seed = row_series(results, ds, m, name)
                 if by_seed:
                     epochs = max(max(v) for v in by_seed.values())
                     grid = np.array([[v.get(e, np.nan) for e in range(1, epochs + 1)] for v in by_seed.values()],
@@ -380,7 +326,7 @@ def plot_weight_share(results: Results, out: Path) -> list[Plot]:
         if not shares:
             continue
         rate = ((info.get("config") or {}).get("data") or {}).get("noise_rate")
-        seeds = [len(_series(results, ds, m, "flipped_weight_share")) for m in shares]
+        seeds = [len(row_series(results, ds, m, "flipped_weight_share")) for m in shares]
 
         def draw(width: float, ds: str = ds, drawn: dict = drawn, rate: float | None = rate,
                  seeds: list = seeds) -> Figure:
@@ -403,7 +349,7 @@ def plot_weight_share(results: Results, out: Path) -> list[Plot]:
                          f"{over_seeds(seeds)}")
             return fig
 
-        path = save_figure(draw, out / f"weight_share_{_safe(ds)}")
+        path = save_figure(draw, out / f"weight_share_{safe_name(ds)}")
         plots.append(Plot(path, "weight_share", np.arange(1, max(len(v[0]) for v in shares.values()) + 1),
                           {results.layout.method_name(m): v[0] for m, v in shares.items()}))
     return plots
@@ -411,9 +357,6 @@ def plot_weight_share(results: Results, out: Path) -> list[Plot]:
 
 def make_plots(results: Results, out: str | Path) -> list[Plot]:
     """Every plot that applies, written to ``<out>/plots/``."""
-    from lpg_meta.report.cd_diagram import plot_cd_diagrams  # they draw with this module's helpers
-    from lpg_meta.report.class_noise import plot_class_noise
-
     folder = Path(out) / PLOTS_DIR
     with style():
         return (plot_per_class(results, folder) + plot_curves(results, folder) + plot_trajectories(results, folder)

@@ -66,7 +66,10 @@ PUBLISHED: tuple[Published, ...] = (
     Published(NOISY, "MW-Net", 86.62, "accuracy", GDW, primary=False),
 )
 
-# Our method names -> the names the papers use. Plug-in order varies, so both spellings.
+# Our method names -> the names the papers use. Plug-in order varies, so both spellings. This is data
+# about published numbers, not a switch on methods: it says which printed row of which paper a method's
+# cell is set beside (the papers' "ERM" is our ce), a fact of those papers that no declaration can
+# hold, and a method missing here is shown with no published number, not treated otherwise.
 METHOD_NAMES: dict[str, str] = {
     "ce": "ERM", "focal": "Focal", "ldam_drw": "LDAM-DRW", "la": "LA", "mwnet": "MW-Net",
     "lpl": "LPL", "la+lpl": "LA+LPL", "lpl+la": "LA+LPL", "gce": "GCE", "l2rw": "L2RW", "gdw": "GDW",

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from lpg_meta.catalog.methods import REFERENCE
 from lpg_meta.collapse import COLLAPSE_DROP
 from lpg_meta.errors import UserError, closest
 from lpg_meta.report.collect import mean_std
@@ -141,8 +142,10 @@ def _fill_column(results: Results, table: Table, index: int) -> None:
 
 
 def mark_reference(table: Table) -> str | None:
-    """The method every other is marked against: the table's reference, else CE where the table has it."""
-    reference = table.spec.reference or ("ce" if "ce" in table.methods else None)
+    """The method every other is marked against: the table's reference, else the first row of the reference
+    baseline (CE) where the table has one."""
+    reference = table.spec.reference or next((m for m in table.methods if table.method_ids.get(m, m) == REFERENCE),
+                                             None)
     return reference if reference in table.methods else None
 
 

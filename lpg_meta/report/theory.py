@@ -39,14 +39,15 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from lpg_meta.catalog.methods import PROPOSED, REFERENCE
+from lpg_meta.report.layout import intervention
 from lpg_meta.report.stats import ALPHA, Paired, paired
-from lpg_meta.report.tidy import AMPLIFICATION, LABEL_NOISE_RATE, PAC_BAYES, Results, last_epoch
+from lpg_meta.report.tidy import AMPLIFICATION, LABEL_NOISE_RATE, PAC_BAYES, Results, last_epoch, recorded_series
 from lpg_meta.report.tidy import NOISE_RATES as NOISE_RATE  # per true class, every noisy run
 
 EXACT_MAX_CLASSES = 8  # 8! = 40,320 permutations; beyond, Monte-Carlo draws
 DRAWS = 20_000
-FIXED = "lpg_fixed"
-TRAIN_COUNT, PERTURBATION = "train_count", "lpg_a_c"
+TRAIN_COUNT = "train_count"
 # What a class's amplification is read against, per protocol. Noise: the issue's rate per true class
 # (``noise.per_class_rate``) and the rate per training label, the class a perturbation is indexed by
 # (a source class of asym noise keeps only its unflipped samples under its own label).
@@ -111,8 +112,14 @@ def amplification(results: Results, ds: str, m: str, seed: int, last: bool = Fal
 
 
 def is_fixed(results: Results, m: str) -> bool:
-    """Whether row ``m`` is a hand-set intervention (``lpg_fixed`` or ``lpg_fixed+X``)."""
-    return str(results.layout.methods.get(m, {}).get("method") or m).split("+")[0] == FIXED
+    """Whether row ``m`` runs a hand-set intervention (``lpg_fixed`` or ``lpg_fixed+X``), as declared."""
+    return intervention(results.layout.method_of(m))
+
+
+def perturbation_curves(results: Results, m: str) -> set[str]:
+    """The curves of row ``m``'s declared per-class series at the quantity its figures are labelled by
+    (``lpg_a_c``: the hand-set perturbation of an intervention row)."""
+    return {s.curve(s.figure_quantity.name) for s in recorded_series(results.layout.method_of(m)) if s.per_class}
 
 
 @dataclass(frozen=True)
@@ -223,7 +230,8 @@ def ranking_sentence(row: BoundRow) -> str:
 
 @dataclass(frozen=True)
 class Intervention:
-    """An ``lpg_fixed`` row on one data set row against ``ce`` and ``lpg``."""
+    """An ``lpg_fixed`` row on one data set row against the rows of the reference baseline (``ce``) and of
+    the paper's method (``lpg``)."""
 
     dataset: str
     method: str
@@ -256,9 +264,9 @@ def interventions(results: Results) -> list[Intervention]:
         if kind not in ("long-tail", "noisy"):
             continue
         for m in (m for m in results.layout.methods if is_fixed(results, m) and (ds, m) in results.present()):
-            a = {}
+            a, curves = {}, perturbation_curves(results, m)
             for (d, mm, _, series), points in results.curves.items():
-                if (d, mm, series) == (ds, m, PERTURBATION):
+                if (d, mm) == (ds, m) and series in curves:
                     final = max((e or 0) for e, _, _ in points)
                     a.update({c: v for e, c, v in points if (e or 0) == final and c is not None and v != 0})
             if not a:
@@ -266,11 +274,12 @@ def interventions(results: Results) -> list[Intervention]:
             action = "amplify" if np.mean(list(a.values())) > 0 else "dampen"
             target, metric = ("tail", "few_shot") if kind == "long-tail" else ("noisy", "gap")
             values = _metric_values(results, ds, m, metric)
+            reference, proposed = (results.layout.row_of(method) for method in (REFERENCE, PROPOSED))
             against = {ref: paired(values, _metric_values(results, ds, ref, metric))
-                       for ref in ("ce", "lpg") if (ds, ref) in results.present()}
+                       for ref in (reference, proposed) if ref is not None and (ds, ref) in results.present()}
             # few-shot: amplify up, dampen down; gap: amplify wider, dampen narrower
             sign = (1 if action == "amplify" else -1)
-            verdict = _classify(against["ce"], sign) if "ce" in against else "no ce row"
+            verdict = _classify(against[reference], sign) if reference in against else f"no {REFERENCE} row"
             out.append(Intervention(ds, m, action, target, sorted(a), metric, values, against, verdict))
     return out
 

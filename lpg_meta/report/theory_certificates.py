@@ -23,6 +23,8 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
+from lpg_meta import catalog
+from lpg_meta.errors import UserError
 from lpg_meta.report.stats import ALPHA, Paired, paired
 from lpg_meta.report.theory import is_fixed, overall
 from lpg_meta.report.tidy import Results
@@ -94,11 +96,15 @@ def certificate_rows(results: Results, records: list[dict[str, str]]) -> list[Ce
 
 
 def base_of(results: Results, m: str) -> str | None:
-    """The row an LPG row plugs into: ``lpg+X`` -> ``X``, ``lpg`` and ``lpg_*`` -> ``ce``; None for others."""
-    method = str(results.layout.methods.get(m, {}).get("method") or m)
-    if is_fixed(results, m) or not method.startswith("lpg"):
+    """The method a plug-in row wraps, as declared (``lpg+X`` -> ``X``, ``lpg`` and ``lpg_*`` alone -> the
+    reference baseline ``ce``); None for a row that runs no plug-in, a hand-set intervention or an
+    undeclared method."""
+    if is_fixed(results, m):
         return None
-    return method.split("+", 1)[1] if "+" in method else "ce"
+    try:
+        return catalog.plugin_base(results.layout.method_of(m))
+    except UserError:
+        return None
 
 
 def tightenings(results: Results, rows: list[CertificateRow]) -> list[Tightening]:

@@ -25,7 +25,7 @@ from lpg_meta.report.figure_style import (
     new_figure,
     save_figure,
 )
-from lpg_meta.report.plots import _safe
+from lpg_meta.report.plot_parts import safe_name
 from lpg_meta.report.theory import LABEL_NOISE_RATE, NOISE_RATE, TRAIN_COUNT, BoundRow
 from lpg_meta.report.theory_render import AGAINST, CorrelationRow, Theory, _f
 from lpg_meta.report.tidy import PAC_BAYES, Results
@@ -37,7 +37,7 @@ def plot_bounds(results: Results, theory: Theory, folder: Path) -> list[Path]:
     """A figure per data set row: every run's bound (or, where vacuous, KL term) against its test error."""
     return [file for b in theory.bounds
             for file in figure_files(save_figure(lambda width, b=b: _bound_figure(results, b, width),
-                                                 folder / f"theory_bound_{_safe(b.dataset)}"))]
+                                                 folder / f"theory_bound_{safe_name(b.dataset)}"))]
 
 
 def _bound_figure(results: Results, b: BoundRow, width: float) -> Figure:
@@ -73,7 +73,7 @@ def plot_amplification(results: Results, theory: Theory, folder: Path) -> list[P
     files = []
     for ds, covariate in dict.fromkeys((r.data.dataset, r.data.covariate) for r in theory.correlations):
         rows = [r for r in theory.correlations if (r.data.dataset, r.data.covariate) == (ds, covariate)]
-        stem = folder / f"theory_amp_{FILE_NAMES[covariate]}_{_safe(ds)}"
+        stem = folder / f"theory_amp_{FILE_NAMES[covariate]}_{safe_name(ds)}"
         files += figure_files(save_figure(lambda width, rows=rows: _amplification_figure(results, rows, width),
                                           stem))
     return files

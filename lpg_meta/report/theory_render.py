@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lpg_meta.catalog.methods import PROPOSED, REFERENCE
 from lpg_meta.report.layout import PROTOCOL_TITLES
 from lpg_meta.report.plots import PLOTS_DIR
 from lpg_meta.report.render import latex_escape
@@ -182,16 +183,17 @@ def _diff(c: Paired | None, tex: bool) -> list[str]:
 
 def _intervention_rows(results: Results, theory: Theory, half: str, tex: bool) -> list[tuple[str, list[str]]]:
     rows = []
+    reference, proposed = (results.layout.row_of(method) for method in (REFERENCE, PROPOSED))
     for i in theory.interventions:
         if i.target != half:
             continue
         # few-shot: amplify up, dampen down; gap: amplify wider, dampen narrower (theory.interventions)
         predicted = ">0" if i.action == "amplify" else "<0"
         classes = ", ".join(map(str, i.classes))
-        row = [i.action, *_diff(i.against.get("ce"), tex)]
+        row = [i.action, *_diff(i.against.get(reference or ""), tex)]
         if not tex:
             row = [results.layout.method_name(i.method), classes, _mean_ci(i.values), *row[1:],
-                   " ".join(_diff(i.against.get("lpg"), False)[:2])]
+                   " ".join(_diff(i.against.get(proposed or ""), False)[:2])]
         row += [f"${predicted}$" if tex else predicted.replace(">", "> ").replace("<", "< "), i.verdict]
         group = f"{results.layout.dataset_name(i.dataset)}; classes {classes}" if tex else \
             results.layout.dataset_name(i.dataset)

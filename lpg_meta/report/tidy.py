@@ -41,7 +41,7 @@ from typing import Any
 
 from lpg_meta import catalog
 from lpg_meta.errors import UserError
-from lpg_meta.registry import Series
+from lpg_meta.registry import Quantity, Series
 from lpg_meta.report.collect import RESULT_NAME, Run, load_runs
 from lpg_meta.report.layout import Layout, layout_from_dict, protocol
 from lpg_meta.results import METRIC_DIRECTIONS, PER_EPOCH_METRICS, history_key, write_text_atomic
@@ -58,7 +58,7 @@ PAC_BAYES = "pac_bayes"  # the split of the bound's fields (result.json's ``pac_
 TIMING = "timing"  # the split of a run's measured cost: ``seconds``, its training wall time
 NOISE_RATES = "class_noise_rate"  # curves.csv series: each class's realised flip rate
 # curves.csv series of LPG runs: mean ||g~|| / ||g|| per epoch and class; flip rate per training label
-AMPLIFICATION, LABEL_NOISE_RATE = "gradient_amplification", "label_noise_rate"  # no lpg_ prefix: not a trajectory
+AMPLIFICATION, LABEL_NOISE_RATE = "gradient_amplification", "label_noise_rate"  # no RECORD_ prefix: no trajectory
 
 
 @dataclass(frozen=True)
@@ -136,7 +136,7 @@ def _run_curves(run: Run, long_tail: bool) -> dict[str, list[tuple[int | None, i
             series[declared.name] = [(e + 1, None, _round(v)) for e, v in enumerate(values)
                                      if isinstance(v, (int, float)) and math.isfinite(v)]
             continue
-        series[f"{declared.record}_{record.get('quantity', declared.label)}"] = _epoch_class(values)
+        series[declared.curve(record.get("quantity", declared.label))] = _epoch_class(values)
         if record.get("amplification"):  # mean ||g~|| / ||g|| per epoch and class
             series[AMPLIFICATION] = _epoch_class(record["amplification"])
         if noise.get("kind", "none") != "none":  # the label a perturbation is indexed by: its flip rate
@@ -152,6 +152,20 @@ def recorded_series(method: str) -> tuple[Series, ...]:
     except UserError:
         return ()
     return tuple(s for part in parts if part is not None for s in part.series)
+
+
+def class_curves(results: Results, ds: str) -> list[tuple[str, str, Series, Quantity]]:
+    """``(method row, curve, series, quantity)`` of every per-class series the rows of data set row ``ds``
+    record (their methods' declarations say which), in row order, then by curve name."""
+    order = {m: i for i, m in enumerate(results.layout.methods)}
+    found: dict[tuple[str, str], tuple[Series, Quantity] | None] = {}
+    for d, m, _, curve in results.curves:
+        if d != ds or (m, curve) in found:
+            continue
+        method = str(results.layout.methods.get(m, {}).get("method") or m)
+        found[(m, curve)] = next(((s, q) for s in recorded_series(method) if (q := s.quantity_of(curve))), None)
+    hits = sorted(found.items(), key=lambda item: (order.get(item[0][0], len(order)), item[0]))
+    return [(m, curve, *hit) for (m, curve), hit in hits if hit is not None]
 
 
 def _by_class(values: list[float | None]) -> list[tuple[int | None, int | None, float]]:

@@ -84,9 +84,14 @@ def squared_distance(w: list[torch.Tensor], w0: list[torch.Tensor]) -> float:
     return float(sum(((a.detach().double() - b.detach().double()) ** 2).sum() for a, b in zip(w, w0, strict=True)))
 
 
+def pac_bayes_rhs(kl: float, n: int, delta: float) -> float:
+    """(KL + ln(2√n/δ)) / n: the right-hand side of the bound (above about 1, the bound is vacuous)."""
+    return (kl + math.log(2 * math.sqrt(n) / delta)) / n
+
+
 def pac_bayes_kl_bound(train_error_upper: float, kl: float, n: int, delta: float) -> float:
     """The largest e with kl(ê‖e) ≤ (KL + ln(2√n/δ)) / n: the error of Q, with probability ≥ 1 − δ."""
-    return kl_inverse_upper(train_error_upper, (kl + math.log(2 * math.sqrt(n) / delta)) / n)
+    return kl_inverse_upper(train_error_upper, pac_bayes_rhs(kl, n, delta))
 
 
 def choose_sigma(rise: Callable[[int], float], grid_size: int, tolerance: float) -> int:
@@ -209,22 +214,20 @@ def pac_bayes_bound(
     sigma = grid[j]
     # Union bounds over the grid: a Monte-Carlo bound and a PAC-Bayes bound hold at every σ at once.
     mc_upper = kl_inverse_upper(mc_error, math.log(len(grid) / delta_mc) / mc_samples)
-    distance2 = squared_distance(errors.weights, w0)
-    kl = distance2 / (2 * sigma**2)
+    kl = gaussian_kl(errors.weights, w0, sigma)
     delta_sigma = (delta - delta_mc) / len(grid)
-    kl_term = (kl + math.log(2 * math.sqrt(n) / delta_sigma)) / n
     model.train(was_training)
     return {
-        "bound": kl_inverse_upper(mc_upper, kl_term),
+        "bound": pac_bayes_kl_bound(mc_upper, kl, n, delta_sigma),
         "kl": kl,
-        "kl_term": kl_term,  # the bound's right-hand side: above about 1, the bound is vacuous
+        "kl_term": pac_bayes_rhs(kl, n, delta_sigma),  # the bound's right-hand side: above about 1, vacuous
         "sigma": sigma,
         "sigma_index": j,
         "sigma_grid": list(grid),
         "tolerance": tolerance,
         "selection": {"samples": select, "train_error_w": sample_error,
                       "rise_by_sigma": {f"{grid[k]:.6g}": v for k, v in sorted(rises.items())}},
-        "distance": math.sqrt(distance2),
+        "distance": math.sqrt(squared_distance(errors.weights, w0)),
         "train_error": train_error,
         "mc_train_error": mc_error,
         "mc_train_error_upper": mc_upper,

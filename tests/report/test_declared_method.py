@@ -1,5 +1,6 @@
 """A method declared in a test file, with a record the report has never heard of, reaches the
-tables, the claims and the plots by its display name: nothing under ``lpg_meta/report`` names it."""
+tables, the claims and the plots by its display name: nothing under ``lpg_meta/report`` names it.
+So does a per-class series of a new quantity: its trajectory is drawn and labelled as declared."""
 
 from __future__ import annotations
 
@@ -13,10 +14,11 @@ from test_collect import write_result
 from lpg_meta.bench import parse_suite
 from lpg_meta.bench.layout import suite_spec
 from lpg_meta.methods.base import Method
-from lpg_meta.registry import METHODS, MethodDeclaration, Series
+from lpg_meta.registry import METHODS, MethodDeclaration, Quantity, Series
 from lpg_meta.report import build_tables, check_claims, load_results
-from lpg_meta.report.plots import plot_weight_share
+from lpg_meta.report.plots import plot_trajectories, plot_weight_share
 from lpg_meta.report.render import render_markdown
+from lpg_meta.report.tidy import class_curves
 
 SUITE = """
 suite: toy
@@ -77,3 +79,44 @@ def test_its_series_is_dropped_once_it_is_no_longer_declared(tmp_path, toy_metho
     results = load_results(tmp_path / "res")
     assert not [k for k in results.curves if k[3] == "flipped_weight_share"]
     assert plot_weight_share(results, tmp_path / "plots") == []
+
+
+PERTURB_SUITE = SUITE.replace("  lpg: {}\n", "").replace("toy: {method: toy_reweight}", "toyp: {method: toy_perturb}")
+SCALE = Quantity("b_c", "toy per-class scale $b_c$", neutral=1.0)
+# seed -> per epoch, one value per class (3 classes recorded)
+TRAJECTORY = {0: [[1.0, 1.0, 1.0], [1.2, 0.9, 1.0], [1.4, 0.8, 1.1]],
+              1: [[1.0, 1.0, 1.0], [1.1, 0.7, 1.0], [1.3, 0.6, 0.9]],
+              2: [[1.0, 1.0, 1.0], [1.3, 0.8, 1.0], [1.5, 0.7, 1.0]]}
+
+
+@pytest.fixture
+def toy_perturbation():
+    """``toy_perturb``: declared here, recording a per-class ``toyp.trajectory`` of quantity ``b_c``."""
+    METHODS.declare(MethodDeclaration(
+        name="toy_perturb", module=None, display_name="Toy-P", description="A test's per-class perturbation.",
+        series=(Series("toyp_b_c", "toyp", "trajectory", "b_c", per_class=True, quantities=(SCALE,)),)))
+
+    @METHODS.register("toy_perturb")
+    class ToyPerturb(Method):
+        pass
+
+    yield ToyPerturb
+    METHODS.remove("toy_perturb")
+
+
+def test_a_declared_per_class_series_is_drawn_as_its_trajectory(tmp_path, toy_perturbation):
+    noisy = {"noise": "sym_excl", "noise_rate": 0.4, "data": {"noise": {"realised_rate": 0.4}}}
+    for seed, trajectory in TRAJECTORY.items():
+        write_result(tmp_path / "res", "noisy", "ce", seed, balanced=0.70 + 0.01 * seed, **noisy)
+        write_result(tmp_path / "res", "noisy", "toyp", seed, method="toy_perturb", balanced=0.72 + 0.01 * seed,
+                     toyp={"trajectory": trajectory}, **noisy)
+    results = load_results(tmp_path / "res", suite_spec(parse_suite(PERTURB_SUITE)))
+    ((row, curve, series, quantity),) = class_curves(results, "noisy")
+    assert (row, curve, quantity) == ("toyp", "toyp_b_c", SCALE) and series.figure_quantity == SCALE
+    (table,) = build_tables(results)
+    assert "| Toy-P" in render_markdown(table)
+    (plot,) = plot_trajectories(results, tmp_path / "plots")
+    assert (plot.path.name, plot.panel) == ("trajectory_noisy", "toyp")
+    mean = np.mean(list(TRAJECTORY.values()), axis=0)
+    for c in range(3):
+        np.testing.assert_allclose(plot.series[f"class {c}"], mean[:, c], rtol=1e-5)
