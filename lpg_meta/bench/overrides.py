@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +61,7 @@ def apply_overrides(raw: dict[str, Any], overrides: dict[str, Any]) -> tuple[dic
 
 def _check_known(suite: Any, overrides: dict[str, Any]) -> None:
     """A per-row setting that no row of the suite has is a typo: one line naming it and the fix."""
-    tables = {
+    tables: dict[str, list[Mapping[str, Any]]] = {
         "data": [catalog.source(row.source).params for row in suite.datasets.values()],
         "method_params": [catalog.method_params(row.method) for row in suite.methods.values()],
         "model_params": [catalog.model(name).params for name in MODELS.names()],

@@ -48,7 +48,7 @@ class Column:
 
 
 @dataclass
-class Cell:
+class TableCell:
     """One (method, column): mean ± std over seeds in display units, or a text (rank, W/T/L)."""
 
     mean: float | None = None
@@ -75,7 +75,7 @@ class Table:
     method_names: dict[str, str]
     dataset_names: dict[str, str]
     columns: list[Column]
-    cells: dict[tuple[str, int], Cell]
+    cells: dict[tuple[str, int], TableCell]
     notes: list[str] = field(default_factory=list)
     show_n: bool = False
     method_ids: dict[str, str] = field(default_factory=dict)  # row -> registry method (lpg, lpg+gce, ...)
@@ -91,13 +91,13 @@ def _check_metric(metric: str) -> None:
         raise UserError(f"unknown metric '{metric}'; choose one of {', '.join(METRICS)}.{closest(metric, METRICS)}")
 
 
-def _cell(results: Results, ds: str, m: str, quantity: str, split: str) -> Cell:
+def _cell(results: Results, ds: str, m: str, quantity: str, split: str) -> TableCell:
     values = [v * scale(quantity) for _, v in sorted(results.get(ds, m, quantity, split).items())]
     mean, std = mean_std(values)
     seeds = results.seeds.get((ds, m), [])
     failed = sum(1 for f in results.failures if (f.dataset, f.method) == (ds, m))
     collapsed = sum(v > 0.5 for v in results.get(ds, m, COLLAPSED, "test").values())
-    return Cell(mean, std, len(values), failed, len(seeds), collapsed)
+    return TableCell(mean, std, len(values), failed, len(seeds), collapsed)
 
 
 def _scaled(results: Results, ds: str, m: str, quantity: str, split: str) -> dict[int, float]:
@@ -130,7 +130,8 @@ def _fill_column(results: Results, table: Table, index: int) -> None:
     for m in table.methods:
         if col.kind == "paper":
             entry = _published(results, col.dataset, m, col.quantity)
-            table.cells[(m, index)] = Cell(mean=entry.as_metric(col.quantity), source=entry.source) if entry else Cell()
+            table.cells[(m, index)] = (TableCell(mean=entry.as_metric(col.quantity), source=entry.source)
+                                       if entry else TableCell())
         else:
             table.cells[(m, index)] = _cell(results, col.dataset, m, col.quantity, split)
     if col.kind in ("main", "shot"):  # published numbers and peaks are context, not contestants
@@ -149,7 +150,7 @@ def mark_reference(table: Table) -> str | None:
     return reference if reference in table.methods else None
 
 
-def _rank_column(results: Results, table: Table) -> Cell | None:
+def _rank_column(results: Results, table: Table) -> TableCell | None:
     spec, split = table.spec, table.split
     complete = [m for m in table.methods
                 if all(results.get(ds, m, spec.metric, split) for ds in spec.datasets)]
@@ -162,7 +163,7 @@ def _rank_column(results: Results, table: Table) -> Cell | None:
     table.columns.append(Column(None, "rank", spec.metric, "Avg. rank"))
     for m in table.methods:
         rank = dict(zip(complete, ranks, strict=True)).get(m)
-        table.cells[(m, index)] = Cell(mean=rank, text="–" if rank is None else f"{rank:.2f}")
+        table.cells[(m, index)] = TableCell(mean=rank, text="–" if rank is None else f"{rank:.2f}")
     return table.cells[(complete[0], index)]
 
 
@@ -174,11 +175,11 @@ def _wtl_column(results: Results, table: Table, kind: str, against: dict[str, st
     for m in table.methods:
         other = against.get(m)
         if other is None:
-            table.cells[(m, index)] = Cell(text="–")
+            table.cells[(m, index)] = TableCell(text="–")
             continue
         tests = [paired(results.get(ds, m, spec.metric, split), results.get(ds, other, spec.metric, split))
                  for ds in spec.datasets]
-        table.cells[(m, index)] = Cell(text="/".join(str(x) for x in win_tie_loss(tests, higher)))
+        table.cells[(m, index)] = TableCell(text="/".join(str(x) for x in win_tie_loss(tests, higher)))
 
 
 def build_table(results: Results, spec: TableSpec, split: str = "test") -> Table:
