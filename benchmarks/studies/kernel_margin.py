@@ -34,6 +34,7 @@ from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 
 from lpg_meta.bench.selection import Score, choose
+from lpg_meta.bench.storage import origin
 from lpg_meta.results import cpu_info
 
 REPO = Path(__file__).resolve().parents[2]
@@ -80,17 +81,18 @@ def trial_scores(journal: Path) -> dict[str, dict]:
         if summary.study_name.endswith(".runs"):
             continue
         study = optuna.load_study(study_name=summary.study_name, storage=store)
-        trials = sorted(study.get_trials(deepcopy=False), key=lambda t: t.number)
+        # listed as the suite chooses among them: by first attempt (a retried trial keeps its place)
+        trials = sorted(study.get_trials(deepcopy=False), key=origin)
         cells[study.user_attrs.get("cell", summary.study_name)] = {
             "maximize": study.direction == optuna.study.StudyDirection.MAXIMIZE,
-            "trials": [{"number": t.number, "state": t.state.name, "params": t.params,
+            "trials": [{"number": origin(t), "state": t.state.name, "params": t.params,
                         "score": ([int(t.user_attrs["score_units"]), int(t.user_attrs["score_measurements"])]
                                   if t.state == TrialState.COMPLETE else None)} for t in trials]}
     return cells
 
 
 def chosen(cell: dict, margin: float) -> int | None:
-    """The trial number ``bench.selection`` chooses among the complete trials at ``margin``."""
+    """The trial (by first attempt) ``bench.selection`` chooses among the complete trials at ``margin``."""
     complete = [t for t in cell["trials"] if t["score"] is not None]
     if not complete:
         return None
