@@ -58,7 +58,7 @@ def simulate(shape: Structure, rng: np.random.Generator, effect: float = 0.0, sp
     for (ds, m), seeds in shape.seeds.items():
         if m in shape.same.get(ds, {}):
             continue  # a repeat copies its first below
-        method = str(shape.layout.methods.get(m, {}).get("method") or m)
+        method = shape.layout.method_of(m)
         shift = effect if method_family(method) == PROPOSED else 0.0
         draws = 0.7 + shift + shape.row_sd[ds] * rng.standard_normal(len(seeds))
         values[(ds, m, split, shape.metric)] = dict(zip(seeds, draws.tolist(), strict=True))

@@ -105,7 +105,7 @@ def _method_rows(results: Results, spec: ClaimSpec) -> list[str]:
     methods = results.layout.methods
     if spec.method in methods:
         return [spec.method]
-    return [m for m, info in methods.items() if str(info.get("method") or m) == spec.method]
+    return [m for m in methods if results.layout.method_of(m) == spec.method]
 
 
 def comparisons(results: Results, spec: ClaimSpec | None = None) -> list[tuple[str, str, str, str]]:
@@ -113,7 +113,7 @@ def comparisons(results: Results, spec: ClaimSpec | None = None) -> list[tuple[s
     spec = spec or claim_specs(None)[0]
     layout = results.layout
     present = results.present()
-    method_of = {m: str(info.get("method") or m) for m, info in layout.methods.items()}
+    method_of = {m: layout.method_of(m) for m in layout.methods}
     out = []
     for ds in spec.datasets or layout.datasets:
         rows = [m for m in layout.methods if (ds, m) in present]

@@ -128,11 +128,11 @@ class Layout:
 
     def base_of(self, row: str) -> str | None:
         """The row whose method is the base X of this ``lpg+X`` row, if the suite has one."""
-        method = str(self.methods.get(row, {}).get("method") or row)
+        method = self.method_of(row)
         _, plus, base = method.partition("+")  # only a plug-in composes (catalog.method_parts)
         if not plus:
             return None
-        return next((r for r, info in self.methods.items() if (info.get("method") or r) == base), None)
+        return self.row_of(base)
 
     def dataset_name(self, row: str) -> str:
         info = self.datasets.get(row, {})
@@ -151,7 +151,7 @@ class Layout:
             methods = [m for m in self.methods if any((d, m) in present for d in rows)]
             if not rows or not methods:
                 continue
-            lpg = [m for m in methods if method_family(str(self.methods[m].get("method") or m)) == PROPOSED]
+            lpg = [m for m in methods if method_family(self.method_of(m)) == PROPOSED]
             groups = [("", [m for m in methods if m not in lpg]), ("", lpg)]
             extra = {"long-tail": ("shots",), "noisy": ("peak",)}.get(kind, ())
             reference = self.row_of(REFERENCE, methods) or methods[0]

@@ -66,8 +66,7 @@ def over_seeds(counts: list[int]) -> str:
 def shown_methods(results: Results, ds: str, metric: str = "balanced_accuracy") -> list[str]:
     """The reference baseline's rows (ce), the paper's method's (lpg), then the best ``SHOWN`` other rows by mean."""
     present = [m for m in results.layout.methods if results.get(ds, m, metric)]
-    method_of = {m: str(results.layout.methods[m].get("method") or m) for m in present}
-    first = [m for m in present if method_of[m] in (REFERENCE, PROPOSED)]
+    first = [m for m in present if results.layout.method_of(m) in (REFERENCE, PROPOSED)]
     others = sorted((m for m in present if m not in first),
                     key=lambda m: -float(np.mean(list(results.get(ds, m, metric).values()))))
     return first + others[:SHOWN]

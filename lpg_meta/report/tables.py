@@ -197,7 +197,7 @@ def build_table(results: Results, spec: TableSpec, split: str = "test") -> Table
     label = spec.label or f"tab:{layout.suite or 'results'}-{spec.name}"
     table = Table(spec, caption, label, split, [(g, list(rows)) for g, rows in spec.groups], names, datasets,
                   _columns(results, spec, split), {},
-                  method_ids={m: str(layout.methods.get(m, {}).get("method") or m) for m in spec.methods})
+                  method_ids={m: layout.method_of(m) for m in spec.methods})
     for index in range(len(table.columns)):
         _fill_column(results, table, index)
     if len(spec.datasets) > 1:

@@ -162,7 +162,7 @@ def class_curves(results: Results, ds: str) -> list[tuple[str, str, Series, Quan
     for d, m, _, curve in results.curves:
         if d != ds or (m, curve) in found:
             continue
-        method = str(results.layout.methods.get(m, {}).get("method") or m)
+        method = results.layout.method_of(m)
         found[(m, curve)] = next(((s, q) for s in recorded_series(method) if (q := s.quantity_of(curve))), None)
     hits = sorted(found.items(), key=lambda item: (order.get(item[0][0], len(order)), item[0]))
     return [(m, curve, *hit) for (m, curve), hit in hits if hit is not None]
