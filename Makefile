@@ -68,7 +68,7 @@ reproduce: install
 quick: install
 	$(VENV)/bin/lpg-meta quick
 
-# results/cpu/ (tables, claims, plots, theory) from the committed runs.csv, curves.csv and runs.json.
+# results/cpu/ (tables, claims, plots, theory) from the committed runs.csv, curves.csv.gz and runs.json.
 # plots/ holds only generated figures: it is emptied first, so a figure no longer drawn does not linger.
 tables: install
 	$(VENV)/bin/lpg-meta table results/cpu/runs.csv --write

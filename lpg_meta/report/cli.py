@@ -45,7 +45,7 @@ def add_table_parser(subparsers: Any) -> argparse.ArgumentParser:
                         help="which split's last-epoch metrics (default test)")
     parser.add_argument("--write", action="store_true",
                         help="also write leaderboard.md/.csv/.tex, the .tex of each table at each page width, "
-                             "hyperparameters.csv/.tex and, from result files, runs.csv, curves.csv, runs.json "
+                             "hyperparameters.csv/.tex and, from result files, runs.csv, curves.csv.gz, runs.json "
                              "and run_settings.csv")
     return parser
 

@@ -1,6 +1,6 @@
 """The LPG paper's theory, measured (``lpg-meta theory``): the PAC-Bayes bound and the amplify/dampen conjecture.
 
-A pure function of the tidy extract (``runs.csv``, ``curves.csv``, ``runs.json``), like the tables.
+A pure function of the tidy extract (``runs.csv``, ``curves.csv.gz``, ``runs.json``), like the tables.
 
 1. **Bound against test error**, per data set row: Kendall's τ_b (``scipy.stats.kendalltau``)
    between the methods' seed means of the bound and of the 0-1 test error (the runs of one seed

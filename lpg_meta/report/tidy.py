@@ -10,7 +10,7 @@ retraining (``write_tidy``):
   fields of the PAC-Bayes bound (``train.pac_bayes``: ``bound``, ``kl``, ``sigma``,
   ``test_error``, ...) under split ``pac_bayes``, where a run has one. Values are Python's
   ``repr`` of the float, so they read back bit-identical.
-- ``curves.csv``: per-epoch and per-class series for the plots, ``dataset, method, seed,
+- ``curves.csv.gz`` (gzipped CSV): per-epoch and per-class series for the plots, ``dataset, method, seed,
   series, epoch, class, value`` (6 significant digits): ``test_balanced_accuracy`` per
   epoch; on long-tail rows ``per_class_accuracy`` and
   ``train_count`` per class; every series the run's method declares it records
@@ -31,6 +31,7 @@ retraining (``write_tidy``):
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import json
 import math
@@ -44,9 +45,10 @@ from lpg_meta.errors import UserError
 from lpg_meta.registry import Quantity, Series
 from lpg_meta.report.collect import RESULT_NAME, Run, load_runs
 from lpg_meta.report.layout import Layout, layout_from_dict, protocol
-from lpg_meta.results import METRIC_DIRECTIONS, PER_EPOCH_METRICS, history_key, write_text_atomic
+from lpg_meta.results import METRIC_DIRECTIONS, PER_EPOCH_METRICS, history_key, write_atomic
 
-RUNS_CSV, CURVES_CSV, RUNS_JSON, SETTINGS_CSV = "runs.csv", "curves.csv", "runs.json", "run_settings.csv"
+# curves are gzipped: the CPU suite's are 9.8 MB of CSV, 1.1 MB compressed (and committed)
+RUNS_CSV, CURVES_CSV, RUNS_JSON, SETTINGS_CSV = "runs.csv", "curves.csv.gz", "runs.json", "run_settings.csv"
 SETTING_FIELDS = ("dataset", "method", "seed", "section", "key", "value")
 RUN_FIELDS = ("suite", "dataset", "method", "seed", "split", "metric", "value")
 CURVE_FIELDS = ("dataset", "method", "seed", "series", "epoch", "class", "value")
@@ -56,8 +58,8 @@ COLLAPSED = "collapsed"  # 1.0 where lpg_meta.collapse flags the run's test curv
 SPLITS = ("test", "val")
 PAC_BAYES = "pac_bayes"  # the split of the bound's fields (result.json's ``pac_bayes`` block)
 TIMING = "timing"  # the split of a run's measured cost: ``seconds``, its training wall time
-NOISE_RATES = "class_noise_rate"  # curves.csv series: each class's realised flip rate
-# curves.csv series of LPG runs: mean ||g~|| / ||g|| per epoch and class; flip rate per training label
+NOISE_RATES = "class_noise_rate"  # curves.csv.gz series: each class's realised flip rate
+# curves.csv.gz series of LPG runs: mean ||g~|| / ||g|| per epoch and class; flip rate per training label
 AMPLIFICATION, LABEL_NOISE_RATE = "gradient_amplification", "label_noise_rate"  # no RECORD_ prefix: no trajectory
 
 
@@ -245,7 +247,8 @@ def results_from_runs(runs: list[Run], spec: dict[str, Any] | None = None) -> Re
 
 
 def write_tidy(results: Results, folder: str | Path) -> list[Path]:
-    """Write ``runs.csv``, ``curves.csv`` and ``runs.json`` into ``folder``; return their paths."""
+    """Write ``runs.csv``, ``curves.csv.gz``, ``runs.json`` and ``run_settings.csv`` into ``folder``; return
+    their paths."""
     folder = Path(folder)
     runs = io.StringIO()
     writer = csv.writer(runs, lineterminator="\n")
@@ -272,12 +275,15 @@ def write_tidy(results: Results, folder: str | Path) -> list[Path]:
     paths = [folder / RUNS_CSV, folder / CURVES_CSV, folder / RUNS_JSON, folder / SETTINGS_CSV]
     texts = (runs.getvalue(), curves.getvalue(), json.dumps(meta, indent=1) + "\n", settings.getvalue())
     for path, text in zip(paths, texts, strict=True):
-        write_text_atomic(path, text)
+        data = text.encode()
+        if path.suffix == ".gz":  # mtime 0: the same curves give the same bytes
+            data = gzip.compress(data, mtime=0)
+        write_atomic(path, lambda handle, data=data: handle.write(data))
     return paths
 
 
 def read_tidy(path: str | Path, spec: dict[str, Any] | None = None) -> Results:
-    """Results from ``runs.csv`` and the ``runs.json`` (and ``curves.csv``, if any) beside it."""
+    """Results from ``runs.csv`` and the ``runs.json`` (and ``curves.csv.gz``, if any) beside it."""
     path = Path(path)
     meta_path = path.with_name(RUNS_JSON)
     try:
@@ -300,7 +306,7 @@ def read_tidy(path: str | Path, spec: dict[str, Any] | None = None) -> Results:
         results.values.setdefault(key, {})[int(row["seed"])] = float(row["value"])
     curves = path.with_name(CURVES_CSV)
     if curves.is_file():
-        for row in csv.DictReader(curves.open()):
+        for row in csv.DictReader(gzip.open(curves, "rt", newline="")):
             point = (int(row["epoch"]) if row["epoch"] else None, int(row["class"]) if row["class"] else None,
                      float(row["value"]))
             key = (row["dataset"], row["method"], int(row["seed"]), row["series"])

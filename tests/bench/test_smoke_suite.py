@@ -69,7 +69,7 @@ def test_every_cell_and_seed_has_a_finished_result(smoke_output):
 def test_leaderboards_hold_the_mean_and_std_of_the_result_files(smoke_output):
     root, _ = smoke_output
     for name in ("leaderboard.md", "leaderboard.tex", "leaderboard.csv", "leaderboard_balanced.tex",
-                 "leaderboard_long-tail.tex", "claims.md", "claims.tex", "claims.csv", "runs.csv", "curves.csv",
+                 "leaderboard_long-tail.tex", "claims.md", "claims.tex", "claims.csv", "runs.csv", "curves.csv.gz",
                  "theory.md", "theory.tex", "hyperparameters.tex", "hyperparameters.csv", "run_settings.csv"):
         assert (root / name).stat().st_size > 0
     rows = list(csv.DictReader((root / "leaderboard.csv").open()))
@@ -125,7 +125,7 @@ def test_plots_are_written_and_draw_the_result_files(smoke_output):
         trajectory = np.mean([np.array(r["lpg"]["trajectory"], dtype=float) for r in runs], axis=0)
         series = plots[(f"trajectory_{dataset}", method)].series
         for c in range(trajectory.shape[1]):
-            # curves.csv keeps 6 significant digits: |a_c| < 1, so within 5e-7
+            # curves.csv.gz keeps 6 significant digits: |a_c| < 1, so within 5e-7
             np.testing.assert_allclose(series[f"class {c}"], trajectory[:, c], rtol=0, atol=5e-7)
     per_class = plots[("per_class_longtail", "")]
     for (dataset, method), runs in cells.items():
