@@ -98,7 +98,7 @@ def test_the_cpu_suite_fixes_its_seeds_by_the_rule_and_tunes_apart():
     cpu = load_suite(benchmarks / "cpu.yaml")
     assert cpu.seed_rule is not None and cpu.seed_rule.n == 6 and cpu.seeds == list(range(6))
     assert cpu.extra_seeds == {}  # every cell on the same seeds, none added after results
-    assert cpu.tuning.seeds == (1000,) and cpu.tuning.margin == 1 and cpu.tuning.last_epochs == 3
+    assert cpu.tuning.seeds == (1000,) and cpu.tuning.margin == 5 and cpu.tuning.last_epochs == 3
     smoke = load_suite(benchmarks / "smoke.yaml")
     assert smoke.tuning.seeds == (100,) and not set(smoke.tuning.seeds) & set(smoke.seeds)
 
