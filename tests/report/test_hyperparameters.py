@@ -34,7 +34,9 @@ def test_each_cell_shows_its_tuned_values_space_and_trials_from_files_and_from_t
     write_tidy(from_files, tmp_path)
     settings = list(csv.DictReader((tmp_path / "run_settings.csv").open()))
     assert {"dataset": "lt", "method": "lpg", "seed": "1", "section": "tuned", "key": "eps", "value": "0.4"} in settings
-    for results in (from_files, load_results(tmp_path / "runs.csv")):
+    from_extract = load_results(tmp_path / "runs.csv")
+    assert render_csv(from_files) == render_csv(from_extract)  # the runner's file and make tables' are the same
+    for results in (from_files, from_extract):
         rows = {(r["dataset"], r["method"]): r for r in csv.DictReader(io.StringIO(render_csv(results)))}
         assert json.loads(rows[("lt", "lpg")]["tuned"]) == {"eps": 0.4} and rows[("lt", "lpg")]["trials"] == "8"
         assert rows[("bal", "ce")]["trials"] == "0" and rows[("bal", "ce")]["seeds"] == "2"
