@@ -13,6 +13,10 @@ suite's time).
 
     python benchmarks/studies/kernel_margin.py --out results/studies/kernel_margin
     python benchmarks/studies/kernel_margin.py --out results/studies/kernel_margin --reuse  # reread
+
+A kernel whose trials already exist elsewhere (the suite's own run, another study) is read from
+those journals instead of trained again: ``--journal machine=results/cpu/optuna.journal`` (repeat
+the option to combine journals; only the cells of ``--rows`` are compared).
 """
 
 from __future__ import annotations
@@ -73,14 +77,16 @@ def run(suite: Path, kernel: str, folder: Path, workers: int) -> float:
     return time.perf_counter() - started
 
 
-def trial_scores(journal: Path) -> dict[str, dict]:
-    """Per tuned cell: its trials by number (params, state, score where complete)."""
+def trial_scores(journal: Path, rows: tuple[str, ...] | None = None) -> dict[str, dict]:
+    """Per tuned cell (of ``rows``, or all): its trials by number (params, state, score where complete)."""
     store = JournalStorage(JournalFileBackend(str(journal)))
     cells = {}
     for summary in optuna.get_all_study_summaries(store, include_best_trial=False):
         if summary.study_name.endswith(".runs"):
             continue
         study = optuna.load_study(study_name=summary.study_name, storage=store)
+        if rows is not None and study.user_attrs.get("cell", "").split("/")[0] not in rows:
+            continue
         # listed as the suite chooses among them: by first attempt (a retried trial keeps its place)
         trials = sorted(study.get_trials(deepcopy=False), key=origin)
         cells[study.user_attrs.get("cell", summary.study_name)] = {
@@ -164,20 +170,34 @@ def main() -> None:
     parser.add_argument("--rows", nargs="+", default=list(ROWS))
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--reuse", action="store_true", help="read the existing runs; train nothing")
+    parser.add_argument("--journal", action="append", default=[], metavar="KERNEL=PATH",
+                        help="read KERNEL's trials from this journal instead of training them (repeatable)")
     args = parser.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    suite = derived_suite(tuple(args.rows), args.out / "runs")
+    rows = tuple(args.rows)
+    given: dict[str, list[Path]] = {}
+    for item in args.journal:
+        kernel, _, path = item.partition("=")
+        if kernel not in KERNELS or not path:
+            parser.error(f"--journal {item!r}: write KERNEL=PATH with KERNEL one of {', '.join(KERNELS)}")
+        given.setdefault(kernel, []).append(Path(path))
+    suite = derived_suite(rows, args.out / "runs")
     earlier = args.out / "summary.json"
     seconds = json.loads(earlier.read_text())["seconds"] if args.reuse and earlier.exists() else {}
+    journals = {}
     for kernel in KERNELS:
         folder = args.out / "runs" / kernel
-        if not args.reuse:
+        if kernel not in given and not args.reuse:
             seconds[kernel] = round(run(suite, kernel, folder, args.workers), 1)
-    record = {"what": (f"benchmarks/cpu.yaml rows {', '.join(args.rows)} (2 trials each on tuning seed 1000, "
-                       "evaluation seed 0 only), tuned once with this CPU's kernels and once with "
-                       "ATEN_CPU_CAPABILITY=default; choices recomputed from both journals for each margin."),
+        journals[kernel] = given.get(kernel, [folder / "optuna.journal"])
+    scores = [{cell: trials for journal in journals[k] for cell, trials in trial_scores(journal, rows).items()}
+              for k in KERNELS]
+    read = "; ".join(f"{k} from {', '.join(map(str, journals[k]))}" for k in given)
+    record = {"what": (f"benchmarks/cpu.yaml rows {', '.join(rows)} (2 trials each on tuning seed 1000), "
+                       "tuned once with this CPU's kernels and once with ATEN_CPU_CAPABILITY=default; choices "
+                       "recomputed from both journals for each margin." + (f" Trials read: {read}." if read else "")),
               "cpu": cpu_info(), "seconds": seconds,
-              "summary": summarise(*(trial_scores(args.out / "runs" / k / "optuna.journal") for k in KERNELS))}
+              "summary": summarise(*scores)}
     (args.out / "summary.json").write_text(json.dumps(record, indent=1) + "\n")
     (args.out / "summary.md").write_text(markdown(record))
     print(markdown(record))
