@@ -59,7 +59,8 @@ lint: install
 	$(VENV)/bin/mypy
 
 # The default suite (benchmarks/cpu.yaml): tuned on its own seed, then 6 seeds a cell (its header gives
-# the trade-off); it took 4,763 s with the install on a 2-core AVX2 machine (results/cpu/RUN.md).
+# the trade-off); it took 4,763 s with the install on a 2-core AVX2 machine, 6,030 s for the committed
+# results/cpu with other jobs beside it (results/cpu/RUN.md).
 # Finished runs are skipped, so a second call only rewrites the tables.
 reproduce: install
 	$(VENV)/bin/lpg-meta run cpu --workers 2
