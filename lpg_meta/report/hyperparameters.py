@@ -55,8 +55,7 @@ def cells(results: Results) -> list[dict[str, Any]]:
             if not seeds:
                 continue
             tuned = [results.settings.get((ds, m, s), {}).get("tuned") for s in seeds]
-            # an untuned run records {} in its result and nothing in run_settings.csv: both mean none
-            known = [t for t in tuned if t]
+            known = [t for t in tuned if t is not None]
             out.append({"dataset": ds, "method": m, "space": space, "seeds": len(seeds),
                         "trials": None if space is None or trials is None else (trials if space else 0),
                         "tuned": known[0] if known else None})

@@ -229,9 +229,11 @@ def results_from_runs(runs: list[Run], spec: dict[str, Any] | None = None) -> Re
     for run in runs:
         cell = (run.dataset_row, run.method_row)
         results.seeds.setdefault(cell, []).append(run.seed)
-        results.settings[(*cell, run.seed)] = {
-            "method": dict(run.config.get("method_params") or {}), "optim": dict(run.config.get("optim") or {}),
-            "tuned": dict((run.result.get("suite") or {}).get("tuned_params") or {})}
+        sections = {"method": run.config.get("method_params"), "optim": run.config.get("optim"),
+                    "tuned": (run.result.get("suite") or {}).get("tuned_params")}
+        # empty sections (and runs with none) are left out, as reading run_settings.csv (a line per key) leaves them
+        if kept := {name: dict(values) for name, values in sections.items() if values}:
+            results.settings[(*cell, run.seed)] = kept
         if not run.ok:
             reason, epoch = run.failure
             results.failures.append(Failure(*cell, run.seed, reason, epoch))

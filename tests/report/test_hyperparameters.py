@@ -35,6 +35,7 @@ def test_each_cell_shows_its_tuned_values_space_and_trials_from_files_and_from_t
     settings = list(csv.DictReader((tmp_path / "run_settings.csv").open()))
     assert {"dataset": "lt", "method": "lpg", "seed": "1", "section": "tuned", "key": "eps", "value": "0.4"} in settings
     from_extract = load_results(tmp_path / "runs.csv")
+    assert from_extract.settings == from_files.settings  # the extract reads back what the result files hold
     assert render_csv(from_files) == render_csv(from_extract)  # the runner's file and make tables' are the same
     for results in (from_files, from_extract):
         rows = {(r["dataset"], r["method"]): r for r in csv.DictReader(io.StringIO(render_csv(results)))}
