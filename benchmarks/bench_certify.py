@@ -27,7 +27,7 @@ from lpg_meta.results import git_commit, write_json_atomic
 
 OUT = Path("results/bench/certify_cost.json")
 KEPT = ("certificate", "kl", "n", "kl_term", "mc_train_error", "mc_train_error_upper", "train_error_w",
-        "test_error_q", "test_error_w", "weights", "rebuilt_accuracy_diff", "distance_to_prior",
+        "test_error_q", "test_error_w", "test_error_start", "weights", "rebuilt_accuracy_diff", "distance_to_prior",
         "posterior_sigma_median")
 
 
@@ -58,8 +58,7 @@ def main() -> None:
                   f"{r['test_error_q']:.4f} (w: {r['test_error_w']:.4f}) {r['seconds']:.0f} s", flush=True)
     out = {"recipe": dataclasses.asdict(recipe), "rows": rows,
            "machine": {"cpu": platform.processor() or platform.machine(), "threads": 1,
-                       "load_average_1m": os.getloadavg()[0],
-                       "note": "shared 2-core machine under load from other jobs, niced: seconds are inflated"},
+                       "load_average_1m": os.getloadavg()[0]},
            "torch": torch.__version__, **git_commit()}
     write_json_atomic(Path(args.out), out)
     print(f"wrote {args.out}")

@@ -24,8 +24,12 @@ from lpg_meta.errors import UserError, closest
 from lpg_meta.results import CERTIFICATES_NAME, RESULT_NAME, write_text_atomic
 
 COLUMNS = ("row", "method", "seed", "variant", "certificate", "kl", "n", "mc_train_error", "mc_train_error_upper",
-           "test_error_q", "test_error_w", "train_error_w", "delta", "delta_mc", "weights", "rebuilt_accuracy_diff",
-           "seconds", "recipe")  # seconds: the whole run, rebuilding and learning a prior included
+           "test_error_q", "test_error_w", "test_error_start", "train_error_w", "delta", "delta_mc", "weights",
+           "rebuilt_accuracy_diff", "seconds", "recipe")
+# seconds: the whole run, rebuilding and learning a prior included;
+# test_error_w: the run's recorded test error (its final weights); test_error_start: the network Q starts at (the
+# same for variant init, the run trained on the prior's half for variant data); train_error_w: that start
+# network's error on the n examples of the bound
 TEST_DRAWS = 100  # weight draws for Q's test error (a record, not part of the certificate)
 SEED_DIR = re.compile(r"seed(\d+)$")
 
@@ -48,7 +52,7 @@ def add_certify_parser(subparsers: Any) -> argparse.ArgumentParser:
                         help="prior centres: init (initial weights), data (learned on half the training set) "
                              "(default: init)")
     parser.add_argument("--steps", type=int, default=default.steps,
-                        help=f"optimisation steps a run (default {default.steps})")
+                        help=f"optimisation steps a run; 0 certifies Q at its start (default {default.steps})")
     parser.add_argument("--lr", type=float, default=default.lr, help=f"SGD learning rate (default {default.lr})")
     parser.add_argument("--mc-draws", type=int, default=default.mc_draws,
                         help=f"weight draws of the final evaluation (default {default.mc_draws})")
@@ -104,26 +108,30 @@ def recipe_key(recipe: Recipe) -> str:
 def certify_run(folder: Path, variant: str, recipe: Recipe) -> dict[str, Any]:
     """One run's certificate record (the CSV's columns but the run's names)."""
     from lpg_meta.certify.posterior import Certifier
-    from lpg_meta.certify.runs import learn_prior_mean, run_network, split_for_prior
+    from lpg_meta.certify.runs import prior_from_part, run_network, split_for_prior
 
-    net = run_network(folder)
+    net = run_network(folder, weights=variant == "init")  # the data variant never uses the run's weights
     seed, bundle = net.result["seed"], net.bundle
     x, y = bundle.prepare(bundle.train.x), bundle.train.y
-    prior = net.initial
-    if variant == "data":
+    if variant == "data":  # Q starts at the prior mean: see ``runs``
         prior_idx, bound_idx = split_for_prior(len(y), seed)
-        prior = learn_prior_mean(net, prior_idx)
-        x, y = x[bound_idx], y[bound_idx]
-    certifier = Certifier(net.model, net.final, prior, x, y, net.predict)
+        prior, predict = prior_from_part(net, prior_idx)
+        certifier = Certifier(net.model, prior, prior, x[bound_idx], y[bound_idx], predict)
+    else:
+        assert net.final is not None and net.initial is not None
+        certifier = Certifier(net.model, net.final, net.initial, x, y, net.predict)
     record = certifier.certify(recipe, seed)
     test_x, test_y = bundle.prepare(bundle.test.x), bundle.test.y
     return {**record, "test_error_q": certifier.test_error(test_x, test_y, TEST_DRAWS, seed),
-            "test_error_w": certifier.error_at(certifier.start, test_x, test_y), "weights": net.weights,
+            "test_error_w": 1.0 - net.result["metrics"]["test"]["accuracy"],
+            "test_error_start": certifier.error_at(certifier.start, test_x, test_y), "weights": net.weights,
             "rebuilt_accuracy_diff": "" if net.rebuilt_accuracy_diff is None else net.rebuilt_accuracy_diff}
 
 
 def cmd_certify(args: argparse.Namespace) -> int:
-    for flag, value in (("--steps", args.steps), ("--mc-draws", args.mc_draws), ("--threads", args.threads)):
+    if args.steps < 0:
+        raise UserError(f"--steps must be at least 0 (0: Q stays at its start), got {args.steps}.")
+    for flag, value in (("--mc-draws", args.mc_draws), ("--threads", args.threads)):
         if value < 1:
             raise UserError(f"{flag} must be at least 1, got {value}.")
     if not args.lr > 0:

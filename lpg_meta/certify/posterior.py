@@ -14,7 +14,8 @@
   near 0.05), so one σ_P for all of them left no posterior with both a small KL and a low error.
   The union bound covers the K^T priors (T tensors): ln K^T = T ln K nats in the bound.
 - **Start of σ_Q**: per tensor, a factor of ``Recipe.sigma_init`` times the tensor's distance from
-  μ_P (root mean square); the factor whose objective is least on a few batches.
+  μ_P (root mean square); the factor whose objective is least on a few batches. Where Q starts at
+  μ_P itself (the data variant), ``Recipe.sigma_init_at_prior`` times the tensor's own rms.
 - **Optimisation**: SGD with momentum on (μ_Q, ln σ_Q) minimising ``bounds.quad_objective`` of the
   surrogate loss, σ_P,t at its closed-form optimum for the current Q, one weight draw per
   mini-batch, from its own seeded generator. Then each σ_P,t moves to the grid point with the
@@ -44,6 +45,11 @@ OPTIMISE_STREAM, EVALUATE_STREAM = 0x5EED0, 0x5EED1  # offsets of the two genera
 
 Predict = Callable[[torch.Tensor], torch.Tensor]
 State = dict[str, torch.Tensor]
+
+
+def nearest_grid_point(value: float) -> float:
+    """The point of ``PRIOR_SIGMA_GRID`` nearest ``value`` on a log scale."""
+    return min(PRIOR_SIGMA_GRID, key=lambda g: abs(math.log(g / value)))
 
 
 class Coordinates:
@@ -144,11 +150,16 @@ class Certifier:
         """σ_Q to start from: for each of ``recipe.sigma_init`` (relative to each tensor's distance
         from the prior's centre, root mean square), the objective on a few batches; the least wins."""
         batch = min(recipe.batch_size, self.n)
-        scale = [max(float((c - p).pow(2).mean().sqrt()), 1e-4) for c, p in zip(self.start, self.prior, strict=True)]
+        at_prior = all(torch.equal(c, p) for c, p in zip(self.start, self.prior, strict=True))
+        scale = [max(float((c if at_prior else c - p).pow(2).mean().sqrt()), 1e-4)
+                 for c, p in zip(self.start, self.prior, strict=True)]
         best, best_value = [], math.inf
         with torch.no_grad():
-            for factor in recipe.sigma_init:
+            for factor in (recipe.sigma_init_at_prior,) if at_prior else recipe.sigma_init:
                 sigma = [torch.full_like(c, factor * r) for c, r in zip(self.start, scale, strict=True)]
+                if at_prior:  # on the prior's grid, Q starts at a prior the union bound covers: KL 0
+                    sigma = [torch.full_like(c, nearest_grid_point(factor * r)) for c, r in zip(self.start, scale,
+                                                                                             strict=True)]
                 value = sum(float(self.objective(self.start, sigma, torch.randperm(self.n, generator=gen)[:batch],
                                                  gen, recipe)) for _ in range(INIT_BATCHES))
                 if value < best_value:

@@ -13,7 +13,7 @@ training images, 50000..59999 the test images; digits: the order of ``load_digit
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -123,6 +123,11 @@ class DataBundle:
         if train and self.augment is not None:
             x = augment_batch(x, self.augment, generator)
         return normalize_batch(x, self)
+
+    def with_train_subset(self, idx: torch.Tensor) -> DataBundle:
+        """The same bundle with only the training examples ``idx`` (its class counts follow)."""
+        part = Split(self.train.x[idx], self.train.y[idx], self.train.index[idx], self.train.clean_y[idx])
+        return replace(self, train=part, train_counts=part.counts(self.num_classes))
 
     def shot_groups(self) -> dict[str, list[int]]:
         """Classes in the many / medium / few-shot groups, by training count."""

@@ -124,12 +124,15 @@ class _Run:
         self.val, self.test = saved["val"], saved["test"]
 
 
-def _build_run(cfg: dict[str, Any], acc: Accelerator, device: torch.device, started: float) -> _Run:
+def _build_run(cfg: dict[str, Any], acc: Accelerator, device: torch.device, started: float,
+               train_subset: torch.Tensor | None = None) -> _Run:
     """The data, the model, the method, the optimiser and its schedule, in the order that seeds them."""
     seed, tcfg, ocfg = cfg["seed"], cfg["train"], cfg["optim"]
     with stage(f"building {cfg['dataset']} (seed {seed})") if train_setting(tcfg, "progress") != "none" \
             else nullcontext():
         bundle = build_data(cfg["dataset"], cfg["data"], seed)
+    if train_subset is not None:
+        bundle = bundle.with_train_subset(train_subset)
     model = build_model(cfg["model"], bundle.num_classes, bundle.input_shape, cfg["model_params"])
     model = acc.prepare_model(model, tcfg)
     batch_size, epochs = tcfg["batch_size"], tcfg["epochs"]
@@ -301,6 +304,7 @@ def _result(run: _Run, w0: list[torch.Tensor] | None, ckpt: Checkpointer | None,
 def train(
     cfg: dict[str, Any], out_dir: str | Path | None = None, on_epoch: EpochCallback | None = None,
     run_dir: str | Path | None = None, foreign_checkpoint: str = "error",
+    train_subset: torch.Tensor | None = None,
 ) -> dict[str, Any]:
     """Train one resolved configuration and return (and optionally write) its result.
 
@@ -311,6 +315,8 @@ def train(
         run_dir: the folder of checkpoints and saved models (default ``out_dir``); None: neither.
             A matching checkpoint there is resumed from (``Checkpointer``).
         foreign_checkpoint: ``"error"`` or ``"restart"`` for a checkpoint of another config.
+        train_subset: train on these training examples only (a certificate's data-dependent prior);
+            not part of the config, so such a run must not share ``run_dir`` with the full one.
     """
     started = time.perf_counter()
     tcfg = cfg["train"]
@@ -318,7 +324,7 @@ def train(
         torch.set_num_threads(tcfg["threads"])
     seed_everything(cfg["seed"])
     device = resolve_device(tcfg["device"])
-    run = _build_run(cfg, Accelerator(tcfg, device), device, started)
+    run = _build_run(cfg, Accelerator(tcfg, device), device, started, train_subset)
     # The PAC-Bayes prior's centre: the weights before the first step (a resumed run rebuilds
     # the same ones from the seed, then loads its checkpoint's).
     w0 = [p.detach().clone() for p in run.model.parameters()] if train_setting(tcfg, "pac_bayes") else None

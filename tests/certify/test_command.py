@@ -6,6 +6,7 @@ import csv
 from pathlib import Path
 
 import pytest
+import torch
 
 from lpg_meta.certify.runs import split_for_prior
 from lpg_meta.cli import main
@@ -26,9 +27,9 @@ def tiny(method: str, save_model: bool):
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Two runs on one row: la with saved weights (a prediction-time adjustment too), ce without."""
+    """Two runs on one row: la_posthoc with saved weights (a prediction-time adjustment too), ce without."""
     root = tmp_path_factory.mktemp("results")
-    for method, save in (("la", True), ("ce", False)):
+    for method, save in (("la_posthoc", True), ("ce", False)):
         folder = root / "digits_row" / method / "seed1"
         train(tiny(method, save), out_dir=folder)
     return root
@@ -42,7 +43,7 @@ def rows(root: Path) -> list[dict[str, str]]:
 def test_certify_writes_a_row_per_run_and_resumes(results: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["certify", str(results), *FAST]) == 0
     first = rows(results)
-    assert sorted((r["method"], r["weights"]) for r in first) == [("ce", "rebuilt"), ("la", "saved")]
+    assert sorted((r["method"], r["weights"]) for r in first) == [("ce", "rebuilt"), ("la_posthoc", "saved")]
     rebuilt = next(r for r in first if r["method"] == "ce")
     assert float(rebuilt["rebuilt_accuracy_diff"]) == 0.0  # training again reproduced the recorded run
     for r in first:
@@ -56,19 +57,45 @@ def test_certify_writes_a_row_per_run_and_resumes(results: Path, capsys: pytest.
 
 
 def test_data_variant_certifies_on_the_held_out_half(results: Path) -> None:
-    assert main(["certify", str(results), "--methods", "la", "--variants", "data", *FAST]) == 0
-    init, data = (next(r for r in rows(results) if (r["method"], r["variant"]) == ("la", v)) for v in ("init", "data"))
+    assert main(["certify", str(results), "--methods", "la_posthoc", "--variants", "data", *FAST]) == 0
+    init, data = (next(r for r in rows(results) if (r["method"], r["variant"]) == ("la_posthoc", v))
+                  for v in ("init", "data"))
     prior, bound = split_for_prior(int(init["n"]), 1)
     assert int(data["n"]) == len(bound) == int(init["n"]) - len(prior)
     assert set(prior.tolist()).isdisjoint(bound.tolist())
+    assert data["weights"] == "not used"  # Q starts at the half-set run, not at the run's weights
+    assert data["test_error_w"] == init["test_error_w"]  # the run's recorded test error, in both variants
+    assert data["test_error_start"] != init["test_error_start"]
+
+
+def test_data_variant_prior_is_the_runs_own_method_on_the_prior_half(results: Path) -> None:
+    from lpg_meta.certify.runs import prior_from_part, run_network
+
+    net = run_network(results / "digits_row" / "la_posthoc" / "seed1", weights=False)
+    prior_idx, _ = split_for_prior(len(net.bundle.train), 1)
+    state, predict = prior_from_part(net, prior_idx)
+    again = train({**net.result["config"], "train": {**net.result["config"]["train"], "save_model": False}},
+                  train_subset=prior_idx)
+    model = net.model
+    model.load_state_dict(state)
+    x = net.bundle.prepare(net.bundle.test.x)
+    with torch.no_grad():
+        accuracy = float((predict(model(x)).argmax(1) == net.bundle.test.y).double().mean())
+    assert accuracy == pytest.approx(again["metrics"]["test"]["accuracy"], abs=1e-12)
+    # la_posthoc adjusts its logits by the log class prior of the examples it trained on: the half's
+    half = net.bundle.with_train_subset(prior_idx).train_counts
+    logits = torch.zeros(1, 10)
+    prior = torch.tensor(half, dtype=torch.float64) / sum(half)
+    assert torch.allclose(predict(logits).double() - predict(logits).double().mean(),
+                          -(prior.log() - prior.log().mean()).unsqueeze(0), atol=1e-5)
 
 
 @pytest.mark.parametrize("argv, message", [
     (["certify", "{root}/nowhere"], "does not exist"),
-    (["certify", "{root}", "--methods", "lq"], "Did you mean 'la'?"),
+    (["certify", "{root}", "--methods", "la_posthoq"], "Did you mean 'la_posthoc'?"),
     (["certify", "{root}", "--rows", "digit_row"], "no run of 'digit_row'"),
     (["certify", "{root}", "--seeds", "7"], "no run of 7"),
-    (["certify", "{root}", "--steps", "0"], "--steps must be at least 1"),
+    (["certify", "{root}", "--steps", "-1"], "--steps must be at least 0"),
 ])
 def test_bad_input_is_one_line_and_exit_2(results: Path, capsys: pytest.CaptureFixture, argv: list[str],
                                           message: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -9,7 +10,14 @@ import torch
 from torch import nn
 
 from lpg_meta.certify import bounds
-from lpg_meta.certify.posterior import EVALUATE_STREAM, OPTIMISE_STREAM, PRIOR_SIGMA_GRID, Certifier, Coordinates
+from lpg_meta.certify.posterior import (
+    EVALUATE_STREAM,
+    OPTIMISE_STREAM,
+    PRIOR_SIGMA_GRID,
+    Certifier,
+    Coordinates,
+    nearest_grid_point,
+)
 from lpg_meta.certify.recipe import Recipe
 
 DIM = 5
@@ -133,3 +141,27 @@ def test_mc_upper_bounds_the_certificates_train_error(toy: dict) -> None:
     record, _ = toy[300]
     assert record["mc_train_error"] <= record["mc_train_error_upper"] <= record["certificate"]
     assert record["mc_train_error_upper"] == bounds.mc_upper(record["mc_train_error"], TOY.mc_draws, TOY.delta_mc)
+
+
+def test_a_posterior_started_at_the_prior_centre_starts_on_the_grid_with_kl_zero() -> None:
+    """The data variant's start: Q at μ_P, σ_Q a grid point of each tensor, so the union bound covers
+    Q itself as a prior and, at 0 steps, the KL is exactly 0 and the certificate a held-out bound."""
+    x, y = separable(300, seed=300)
+    model, _, final = trained_linear(x, y)
+    certifier = Certifier(model, final, final, x, y)
+    sigma = certifier.initial_sigma(TOY, torch.Generator().manual_seed(0))
+    for s, c in zip(sigma, certifier.start, strict=True):
+        expected = nearest_grid_point(TOY.sigma_init_at_prior * float(c.pow(2).mean().sqrt()))
+        assert torch.equal(s, torch.full_like(c, expected))
+    record = certifier.certify(dataclasses.replace(TOY, steps=0), seed=0)
+    assert record["kl"] == 0.0
+    assert record["certificate"] == bounds.certificate(record["mc_train_error_upper"], 0.0, 300,
+                                                       TOY.delta - TOY.delta_mc, certifier.priors)
+
+
+def test_nearest_grid_point_is_nearest_on_a_log_scale() -> None:
+    assert nearest_grid_point(PRIOR_SIGMA_GRID[5]) == PRIOR_SIGMA_GRID[5]
+    between = math.sqrt(PRIOR_SIGMA_GRID[5] * PRIOR_SIGMA_GRID[6])  # the geometric midpoint
+    assert nearest_grid_point(between * 0.999) == PRIOR_SIGMA_GRID[5]
+    assert nearest_grid_point(between * 1.001) == PRIOR_SIGMA_GRID[6]
+    assert nearest_grid_point(1e-9) == min(PRIOR_SIGMA_GRID) and nearest_grid_point(10.0) == max(PRIOR_SIGMA_GRID)

@@ -83,3 +83,15 @@ def test_generator_leaves_global_rng_alone() -> None:
     random.seed(123)
     _generate.__wrapped__(200, 3)  # uncached, so the generator really runs
     assert np.random.rand() == expected_np and random.random() == expected_py
+
+
+def test_train_subset_keeps_the_examples_and_recounts() -> None:
+    bundle = build_data("digits", LT_NOISY, 0)
+    idx = torch.arange(0, len(bundle.train), 3)
+    part = bundle.with_train_subset(idx)
+    assert torch.equal(part.train.x, bundle.train.x[idx]) and torch.equal(part.train.y, bundle.train.y[idx])
+    assert torch.equal(part.train.index, bundle.train.index[idx])
+    assert torch.equal(part.train.clean_y, bundle.train.clean_y[idx])  # noise flags go with the examples
+    assert part.train_counts == torch.bincount(bundle.train.y[idx], minlength=10).tolist()
+    assert sum(part.train_counts) == len(idx) < sum(bundle.train_counts)
+    assert part.meta is bundle.meta and part.val is bundle.val and part.test is bundle.test

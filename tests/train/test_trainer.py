@@ -33,3 +33,17 @@ def test_training_learns_and_records_history():
 @pytest.mark.parametrize(("n", "batch", "steps"), [(256, 128, 2), (300, 128, 2), (320, 128, 3), (10, 128, 1)])
 def test_steps_in_epoch_drops_only_tiny_last_batches(n, batch, steps):
     assert steps_in_epoch(n, batch) == steps
+
+
+def test_a_train_subset_trains_on_those_examples_only():
+    """What a certificate's data-dependent prior trains on: the same run on part of its training set."""
+    import torch
+
+    cfg = tiny(seed=2)
+    full = train(cfg)
+    idx = torch.arange(0, full["data"]["sizes"]["train"], 2)
+    part = train(cfg, train_subset=idx)
+    assert part["data"]["sizes"]["train"] == len(idx)
+    assert sum(part["data"]["per_class"]["train"]) == len(idx)
+    assert part["data"]["sizes"]["test"] == full["data"]["sizes"]["test"]
+    assert part["metrics"] != full["metrics"]
