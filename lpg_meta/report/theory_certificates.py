@@ -218,7 +218,7 @@ def render_certificates_md(results: Results, path: Path) -> str:
                                 "train error of Q (upper)", "test error of Q", "test error of the run"],
                          tablefmt="github", disable_numparse=True),
                 "", "What the certificate adds to Q's train error (its Monte-Carlo upper bound) is the price of n "
-                "examples and of the KL: at KL 0 it is n alone.", ""]
+                "examples, of the KL and of the union over the prior's σ grid: at KL 0, of n and the grid alone.", ""]
         for row in (r for r in rows if r.variant == variant):
             ranking = ("fewer than two methods with distinct values: no ranking" if row.tau is None else
                        f"Kendall's τ = {row.tau:+.2f} (p = {format_p(row.p)}) over {len(row.methods)} methods' "
