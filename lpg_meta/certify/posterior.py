@@ -156,10 +156,9 @@ class Certifier:
         best, best_value = [], math.inf
         with torch.no_grad():
             for factor in (recipe.sigma_init_at_prior,) if at_prior else recipe.sigma_init:
-                sigma = [torch.full_like(c, factor * r) for c, r in zip(self.start, scale, strict=True)]
-                if at_prior:  # on the prior's grid, Q starts at a prior the union bound covers: KL 0
-                    sigma = [torch.full_like(c, nearest_grid_point(factor * r)) for c, r in zip(self.start, scale,
-                                                                                             strict=True)]
+                # at the prior's centre, σ on its grid: Q starts at a prior the union bound covers (KL 0)
+                sigma = [torch.full_like(c, nearest_grid_point(factor * r) if at_prior else factor * r)
+                         for c, r in zip(self.start, scale, strict=True)]
                 value = sum(float(self.objective(self.start, sigma, torch.randperm(self.n, generator=gen)[:batch],
                                                  gen, recipe)) for _ in range(INIT_BATCHES))
                 if value < best_value:

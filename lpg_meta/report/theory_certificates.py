@@ -139,18 +139,19 @@ def tightenings(results: Results, rows: list[CertificateRow]) -> list[Tightening
         for m in by_method:
             base = base_of(results, m)
             if base is not None and base in by_method:
-                found.append((row, m, base, paired(by_method[m].certificate, by_method[base].certificate)))
+                a, b = by_method[m].certificate, by_method[base].certificate
+                vacuous = min(a.values()) >= VACUOUS_FROM and min(b.values()) >= VACUOUS_FROM
+                found.append((row, m, base, paired(a, b), vacuous))
     out = []
     for variant in dict.fromkeys(row.variant for row, *_ in found):
         mine = [f for f in found if f[0].variant == variant]
-        vacuous = [_vacuous(row, m, base) for row, m, base, _ in mine]
-        testable = [diff.n >= 2 and not v for (*_, diff), v in zip(mine, vacuous, strict=True)]
+        testable = [diff.n >= 2 and not vacuous for *_, diff, vacuous in mine]
         adjusted = iter(holm_adjust([f[3].p_value for f, ok in zip(mine, testable, strict=True) if ok]))
-        for (row, m, base, diff), ok, v in zip(mine, testable, vacuous, strict=True):
+        for (row, m, base, diff, vacuous), ok in zip(mine, testable, strict=True):
             q = next(adjusted) if ok else None
             if diff.n < 2:
                 verdict = f"{UNDECIDED} ({diff.n} paired seed{'s' * (diff.n != 1)})"
-            elif v:
+            elif vacuous:
                 verdict = f"{UNDECIDED} (vacuous on every seed)"
             elif q is None or q >= ALPHA or not diff.mean_diff:
                 verdict = "no difference shown"
@@ -158,12 +159,6 @@ def tightenings(results: Results, rows: list[CertificateRow]) -> list[Tightening
                 verdict = "supports" if diff.mean_diff < 0 else "contradicts"
             out.append(Tightening(row.dataset, variant, m, base, diff, q, verdict))
     return out
-
-
-def _vacuous(row: CertificateRow, m: str, base: str) -> bool:
-    """Both sides vacuous on every seed."""
-    by_method = {x.method: x for x in row.methods}
-    return all(min(by_method[k].certificate.values()) >= VACUOUS_FROM for k in (m, base))
 
 
 def across_certificates(items: list[Tightening], alpha: float = ALPHA) -> list[AcrossCertificates]:
