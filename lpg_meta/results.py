@@ -133,6 +133,22 @@ def library_versions() -> dict[str, str | None]:
 
 RESULT_NAME = "result.json"
 CERTIFICATES_NAME = "certificates.csv"  # a results folder's optimised PAC-Bayes certificates (lpg-meta certify)
+# A tuned cell's trials, ROW/METHOD/TUNING_DIR: each trial's log (one per trial started) and its result per
+# tuning seed. The tuning sampler draws its first RANDOM_START_TRIALS trials at random from a seed fixed by the
+# suite and the cell, blind to the data; later trials are guided by earlier scores. A certificate's union
+# bound can therefore cover the choice among a cell's trials only where there are no more of them than that.
+TUNING_DIR = "tuning"
+RANDOM_START_TRIALS = 10
+
+
+def trial_log_name(number: int) -> str:
+    return f"trial{number:03d}.log"
+
+
+def trial_result_name(number: int, seed: int) -> str:
+    return f"trial{number:03d}_seed{seed}.json"
+
+
 # A finished run: a diverged run is deterministic, so re-running it diverges again.
 DONE_STATUSES = ("ok", "diverged")
 

@@ -44,7 +44,7 @@ from lpg_meta.bench.schema import Suite, load_suite
 from lpg_meta.bench.storage import RunStore
 from lpg_meta.bench.study_report import EpochReporter
 from lpg_meta.errors import TrainingDivergedError, UserError
-from lpg_meta.results import RESULT_NAME, provenance, remove_stray_temps, write_json_atomic
+from lpg_meta.results import RESULT_NAME, TUNING_DIR, provenance, remove_stray_temps, write_json_atomic
 from lpg_meta.train.checkpoint import finish_checkpoints
 
 if TYPE_CHECKING:
@@ -164,7 +164,7 @@ def _step_cell(plan: Plan, store: RunStore, cell: Cell, worker: int, emit: Emit,
         tuning.fail_stale(study)
         finished, running = tuning.counts(study)
         if finished + running < plan.suite.tuning.trials:
-            log_dir = plan.output / cell.dataset / cell.method / "tuning"
+            log_dir = plan.output / cell.dataset / cell.method / TUNING_DIR
             epochs = cell.config(plan.suite.seeds[0])["train"]["epochs"] * len(plan.suite.tuning.seeds)
             with epoch_bar(f"{cell.name} tune", epochs, worker) as bar:
                 event = tuning.run_trial(study, cell, plan.suite.tuning, log_dir, bar)

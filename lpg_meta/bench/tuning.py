@@ -38,7 +38,7 @@ from lpg_meta.bench.selection import Score, choose, score
 from lpg_meta.bench.space import suggest
 from lpg_meta.bench.storage import RunStore, fail_stale, open_storage, origin  # noqa: F401 - re-exported
 from lpg_meta.errors import TrainingDivergedError, UserError
-from lpg_meta.results import write_json_atomic
+from lpg_meta.results import RANDOM_START_TRIALS, trial_log_name, trial_result_name, write_json_atomic
 
 
 def counted(trial: FrozenTrial) -> bool:
@@ -57,7 +57,7 @@ def _sampler(tuning: Tuning, cell: Cell, slot: int) -> optuna.samplers.BaseSampl
     # A stable digest (Python's hash() of a str is salted per process); with the cell in it,
     # cells no longer all draw the same random trial.
     digest = hashlib.sha256(f"{tuning.sampler_seed}:{cell.dataset}:{cell.method}:{slot}".encode()).digest()
-    return optuna.samplers.TPESampler(seed=int.from_bytes(digest[:4], "little"))
+    return optuna.samplers.TPESampler(n_startup_trials=RANDOM_START_TRIALS, seed=int.from_bytes(digest[:4], "little"))
 
 
 Direction = Literal["minimize", "maximize"]
@@ -145,7 +145,7 @@ def run_trial(study: optuna.Study, cell: Cell, tuning: Tuning, log_dir: Path,
             raise optuna.TrialPruned()
 
     log_dir.mkdir(parents=True, exist_ok=True)
-    log_path = log_dir / f"trial{trial.number:03d}.log"
+    log_path = log_dir / trial_log_name(trial.number)
     state, value = TrialState.COMPLETE, None
     try:
         with storage_mod.heartbeat(trial), open(log_path, "w") as log, redirect_stderr(log):
@@ -188,7 +188,7 @@ def run_trial(study: optuna.Study, cell: Cell, tuning: Tuning, log_dir: Path,
 
 def trial_result_path(log_dir: Path, number: int, seed: int) -> Path:
     """Where a complete trial's ``result.json`` on tuning seed ``seed`` is kept, next to its log."""
-    return log_dir / f"trial{number:03d}_seed{seed}.json"
+    return log_dir / trial_result_name(number, seed)
 
 
 def best(study: optuna.Study | None, cell: Cell, tuning: Tuning) -> tuple[dict[str, Any], float | None, int | None]:

@@ -4,7 +4,8 @@ With probability ≥ 1 − δ over the n examples the bound is computed on and t
 
 - the PAC-Bayes-kl bound (Langford-Seeger, Maurer's ln 2√n): for every posterior Q and each of
   the K priors at once, kl(ê_S(Q) ‖ e_D(Q)) ≤ (KL(Q‖P_k) + ln(2√n K / δ_pb)) / n
-  (a union bound: each prior gets δ_pb / K; K = 33^T with a grid of 33 σs for each of T tensors);
+  (a union bound: each prior gets δ_pb / K; K = 33^T × H with a grid of 33 σs for each of T tensors
+  and H hyperparameter candidates drawn before any data was seen);
 - ê_S(Q), the 0-1 error of Q on the n examples, is estimated by m independent weight draws, each
   scored on all n examples; the m scores are i.i.d. in [0, 1] with mean ê_S(Q), so the
   sample-convergence bound of Langford & Caruana (2001) gives ê_S(Q) ≤ kl⁻¹(ê_m, ln(1/δ_mc) / m);

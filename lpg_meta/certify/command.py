@@ -25,11 +25,12 @@ from lpg_meta.results import CERTIFICATES_NAME, RESULT_NAME, write_text_atomic
 
 COLUMNS = ("row", "method", "seed", "variant", "certificate", "kl", "n", "mc_train_error", "mc_train_error_upper",
            "test_error_q", "test_error_w", "test_error_start", "train_error_w", "delta", "delta_mc", "weights",
-           "rebuilt_accuracy_diff", "seconds", "recipe")
+           "rebuilt_accuracy_diff", "candidates", "candidates_blind", "seconds", "recipe")
 # seconds: the whole run, rebuilding and learning a prior included;
 # test_error_w: the run's recorded test error (its final weights); test_error_start: the network Q starts at (the
 # same for variant init, the run trained on the prior's half for variant data); train_error_w: that start
-# network's error on the n examples of the bound
+# network's error on the n examples of the bound; candidates: the hyperparameter values the run's were chosen
+# from, in the union bound where candidates_blind (``runs.tuning_candidates``)
 TEST_DRAWS = 100  # weight draws for Q's test error (a record, not part of the certificate)
 SEED_DIR = re.compile(r"seed(\d+)$")
 
@@ -108,24 +109,27 @@ def recipe_key(recipe: Recipe) -> str:
 def certify_run(folder: Path, variant: str, recipe: Recipe) -> dict[str, Any]:
     """One run's certificate record (the CSV's columns but the run's names)."""
     from lpg_meta.certify.posterior import Certifier
-    from lpg_meta.certify.runs import prior_from_part, run_network, split_for_prior
+    from lpg_meta.certify.runs import prior_from_part, run_network, split_for_prior, tuning_candidates
 
     net = run_network(folder, weights=variant == "init")  # the data variant never uses the run's weights
     seed, bundle = net.result["seed"], net.bundle
+    candidates, blind = tuning_candidates(folder, net.result)
+    covered = candidates if blind else 1  # guided trials depend on the data: no union bound covers them
     x, y = bundle.prepare(bundle.train.x), bundle.train.y
     if variant == "data":  # Q starts at the prior mean: see ``runs``
         prior_idx, bound_idx = split_for_prior(len(y), seed)
         prior, predict = prior_from_part(net, prior_idx)
-        certifier = Certifier(net.model, prior, prior, x[bound_idx], y[bound_idx], predict)
+        certifier = Certifier(net.model, prior, prior, x[bound_idx], y[bound_idx], predict, covered)
     else:
         assert net.final is not None and net.initial is not None
-        certifier = Certifier(net.model, net.final, net.initial, x, y, net.predict)
+        certifier = Certifier(net.model, net.final, net.initial, x, y, net.predict, covered)
     record = certifier.certify(recipe, seed)
     test_x, test_y = bundle.prepare(bundle.test.x), bundle.test.y
     return {**record, "test_error_q": certifier.test_error(test_x, test_y, TEST_DRAWS, seed),
             "test_error_w": 1.0 - net.result["metrics"]["test"]["accuracy"],
             "test_error_start": certifier.error_at(certifier.start, test_x, test_y), "weights": net.weights,
-            "rebuilt_accuracy_diff": "" if net.rebuilt_accuracy_diff is None else net.rebuilt_accuracy_diff}
+            "rebuilt_accuracy_diff": "" if net.rebuilt_accuracy_diff is None else net.rebuilt_accuracy_diff,
+            "candidates": candidates, "candidates_blind": blind}
 
 
 def cmd_certify(args: argparse.Namespace) -> int:
@@ -145,7 +149,9 @@ def cmd_certify(args: argparse.Namespace) -> int:
     key = recipe_key(recipe)
     path = root / CERTIFICATES_NAME
     rows = read_certificates(path)
-    done = {(r["row"], r["method"], r["seed"], r["variant"]) for r in rows if r.get("recipe") == key}
+    # a row without its tuning candidates predates their union bound: certified again
+    done = {(r["row"], r["method"], r["seed"], r["variant"]) for r in rows if r.get("recipe") == key
+            and r.get("candidates")}
     todo = [(r, m, s, f, v) for r, m, s, f in runs for v in args.variants if (r, m, str(s), v) not in done]
     print(f"lpg-meta certify: {len(todo)} to certify ({len(runs) * len(args.variants) - len(todo)} already in "
           f"{path})", file=sys.stderr, flush=True)

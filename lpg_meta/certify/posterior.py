@@ -12,7 +12,8 @@
   learned on held-out examples, ``runs``), σ_P,t a point of ``PRIOR_SIGMA_GRID`` (K points). Layers
   differ in scale by orders of magnitude (a folded batch-norm scale near 1, convolution weights
   near 0.05), so one σ_P for all of them left no posterior with both a small KL and a low error.
-  The union bound covers the K^T priors (T tensors): ln K^T = T ln K nats in the bound.
+  The union bound covers the K^T priors (T tensors): ln K^T = T ln K nats in the bound, and
+  ln H more for a run whose hyperparameters were chosen among H candidates (``runs.tuning_candidates``).
 - **Start of σ_Q**: per tensor, a factor of ``Recipe.sigma_init`` times the tensor's distance from
   μ_P (root mean square); the factor whose objective is least on a few batches. Where Q starts at
   μ_P itself (the data variant), ``Recipe.sigma_init_at_prior`` times the tensor's own rms.
@@ -105,10 +106,12 @@ class Certifier:
             network uses) and of the prior's centre (w0, or a learned prior mean).
         x, y: the n examples as model inputs (prepared) and their labels.
         predict: logits -> the logits predicted with (a method's post-hoc adjustment).
+        candidates: the hyperparameter values the run's were chosen from, drawn blind to the data
+            (``runs.tuning_candidates``); the union bound covers each of them with each prior.
     """
 
     def __init__(self, model: nn.Module, final: State, prior_mean: State, x: torch.Tensor, y: torch.Tensor,
-                 predict: Predict = lambda z: z) -> None:
+                 predict: Predict = lambda z: z, candidates: int = 1) -> None:
         self.model = model.eval()
         self.coords = Coordinates(model)
         self.final = {k: v.detach() for k, v in final.items()}
@@ -117,6 +120,7 @@ class Certifier:
         self.prior = self.coords.of(prior_mean)
         self.x, self.y, self.predict = x, y, predict
         self.n = len(y)
+        self.candidates = candidates
 
     def logits(self, coords: list[torch.Tensor], x: torch.Tensor) -> torch.Tensor:
         params = self.coords.params(coords, self.final)
@@ -135,8 +139,8 @@ class Certifier:
 
     @property
     def priors(self) -> int:
-        """How many priors the union bound covers: a grid point for each tensor, K^T."""
-        return len(PRIOR_SIGMA_GRID) ** len(self.prior)
+        """How many priors the union bound covers: a grid point for each tensor, K^T, for each candidate."""
+        return len(PRIOR_SIGMA_GRID) ** len(self.prior) * self.candidates
 
     def objective(self, mean: list[torch.Tensor], sigma: list[torch.Tensor], idx: torch.Tensor,
                   gen: torch.Generator, recipe: Recipe) -> torch.Tensor:

@@ -17,6 +17,13 @@ Variants of the prior's centre:
   which moved away from it on the whole training set, the KL alone took certificates to 0.6-1.0.
   The prediction rule (a method's post-hoc adjustment) is also the one the half-set run built
   (its class counts), so nothing the bound is computed on enters the prior's hypotheses.
+
+A tuned cell's values were chosen among its tuning trials on data that includes the bound's
+examples. Where those trials were drawn blind to the data (the sampler's random start), the set of
+candidate values is fixed before any data is seen, and the union bound also runs over it
+(``tuning_candidates``: ln 2 nats for a cell of 2 trials); the choice between them then costs the
+certificate nothing else. Where later trials were guided by earlier scores the candidates depend
+on the data and the certificate records that it does not cover the tuning.
 """
 
 from __future__ import annotations
@@ -33,7 +40,7 @@ import torch
 from lpg_meta.data import DataBundle, build_data
 from lpg_meta.errors import UserError
 from lpg_meta.models import build_model
-from lpg_meta.results import RESULT_NAME
+from lpg_meta.results import RANDOM_START_TRIALS, RESULT_NAME, TUNING_DIR
 from lpg_meta.train.saved import eval_method
 
 PRIOR_FRACTION = 0.5  # the data variant's share of the training set for the prior mean
@@ -67,6 +74,24 @@ def read_result(run_dir: Path) -> dict[str, Any]:
     if result.get("status") != "ok" or "config" not in result:
         raise UserError(f"{path} is not a finished run (status {result.get('status')!r}).")
     return result
+
+
+def tuning_candidates(run_dir: Path, result: dict[str, Any]) -> tuple[int, bool]:
+    """(how many values the run's cell chose its hyperparameters from, whether they were drawn blind).
+
+    An untuned cell ran the values its suite file fixed: 1, blind. A tuned cell: every trial
+    started (one log each, in ``ROW/METHOD/tuning``; a retried trial counts twice, which only
+    loosens the bound), blind when there are no more than the sampler's random start.
+    """
+    suite = result.get("suite") or {}
+    if not suite.get("study_name"):
+        return 1, True
+    logs = list((run_dir.parent / TUNING_DIR).glob("trial*.log"))
+    if not logs:
+        raise UserError(f"{run_dir} was tuned (study {suite['study_name']}) but no trial log is in "
+                        f"{run_dir.parent / TUNING_DIR}; the certificate's union bound needs the cell's trials: "
+                        f"certify the suite's own results folder.")
+    return len(logs), len(logs) <= RANDOM_START_TRIALS
 
 
 def _load(path: Path) -> State:

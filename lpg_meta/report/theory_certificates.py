@@ -184,6 +184,24 @@ def _spread(values: dict[int, float]) -> str:
     return f"{np.mean(v):.3f} ({min(v):.3f}–{max(v):.3f})" if len(v) > 1 else f"{v[0]:.3f}"
 
 
+def _tuning_note(records: list[dict[str, str]]) -> str:
+    """Whether the certificates' union bound covers the tuned cells' choice of hyperparameters."""
+    if any(not r.get("candidates") for r in records):
+        return ("Whether a certificate covers its cell's choice of hyperparameters is not recorded for all of them "
+                "(certified before lpg-meta recorded it).")
+    uncovered = sorted({f"{r['row']}/{r['method']}" for r in records if r["candidates_blind"] != "True"})
+    counts = sorted({int(r["candidates"]) for r in records if r["candidates_blind"] == "True"} - {1})
+    if not counts and not uncovered:
+        return ""  # no cell was tuned
+    covered = ("Tuned cells chose their values on data that includes the bound's examples; their candidates "
+               f"({' or '.join(map(str, counts))} values a cell) were drawn before any data was seen, so the union "
+               "bound also runs over them (ln of their number in nats) and covers the choice.")
+    if not uncovered:
+        return covered
+    return (covered + f" {len(uncovered)} cell{'s' * (len(uncovered) != 1)} ({', '.join(uncovered)}) had trials "
+            "guided by earlier scores: their certificates do not cover the choice of their hyperparameters.")
+
+
 def render_certificates_md(results: Results, path: Path) -> str:
     """The Markdown section, or "" where ``path`` does not exist."""
     from tabulate import tabulate
@@ -199,7 +217,7 @@ def render_certificates_md(results: Results, path: Path) -> str:
            "rows, the long-tailed class mix on long-tail rows: the test error beside it is on the test split's "
            f"labels and mix), holding with probability ≥ 1 − δ (δ = {records[0]['delta']}, of it "
            f"{records[0]['delta_mc']} for the Monte-Carlo estimate). Below {VACUOUS_FROM} it says more than "
-           "guessing does. Mean over seeds (range).", ""]
+           "guessing does. Mean over seeds (range). " + _tuning_note(records), ""]
     for variant in dict.fromkeys(r.variant for r in rows):
         out += [f"### Variant `{variant}`: {VARIANT_TITLES.get(variant, variant)}", ""]
         body = []

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import csv
+import math
 from pathlib import Path
 
 import pytest
 import torch
 
-from lpg_meta.certify.runs import split_for_prior
+from lpg_meta.certify.runs import split_for_prior, tuning_candidates
 from lpg_meta.cli import main
 from lpg_meta.config import resolve_config
-from lpg_meta.results import CERTIFICATES_NAME
+from lpg_meta.errors import UserError
+from lpg_meta.results import CERTIFICATES_NAME, RANDOM_START_TRIALS, TUNING_DIR, trial_log_name
 from lpg_meta.train.trainer import train
 
 FAST = ["--steps", "3", "--mc-draws", "4"]
@@ -88,6 +90,65 @@ def test_data_variant_prior_is_the_runs_own_method_on_the_prior_half(results: Pa
     prior = torch.tensor(half, dtype=torch.float64) / sum(half)
     assert torch.allclose(predict(logits).double() - predict(logits).double().mean(),
                           -(prior.log() - prior.log().mean()).unsqueeze(0), atol=1e-5)
+
+
+def test_an_untuned_run_has_one_candidate_and_a_tuned_one_its_trials(tmp_path: Path) -> None:
+    run = tmp_path / "row" / "lpg" / "seed0"
+    run.mkdir(parents=True)
+    assert tuning_candidates(run, {"suite": {"study_name": None}}) == (1, True)
+    assert tuning_candidates(run, {}) == (1, True)  # a run outside a suite: its config was fixed by hand
+    tuned = {"suite": {"study_name": "cpu.row.lpg.abc"}}
+    with pytest.raises(UserError, match="no trial log"):
+        tuning_candidates(run, tuned)
+    trials = run.parent / TUNING_DIR
+    trials.mkdir()
+    for number in range(2):
+        (trials / trial_log_name(number)).write_text("")
+    (trials / "trial001_seed1000.json").write_text("{}")  # a trial's result is not another candidate
+    assert tuning_candidates(run, tuned) == (2, True)
+    for number in range(2, RANDOM_START_TRIALS + 1):
+        (trials / trial_log_name(number)).write_text("")
+    assert tuning_candidates(run, tuned) == (RANDOM_START_TRIALS + 1, False)  # the last was guided by scores
+
+
+def test_a_tuned_run_pays_ln_of_its_candidates(results: Path) -> None:
+    # la_posthoc's cell as if tuned over 2 trials: at 0 steps the same Q, draws and KL, the union bound 2x wider.
+    import json
+
+    from lpg_meta.certify import bounds
+    from lpg_meta.certify.command import read_certificates, write_certificates
+
+    start = ["--methods", "la_posthoc", "--variants", "data", "--steps", "0", "--mc-draws", "200"]
+
+    def certify_again() -> dict[str, str]:
+        write_certificates(results / CERTIFICATES_NAME,
+                           [r for r in read_certificates(results / CERTIFICATES_NAME)
+                            if (r["method"], r["variant"]) != ("la_posthoc", "data")])
+        assert main(["certify", str(results), *start]) == 0
+        return next(r for r in rows(results) if (r["method"], r["variant"]) == ("la_posthoc", "data"))
+
+    before = certify_again()
+    assert (before["candidates"], before["candidates_blind"]) == ("1", "True")
+    run = results / "digits_row" / "la_posthoc" / "seed1"
+    saved = (run / "result.json").read_text()
+    trials = run.parent / TUNING_DIR
+    trials.mkdir()
+    for number in range(2):
+        (trials / trial_log_name(number)).write_text("")
+    try:
+        (run / "result.json").write_text(json.dumps({**json.loads(saved), "suite": {"study_name": "s.row.la"}}))
+        after = certify_again()
+    finally:
+        (run / "result.json").write_text(saved)
+        for log in trials.iterdir():
+            log.unlink()
+        trials.rmdir()
+    assert (after["candidates"], after["candidates_blind"]) == ("2", "True")
+    assert after["kl"] == before["kl"] and after["mc_train_error_upper"] == before["mc_train_error_upper"]
+    n, upper = int(before["n"]), float(before["mc_train_error_upper"])
+    rhs = bounds.binary_kl(upper, float(before["certificate"])) + math.log(2) / n
+    assert float(after["certificate"]) == pytest.approx(bounds.kl_inverse_upper(upper, rhs), abs=1e-6)
+    assert float(after["certificate"]) > float(before["certificate"])
 
 
 @pytest.mark.parametrize("argv, message", [

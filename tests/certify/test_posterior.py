@@ -168,3 +168,18 @@ def test_nearest_grid_point_is_nearest_on_a_log_scale() -> None:
     assert nearest_grid_point(between * 0.999) == PRIOR_SIGMA_GRID[5]
     assert nearest_grid_point(between * 1.001) == PRIOR_SIGMA_GRID[6]
     assert nearest_grid_point(1e-9) == min(PRIOR_SIGMA_GRID) and nearest_grid_point(10.0) == max(PRIOR_SIGMA_GRID)
+
+
+def test_each_hyperparameter_candidate_joins_the_union_bound() -> None:
+    # Three candidate values (drawn blind to the data): every prior of the grid once for each, so the
+    # right-hand side gains ln 3 / n nats. At 0 steps nothing else changes (the same Q, draws and KL);
+    # with steps the objective, which carries the same term, steers the optimisation a little.
+    x, y = separable(300, seed=300)
+    model, initial, final = trained_linear(x, y)
+    start = dataclasses.replace(TOY, steps=0)
+    one, three = (Certifier(model, final, initial, x, y, candidates=c).certify(start, seed=0) for c in (1, 3))
+    assert three["kl"] == one["kl"] and three["mc_train_error_upper"] == one["mc_train_error_upper"]
+    assert three["kl_term"] == pytest.approx(one["kl_term"] + math.log(3) / 300, abs=1e-12)
+    assert three["certificate"] == pytest.approx(
+        bounds.kl_inverse_upper(one["mc_train_error_upper"], one["kl_term"] + math.log(3) / 300), abs=1e-9)
+    assert three["certificate"] > one["certificate"]

@@ -82,3 +82,18 @@ def test_theory_command_adds_the_section_only_where_certificates_exist(tmp_path,
     assert main(["theory", str(tmp_path / "runs")]) == 0
     assert "certificates" not in (tmp_path / "runs" / "theory.md").read_text()
     capsys.readouterr()
+
+
+def test_the_section_says_whether_the_union_bound_covers_tuning() -> None:
+    from lpg_meta.report.theory_certificates import _tuning_note
+
+    def record(cell: str, candidates: str, blind: str) -> dict[str, str]:
+        row, method = cell.split("/")
+        return {"row": row, "method": method, "candidates": candidates, "candidates_blind": blind}
+
+    assert _tuning_note([record("a/ce", "1", "True")]) == ""  # nothing tuned, nothing to say
+    covered = _tuning_note([record("a/ce", "1", "True"), record("a/lpg", "2", "True")])
+    assert "(2 values a cell)" in covered and "do not cover" not in covered
+    guided = _tuning_note([record("a/lpg", "2", "True"), record("b/lpg", "40", "False")])
+    assert "1 cell (b/lpg) had trials guided by earlier scores" in guided
+    assert "not recorded" in _tuning_note([record("a/lpg", "2", "True"), {"row": "b", "method": "ce"}])
