@@ -33,3 +33,13 @@ def test_committed_pdfs_embed_only_truetype_fonts(pdf_font_types):
 
 def test_the_committed_leaderboard_is_a_function_of_the_committed_runs_csv():
     assert leaderboard(RESULTS / "runs.csv") == (RESULTS / "leaderboard.md").read_text()
+
+
+def test_the_committed_certificate_section_is_a_function_of_the_committed_certificates():
+    from lpg_meta.report import load_results
+    from lpg_meta.report.theory_certificates import render_certificates_md
+    from lpg_meta.results import CERTIFICATES_NAME
+
+    section = render_certificates_md(load_results(RESULTS), RESULTS / CERTIFICATES_NAME)
+    assert section.startswith("## Optimised PAC-Bayes certificates")
+    assert section in (RESULTS / "theory.md").read_text()
