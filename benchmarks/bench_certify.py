@@ -28,7 +28,7 @@ from lpg_meta.results import git_commit, write_json_atomic
 OUT = Path("results/bench/certify_cost.json")
 KEPT = ("certificate", "kl", "n", "kl_term", "mc_train_error", "mc_train_error_upper", "train_error_w",
         "test_error_q", "test_error_w", "test_error_start", "weights", "rebuilt_accuracy_diff", "distance_to_prior",
-        "posterior_sigma_median")
+        "posterior_sigma_median", "candidates")
 
 
 def main() -> None:
