@@ -3,7 +3,7 @@
 1. **Certificate against test error**, per data set row and prior variant, at the level of methods:
    the runs of one seed share data and initialisation, so seeds of one method are not independent
    units; Kendall's τ_b between the methods' seed means of the certificate and of the run's 0-1
-   test error.
+   test error, with its p Holm-adjusted over the variant's rows.
 2. **"LPG tightens the generalization guarantee"**, stated as a testable claim, per prior variant:
    - per data set row, an LPG row's certificate against its base method's (``lpg``, ``lpg_*`` against
      ``ce``; ``lpg+X`` against ``X``), paired by seed (``stats.paired``: mean difference, 95 % t
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import csv
 import math
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,6 +64,7 @@ class CertificateRow:
     methods: list[MethodCertificates]
     tau: float | None
     p: float | None
+    p_adjusted: float | None = None  # Holm over the variant's rows with a τ
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,10 @@ def certificate_rows(results: Results, records: list[dict[str, str]]) -> list[Ce
             result = stats.kendalltau(cert, error)
             tau, p = float(result.statistic), float(result.pvalue)
         out.append(CertificateRow(ds, variant, methods, tau, p))
+    for variant in dict.fromkeys(r.variant for r in out):
+        mine = [i for i, r in enumerate(out) if r.variant == variant]
+        for i, q in zip(mine, holm_adjust([out[i].p for i in mine]), strict=True):
+            out[i] = dataclasses.replace(out[i], p_adjusted=q)
     return out
 
 
@@ -234,8 +240,8 @@ def render_certificates_md(results: Results, path: Path) -> str:
                 "examples, of the KL and of the union over the prior's σ grid: at KL 0, of n and the grid alone.", ""]
         for row in (r for r in rows if r.variant == variant):
             ranking = ("fewer than two methods with distinct values: no ranking" if row.tau is None else
-                       f"Kendall's τ = {row.tau:+.2f} (p = {format_p(row.p)}) over {len(row.methods)} methods' "
-                       "means")
+                       f"Kendall's τ = {row.tau:+.2f} (p = {format_p(row.p)}, Holm over the rows "
+                       f"{format_p(row.p_adjusted)}) over {len(row.methods)} methods' means")
             out.append(f"- {results.layout.dataset_name(row.dataset)}: certificate against test error: {ranking}.")
         out.append("")
     out += ["### Does LPG tighten the generalization guarantee?", "",

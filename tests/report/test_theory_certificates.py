@@ -46,6 +46,7 @@ def test_known_answers(tmp_path) -> None:
     rows = certificate_rows(results, read_certificates(tmp_path / CERTIFICATES_NAME))
     bal = next(r for r in rows if r.dataset == "bal0")
     assert bal.tau == pytest.approx(1.0)  # the certificate orders the methods' test errors exactly
+    assert [r.p_adjusted for r in rows] == pytest.approx(holm_adjust([r.p for r in rows]))  # over the 7 rows
     items = {(t.dataset, t.lpg): t for t in tightenings(results, rows)}
     assert set(items) == {(f"bal{i}", "lpg") for i in range(6)} | {("lt", "lpg")}  # gce has no LPG row
     tight = items[("bal2", "lpg")]
