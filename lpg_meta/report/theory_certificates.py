@@ -21,8 +21,8 @@ Only plain data is read here: the CSV's columns (``certify.command.COLUMNS``).
 from __future__ import annotations
 
 import csv
-import math
 import dataclasses
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
