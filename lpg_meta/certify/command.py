@@ -13,9 +13,12 @@ import csv
 import hashlib
 import io
 import json
+import multiprocessing
 import re
 import sys
 import time
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +61,9 @@ def add_certify_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--mc-draws", type=int, default=default.mc_draws,
                         help=f"weight draws of the final evaluation (default {default.mc_draws})")
     parser.add_argument("--threads", type=int, default=1,
-                        help="torch CPU threads (default 1)")
+                        help="torch CPU threads of each process (default 1)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="processes certifying runs at once; one writes the CSV (default 1)")
     return parser
 
 
@@ -95,6 +100,8 @@ def read_certificates(path: Path) -> list[dict[str, str]]:
 
 
 def write_certificates(path: Path, rows: list[dict[str, Any]]) -> None:
+    """The whole file, rows in (row, method, seed, variant) order whatever order they finished in."""
+    rows = sorted(rows, key=lambda r: (r["row"], r["method"], int(r["seed"]), r["variant"]))
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, COLUMNS, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
@@ -132,10 +139,39 @@ def certify_run(folder: Path, variant: str, recipe: Recipe) -> dict[str, Any]:
             "candidates": candidates, "candidates_blind": blind}
 
 
+def _certify_timed(job: tuple[Path, str, Recipe, int]) -> tuple[dict[str, Any], float]:
+    """One run's record and its seconds, in whichever process runs it (a worker sets its threads)."""
+    import torch
+
+    folder, variant, recipe, threads = job
+    torch.set_num_threads(threads)
+    started = time.perf_counter()
+    record = certify_run(folder, variant, recipe)
+    return record, time.perf_counter() - started
+
+
+def _finished(todo: list[tuple[str, str, int, Path, str]], recipe: Recipe, threads: int,
+              workers: int) -> Iterator[tuple[int, dict[str, Any], float]]:
+    """(index into ``todo``, record, seconds) of each run as it finishes: in this process, or in
+    ``workers`` spawned ones (fork would copy torch's threads and locks)."""
+    jobs = [(folder, variant, recipe, threads) for _, _, _, folder, variant in todo]
+    if workers == 1:
+        for i, job in enumerate(jobs):
+            yield (i, *_certify_timed(job))
+        return
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        futures = {pool.submit(_certify_timed, job): i for i, job in enumerate(jobs)}
+        for future in as_completed(futures):
+            yield (futures[future], *future.result())
+    finally:  # on an error, the runs not yet started are not started
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 def cmd_certify(args: argparse.Namespace) -> int:
     if args.steps < 0:
         raise UserError(f"--steps must be at least 0 (0: Q stays at its start), got {args.steps}.")
-    for flag, value in (("--mc-draws", args.mc_draws), ("--threads", args.threads)):
+    for flag, value in (("--mc-draws", args.mc_draws), ("--threads", args.threads), ("--workers", args.workers)):
         if value < 1:
             raise UserError(f"{flag} must be at least 1, got {value}.")
     if not args.lr > 0:
@@ -155,15 +191,14 @@ def cmd_certify(args: argparse.Namespace) -> int:
     todo = [(r, m, s, f, v) for r, m, s, f in runs for v in args.variants if (r, m, str(s), v) not in done]
     print(f"lpg-meta certify: {len(todo)} to certify ({len(runs) * len(args.variants) - len(todo)} already in "
           f"{path})", file=sys.stderr, flush=True)
-    for i, (row, method, seed, folder, variant) in enumerate(todo, 1):
-        started = time.perf_counter()
-        record = certify_run(folder, variant, recipe)
-        new = {**record, "seconds": time.perf_counter() - started,
-               "row": row, "method": method, "seed": seed, "variant": variant, "recipe": key}
+    for done_count, (index, record, seconds) in enumerate(_finished(todo, recipe, args.threads, args.workers), 1):
+        row, method, seed, _, variant = todo[index]
+        new = {**record, "seconds": seconds, "row": row, "method": method, "seed": seed, "variant": variant,
+               "recipe": key}
         this = (row, method, str(seed), variant)
         rows = [r for r in rows if (r["row"], r["method"], str(r["seed"]), r["variant"]) != this] + [new]
         write_certificates(path, rows)
-        print(f"[{i}/{len(todo)}] {row}/{method} seed {seed} {variant}: certificate {new['certificate']:.4f} "
+        print(f"[{done_count}/{len(todo)}] {row}/{method} seed {seed} {variant}: certificate {new['certificate']:.4f} "
               f"(KL {new['kl']:.1f}, n {new['n']}, train error under Q {new['mc_train_error']:.4f}, test error "
               f"under Q {new['test_error_q']:.4f}; {new['seconds']:.0f} s)", file=sys.stderr, flush=True)
     print(f"wrote {path}", file=sys.stderr)

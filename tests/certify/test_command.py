@@ -58,6 +58,19 @@ def test_certify_writes_a_row_per_run_and_resumes(results: Path, capsys: pytest.
     assert not list(results.glob(f".{CERTIFICATES_NAME}.*.tmp"))
 
 
+def test_workers_write_the_same_certificates_as_one_process(results: Path, tmp_path: Path) -> None:
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(results, copy, ignore=shutil.ignore_patterns(CERTIFICATES_NAME))
+    runs = []
+    for workers in ("1", "2"):
+        (copy / CERTIFICATES_NAME).unlink(missing_ok=True)
+        assert main(["certify", str(copy), "--workers", workers, *FAST]) == 0
+        runs.append([{k: v for k, v in r.items() if k != "seconds"} for r in rows(copy)])
+    assert len(runs[0]) == 2 and runs[0] == runs[1]  # each run's draws are its own, whichever process runs it
+
+
 def test_data_variant_certifies_on_the_held_out_half(results: Path) -> None:
     assert main(["certify", str(results), "--methods", "la_posthoc", "--variants", "data", *FAST]) == 0
     init, data = (next(r for r in rows(results) if (r["method"], r["variant"]) == ("la_posthoc", v))
@@ -157,6 +170,7 @@ def test_a_tuned_run_pays_ln_of_its_candidates(results: Path) -> None:
     (["certify", "{root}", "--rows", "digit_row"], "no run of 'digit_row'"),
     (["certify", "{root}", "--seeds", "7"], "no run of 7"),
     (["certify", "{root}", "--steps", "-1"], "--steps must be at least 0"),
+    (["certify", "{root}", "--workers", "0"], "--workers must be at least 1"),
 ])
 def test_bad_input_is_one_line_and_exit_2(results: Path, capsys: pytest.CaptureFixture, argv: list[str],
                                           message: str) -> None:
