@@ -141,6 +141,9 @@ TUNING_DIR = "tuning"
 RANDOM_START_TRIALS = 10
 
 
+TRIAL_LOGS = "trial*.log"  # every trial_log_name, as a glob
+
+
 def trial_log_name(number: int) -> str:
     return f"trial{number:03d}.log"
 

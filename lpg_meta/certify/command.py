@@ -140,8 +140,8 @@ def certify_run(folder: Path, variant: str, recipe: Recipe) -> dict[str, Any]:
 
 
 def _certify_timed(job: tuple[Path, str, Recipe, int]) -> tuple[dict[str, Any], float]:
-    """One run's record and its seconds, in whichever process runs it (a worker sets its threads)."""
-    import torch
+    """One run's record and its seconds, in whichever process runs it, with its threads set there."""
+    import torch  # here, not at start: a mistake in the arguments is reported before torch loads
 
     folder, variant, recipe, threads = job
     torch.set_num_threads(threads)
@@ -179,9 +179,6 @@ def cmd_certify(args: argparse.Namespace) -> int:
     root = Path(args.results)
     runs = find_runs(root, args.rows, args.methods, args.seeds)
     recipe = Recipe(steps=args.steps, lr=args.lr, mc_draws=args.mc_draws)
-    import torch  # after the checks: a mistake is reported before torch loads
-
-    torch.set_num_threads(args.threads)
     key = recipe_key(recipe)
     path = root / CERTIFICATES_NAME
     rows = read_certificates(path)

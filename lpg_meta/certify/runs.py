@@ -40,7 +40,7 @@ import torch
 from lpg_meta.data import DataBundle, build_data
 from lpg_meta.errors import UserError
 from lpg_meta.models import build_model
-from lpg_meta.results import RANDOM_START_TRIALS, RESULT_NAME, TUNING_DIR
+from lpg_meta.results import RANDOM_START_TRIALS, RESULT_NAME, TRIAL_LOGS, TUNING_DIR
 from lpg_meta.train.saved import eval_method
 
 PRIOR_FRACTION = 0.5  # the data variant's share of the training set for the prior mean
@@ -86,7 +86,7 @@ def tuning_candidates(run_dir: Path, result: dict[str, Any]) -> tuple[int, bool]
     suite = result.get("suite") or {}
     if not suite.get("study_name"):
         return 1, True
-    logs = list((run_dir.parent / TUNING_DIR).glob("trial*.log"))
+    logs = list((run_dir.parent / TUNING_DIR).glob(TRIAL_LOGS))
     if not logs:
         raise UserError(f"{run_dir} was tuned (study {suite['study_name']}) but no trial log is in "
                         f"{run_dir.parent / TUNING_DIR}; the certificate's union bound needs the cell's trials: "
