@@ -3,7 +3,8 @@
 Runs are the folders RESULTS/ROW/METHOD/seedN holding a finished ``result.json``. Each run is
 certified once per variant (``runs.VARIANTS``); the file is rewritten whole after each one (an
 interrupted command leaves the last whole file), and a run already in it with the same recipe
-is not certified again, so the command resumes where it stopped.
+and the same run config is not certified again, so the command resumes where it stopped; a run
+trained again with another config since (a changed suite row) is certified again.
 """
 
 from __future__ import annotations
@@ -24,16 +25,17 @@ from typing import Any
 
 from lpg_meta.certify.recipe import VARIANTS, Recipe
 from lpg_meta.errors import UserError, closest
-from lpg_meta.results import CERTIFICATES_NAME, RESULT_NAME, write_text_atomic
+from lpg_meta.results import CERTIFICATES_NAME, RESULT_NAME, config_hash, write_text_atomic
 
 COLUMNS = ("row", "method", "seed", "variant", "certificate", "kl", "n", "mc_train_error", "mc_train_error_upper",
            "test_error_q", "test_error_w", "test_error_start", "train_error_w", "delta", "delta_mc", "weights",
-           "rebuilt_accuracy_diff", "candidates", "candidates_blind", "seconds", "recipe")
+           "rebuilt_accuracy_diff", "candidates", "candidates_blind", "seconds", "recipe", "config_hash")
 # seconds: the whole run, rebuilding and learning a prior included;
 # test_error_w: the run's recorded test error (its final weights); test_error_start: the network Q starts at (the
 # same for variant init, the run trained on the prior's half for variant data); train_error_w: that start
 # network's error on the n examples of the bound; candidates: the hyperparameter values the run's were chosen
-# from, in the union bound where candidates_blind (``runs.tuning_candidates``)
+# from, in the union bound where candidates_blind (``runs.tuning_candidates``); config_hash: the certified run's
+# (``results.config_hash``), so a certificate is never kept for a run trained again since
 TEST_DRAWS = 100  # weight draws for Q's test error (a record, not part of the certificate)
 SEED_DIR = re.compile(r"seed(\d+)$")
 
@@ -109,6 +111,13 @@ def write_certificates(path: Path, rows: list[dict[str, Any]]) -> None:
     write_text_atomic(path, buffer.getvalue())
 
 
+def run_config_hash(folder: Path) -> str:
+    """The config hash of the finished run in ``folder`` (a clear error where it is not one)."""
+    from lpg_meta.certify.runs import read_result
+
+    return config_hash(read_result(folder)["config"])
+
+
 def recipe_key(recipe: Recipe) -> str:
     return hashlib.sha256(json.dumps(recipe.as_dict(), sort_keys=True).encode()).hexdigest()[:12]
 
@@ -182,16 +191,19 @@ def cmd_certify(args: argparse.Namespace) -> int:
     key = recipe_key(recipe)
     path = root / CERTIFICATES_NAME
     rows = read_certificates(path)
-    # a row without its tuning candidates predates their union bound: certified again
-    done = {(r["row"], r["method"], r["seed"], r["variant"]) for r in rows if r.get("recipe") == key
-            and r.get("candidates")}
-    todo = [(r, m, s, f, v) for r, m, s, f in runs for v in args.variants if (r, m, str(s), v) not in done]
+    # a row without its tuning candidates predates their union bound, one without the run's config hash
+    # predates that check: both certified again, as is a run whose config changed since
+    done = {(r["row"], r["method"], r["seed"], r["variant"]): r["config_hash"] for r in rows
+            if r.get("recipe") == key and r.get("candidates") and r.get("config_hash")}
+    hashes = {f: run_config_hash(f) for _, _, _, f in runs}
+    todo = [(r, m, s, f, v) for r, m, s, f in runs for v in args.variants
+            if done.get((r, m, str(s), v)) != hashes[f]]
     print(f"lpg-meta certify: {len(todo)} to certify ({len(runs) * len(args.variants) - len(todo)} already in "
           f"{path})", file=sys.stderr, flush=True)
     for done_count, (index, record, seconds) in enumerate(_finished(todo, recipe, args.threads, args.workers), 1):
         row, method, seed, _, variant = todo[index]
         new = {**record, "seconds": seconds, "row": row, "method": method, "seed": seed, "variant": variant,
-               "recipe": key}
+               "recipe": key, "config_hash": hashes[todo[index][3]]}
         this = (row, method, str(seed), variant)
         rows = [r for r in rows if (r["row"], r["method"], str(r["seed"]), r["variant"]) != this] + [new]
         write_certificates(path, rows)

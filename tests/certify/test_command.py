@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import math
+import shutil
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from lpg_meta.certify.runs import split_for_prior, tuning_candidates
 from lpg_meta.cli import main
 from lpg_meta.config import resolve_config
 from lpg_meta.errors import UserError
-from lpg_meta.results import CERTIFICATES_NAME, RANDOM_START_TRIALS, TUNING_DIR, trial_log_name
+from lpg_meta.results import CERTIFICATES_NAME, RANDOM_START_TRIALS, TUNING_DIR, config_hash, trial_log_name
 from lpg_meta.train.trainer import train
 
 FAST = ["--steps", "3", "--mc-draws", "4"]
@@ -56,6 +57,27 @@ def test_certify_writes_a_row_per_run_and_resumes(results: Path, capsys: pytest.
     assert "0 to certify" in capsys.readouterr().err
     assert rows(results) == first
     assert not list(results.glob(f".{CERTIFICATES_NAME}.*.tmp"))
+
+
+def test_a_run_trained_again_with_another_config_is_certified_again(results: Path, tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture) -> None:
+    root = tmp_path / "results"
+    shutil.copytree(results, root)
+    (root / CERTIFICATES_NAME).unlink(missing_ok=True)
+    assert main(["certify", str(root), *FAST]) == 0
+    before = {r["method"]: r for r in rows(root)}
+    assert before["ce"]["config_hash"] == config_hash(tiny("ce", False))
+    folder = root / "digits_row" / "ce" / "seed1"
+    shutil.rmtree(folder)
+    changed = tiny("ce", False)
+    changed["train"]["epochs"] = 1  # the suite row changed: the run is trained again
+    train(changed, out_dir=folder)
+    capsys.readouterr()
+    assert main(["certify", str(root), *FAST]) == 0
+    assert "1 to certify" in capsys.readouterr().err
+    after = {r["method"]: r for r in rows(root)}
+    assert after["ce"]["config_hash"] == config_hash(changed) != before["ce"]["config_hash"]
+    assert after["la_posthoc"] == before["la_posthoc"]  # its run did not change: its row is kept as it was
 
 
 def test_workers_write_the_same_certificates_as_one_process(results: Path, tmp_path: Path) -> None:
