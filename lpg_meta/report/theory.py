@@ -6,7 +6,8 @@ A pure function of the tidy extract (``runs.csv``, ``curves.csv.gz``, ``runs.jso
    between the methods' seed means of the bound and of the 0-1 test error (the runs of one seed
    share data and initialisation, so runs are not independent units; methods are), and the same
    for the KL term. Where every bound is vacuous (``VACUOUS_AT`` or more) the bound's τ is not
-   computed: its last digits order nothing.
+   computed: its last digits order nothing. Each τ's p is Holm-adjusted over the rows (the bound's
+   and the KL term's apart), and the report's reading of a row rests on the adjusted p.
 2. **Correlations of the conjecture**, per data set row and LPG row: Spearman's r_s between a
    class's typical amplification and its training count (long-tail rows; the conjecture predicts
    r_s < 0: tail classes amplified) or its realised noise rate (noisy rows; r_s < 0: noisy
@@ -32,6 +33,7 @@ A verdict per half of the conjecture counts the significant (α = 0.05) results 
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from dataclasses import dataclass
@@ -41,7 +43,7 @@ from scipy import stats
 
 from lpg_meta.catalog.methods import PROPOSED, REFERENCE
 from lpg_meta.report.layout import intervention
-from lpg_meta.report.stats import ALPHA, Paired, paired
+from lpg_meta.report.stats import ALPHA, Paired, format_p, holm_adjust, paired
 from lpg_meta.report.tidy import AMPLIFICATION, LABEL_NOISE_RATE, PAC_BAYES, Results, last_epoch, recorded_series
 from lpg_meta.report.tidy import NOISE_RATES as NOISE_RATE  # per true class, every noisy run
 
@@ -173,6 +175,8 @@ class BoundRow:
     # The KL term against the test error: a ranking that remains where a vacuous bound (1) has none.
     tau_kl: float | None = None
     p_kl: float | None = None
+    p_methods_adjusted: float | None = None  # Holm over the rows with a bound τ
+    p_kl_adjusted: float | None = None  # Holm over the rows with a KL τ
 
     @property
     def vacuous(self) -> bool:
@@ -205,13 +209,21 @@ def bound_rows(results: Results) -> list[BoundRow]:
         with_kl = [i for i, m in enumerate(methods) if kl[m]]
         tau_kl, p_kl = _kendall([float(np.mean(kl[methods[i]])) for i in with_kl], [error_m[i] for i in with_kl])
         out.append(BoundRow(ds, runs, tau_m, p_m, len(methods), tau_kl, p_kl))
-    return out
+    bound_q = holm_adjust([r.p_methods for r in out])
+    kl_q = holm_adjust([r.p_kl for r in out])
+    return [dataclasses.replace(r, p_methods_adjusted=q, p_kl_adjusted=k)
+            for r, q, k in zip(out, bound_q, kl_q, strict=True)]
 
 
-def ranking_sentence(row: BoundRow) -> str:
-    """Whether the bound ranks the methods as the test error does, in plain words."""
+def _tau_stats(p: float | None, p_adjusted: float | None) -> str:
+    return f"p {format_p(p)}, Holm over the rows {format_p(p_adjusted)}"
+
+
+def ranking_sentence(row: BoundRow, alpha: float = ALPHA) -> str:
+    """Whether the bound ranks the methods as the test error does, in plain words, read from the Holm-adjusted p."""
     bounds = {round(r[2], 12) for r in row.runs}
-    kl = "" if row.tau_kl is None else f"; its KL term ranks the methods with τ = {row.tau_kl:+.2f}"
+    kl = ("" if row.tau_kl is None else
+          f"; its KL term ranks the methods with τ = {row.tau_kl:+.2f} ({_tau_stats(row.p_kl, row.p_kl_adjusted)})")
     if min(bounds) >= VACUOUS_AT:
         low, high = min(bounds), max(bounds)
         where = f"{low:.4f}" if f"{low:.4f}" == f"{high:.4f}" else f"{low:.4f} to {high:.4f}"
@@ -221,11 +233,15 @@ def ranking_sentence(row: BoundRow) -> str:
         return f"no: the bound is {value:.3f} on every run{kl}"
     if row.n_methods < 2 or row.tau_methods is None:
         return "fewer than two methods with distinct values: no ranking to compare"
-    if row.tau_methods >= 1 - 1e-12:
-        return "yes: the bound orders the methods' mean test errors exactly"
+    order = (f"it orders the {row.n_methods} methods' mean test errors exactly, τ = +1.00"
+             if row.tau_methods >= 1 - 1e-12 else f"τ = {row.tau_methods:+.2f} over the {row.n_methods} methods' means")
+    measured = f"{order} ({_tau_stats(row.p_methods, row.p_methods_adjusted)})"
+    adjusted = row.p_methods_adjusted
+    if adjusted is None or adjusted >= alpha:
+        return f"cannot be decided: {measured}, not significant at α = {alpha:g}{kl}"
     if row.tau_methods > 0:
-        return f"partly: τ = {row.tau_methods:.2f} over the {row.n_methods} methods' means, not the same order"
-    return f"no: τ = {row.tau_methods:.2f} over the {row.n_methods} methods' means"
+        return f"yes: {measured}{kl}"
+    return f"no, the reverse: {measured}{kl}"
 
 
 @dataclass(frozen=True)

@@ -139,7 +139,8 @@ def _bound_rows(results: Results, theory: Theory, protocol: str, tex: bool) -> l
         rows.append(("", [_dataset_cell(results, b.dataset, tex), str(b.n_methods),
                           latex_escape(shown) if tex else shown,
                           none if b.vacuous else _f(b.tau_methods, tex),
-                          none if b.vacuous else _p(b.p_methods, tex), _f(b.tau_kl, tex), _p(b.p_kl, tex)]))
+                          none if b.vacuous else _p(b.p_methods_adjusted, tex), _f(b.tau_kl, tex),
+                          _p(b.p_kl_adjusted, tex)]))
     return rows
 
 
@@ -204,7 +205,8 @@ def _intervention_rows(results: Results, theory: Theory, half: str, tex: bool) -
 BOUND_NOTE = ("Bound: the PAC-Bayes bound on each run's 0-1 test error (posterior N(w, σ²I), prior N(w0, σ²I); "
               "docs/method.md §9). τ: Kendall's τ_b between the methods' seed means of the bound (or of the KL "
               "term ‖w − w0‖²/(2σ²)) and of the test error: methods are the units, as one seed's runs share data "
-              "and initialisation; k: the number of methods. Predicted: τ > 0. "
+              "and initialisation; k: the number of methods; p: Kendall's test, Holm-adjusted over the data set "
+              "rows (the bound's and the KL term's apart). Predicted: τ > 0. "
               f"A bound of {VACUOUS_AT} or more on every run is vacuous: it ranks nothing and gets no τ.")
 CORRELATION_NOTE = (
     "Amplification: per epoch, the mean over a class's training samples of ‖g̃‖/‖g‖ (g the logit gradient, "

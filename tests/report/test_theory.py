@@ -122,7 +122,9 @@ def test_cli_writes_markdown_latex_and_figures(tmp_path, capsys, latex) -> None:
     assert main(["table", str(tmp_path / "runs"), "--write", "--out", str(tmp_path)]) == 0
     assert main(["theory", str(tmp_path / "runs.csv")]) == 0
     md = (tmp_path / "theory.md").read_text()
-    assert "the bound ranks the methods as the test error does: yes" in md
+    # 4 methods in the bound's order: τ = 1, yet Kendall's exact p is 2/4! = 0.0833, so the row cannot decide
+    assert ("the bound ranks the methods as the test error does: cannot be decided: it orders the 4 methods' mean "
+            "test errors exactly, τ = +1.00 (p 0.08333, Holm over the rows 0.08333)") in md
     assert "no: the bound is 1.0000 on every run (vacuous); its KL term ranks the methods with τ = -1.00" in md
     tex = (tmp_path / "theory.tex").read_text()
     # bound (long-tail, noisy), amplification (count; true-class and label noise rate), intervention
@@ -144,16 +146,40 @@ def test_cli_writes_markdown_latex_and_figures(tmp_path, capsys, latex) -> None:
     ("bounds", "expected"),
     [([0.9978, 1.0, 0.99995], "no: the bound is 0.9978 to 1.0000 on every run (vacuous)"),
      ([1.0, 0.99999997], "no: the bound is 1.0000 on every run (vacuous)"),
-     ([0.30, 0.45, 0.60], "yes: the bound orders the methods' mean test errors exactly")],
+     # three methods in the same order: τ = 1, but Kendall's exact p is 2/3! = 0.333
+     ([0.30, 0.45, 0.60], "cannot be decided: it orders the 3 methods' mean test errors exactly, τ = +1.00 "
+                          "(p 0.3333, Holm over the rows 0.3333), not significant at α = 0.05")],
 )
 def test_a_bound_at_or_above_guessing_among_100_classes_ranks_nothing(bounds, expected) -> None:
     from lpg_meta.report.theory import BoundRow
 
     errors = [0.1, 0.2, 0.3][: len(bounds)]
     runs = [(f"m{i}", 0, b, e) for i, (b, e) in enumerate(zip(bounds, errors, strict=True))]
-    means = stats.kendalltau(bounds, errors).statistic
-    row = BoundRow("d", runs, float(means), None, len(runs))
+    result = stats.kendalltau(bounds, errors)
+    row = BoundRow("d", runs, float(result.statistic), float(result.pvalue), len(runs),
+                   p_methods_adjusted=float(result.pvalue))
     assert ranking_sentence(row).startswith(expected)
+
+
+def test_a_bound_ranking_is_read_from_its_p_holm_adjusted_over_the_rows(tmp_path) -> None:
+    # Two rows of 5 methods whose bound orders the test errors exactly: τ = 1, Kendall's exact p = 2/5! = 1/60
+    # each; Holm over the 2 rows: 2/60 = 0.0333 for both, below α: "yes". With one bound order reversed that row
+    # reads "no, the reverse"; the KL term (the same in every run) gets no τ.
+    from lpg_meta.report.theory import bound_rows
+
+    errors = [0.1, 0.2, 0.3, 0.4, 0.5]
+    for ds, sign in (("a", 1), ("b", -1)):
+        for i, e in enumerate(errors):
+            bound = 0.5 + sign * 0.05 * i
+            write_result(tmp_path, ds, f"m{i}", 0, method="ce", test_accuracy=1 - e,
+                         pac_bayes={"bound": bound, "test_error": e, "kl": 1.0})
+    rows = bound_rows(load_results(tmp_path))
+    assert [r.p_methods for r in rows] == [pytest.approx(1 / 60)] * 2
+    assert [r.p_methods_adjusted for r in rows] == [pytest.approx(2 / 60)] * 2
+    assert [r.tau_kl for r in rows] == [None, None]
+    assert ranking_sentence(rows[0]) == ("yes: it orders the 5 methods' mean test errors exactly, τ = +1.00 "
+                                         "(p 0.01667, Holm over the rows 0.03333)")
+    assert ranking_sentence(rows[1]).startswith("no, the reverse: τ = -1.00 over the 5 methods' means")
 
 
 def test_typical_amplification_is_the_median_over_epochs_of_the_log(tmp_path) -> None:
