@@ -8,7 +8,9 @@ Run the same suite from the same commit into two folders (for instance once as i
 It compares what a paper would cite, not the last bits:
 
 - the protocol verdicts (``claims_summary.csv``: one per protocol and claim);
-- the per-comparison verdicts (``claims.csv``: one per data set, method and baseline);
+- the per-comparison verdicts (``claims.csv``: one per data set, method and baseline), each counted
+  once: a comparison against a baseline whose runs repeat another's (its ``same_as``) is left out, as
+  the claims leave it out of their tallies;
 - each cell's tuned choice: the resolved config of its seeded runs, seed aside (the same config on
   both sides means both machines chose the same trial);
 - each cell's mean of the claims' metric over its seeds: the median and largest moves, and how
@@ -40,7 +42,8 @@ def _rows(path: Path) -> list[dict[str, str]]:
 
 
 def _verdicts(path: Path, keys: tuple[str, ...]) -> dict[tuple[str, ...], str]:
-    return {tuple(row[k] for k in keys): row["verdict"] for row in _rows(path)}
+    """Verdict per key; a row repeating another (``same_as``: identical runs) is not counted again."""
+    return {tuple(row[k] for k in keys): row["verdict"] for row in _rows(path) if not row.get("same_as")}
 
 
 def _agreement(first: dict[Any, str], second: dict[Any, str]) -> dict[str, Any]:
@@ -70,7 +73,7 @@ def cell_means(folder: Path, metric: str = METRIC) -> dict[tuple[str, str], floa
     return {cell: statistics.fmean(v) for cell, v in values.items()}
 
 
-def compare(first: Path, second: Path) -> dict[str, Any]:
+def compare(first: Path, second: Path, describe: tuple[str, str] | None = None) -> dict[str, Any]:
     protocol = _agreement(_verdicts(first / "claims_summary.csv", ("protocol", "claim")),
                           _verdicts(second / "claims_summary.csv", ("protocol", "claim")))
     comparisons = _agreement(_verdicts(first / "claims.csv", ("dataset", "method", "baseline")),
@@ -82,7 +85,8 @@ def compare(first: Path, second: Path) -> dict[str, Any]:
     moves = sorted(((abs(ma[c] - mb[c]) * 100, c) for c in set(ma) & set(mb)), reverse=True)
     sizes = [m for m, _ in moves]
     return {
-        "first": str(first), "second": str(second), "metric": METRIC,
+        "first": describe[0] if describe else str(first), "second": describe[1] if describe else str(second),
+        "metric": METRIC,
         "protocol_verdicts": protocol, "comparison_verdicts": comparisons, "tuned_choices": tuned,
         "cell_mean_moves_points": {
             "cells": len(sizes), "median": statistics.median(sizes) if sizes else None,
@@ -99,8 +103,10 @@ def main() -> int:
     parser.add_argument("second", type=Path)
     parser.add_argument("--json", type=Path, help="write the comparison here")
     parser.add_argument("--min-agreement", type=float, default=0.95)
+    parser.add_argument("--describe", nargs=2, metavar=("FIRST", "SECOND"),
+                        help="what each folder is (machine, kernels, commit), recorded instead of its path")
     args = parser.parse_args()
-    out = compare(args.first, args.second)
+    out = compare(args.first, args.second, tuple(args.describe) if args.describe else None)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(out, indent=1) + "\n")

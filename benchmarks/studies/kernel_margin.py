@@ -37,6 +37,8 @@ from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 
+from lpg_meta.bench.cells import expand
+from lpg_meta.bench.schema import load_suite
 from lpg_meta.bench.selection import Score, choose
 from lpg_meta.bench.storage import origin
 from lpg_meta.results import cpu_info
@@ -77,15 +79,28 @@ def run(suite: Path, kernel: str, folder: Path, workers: int) -> float:
     return time.perf_counter() - started
 
 
-def trial_scores(journal: Path, rows: tuple[str, ...] | None = None) -> dict[str, dict]:
-    """Per tuned cell (of ``rows``, or all): its trials by number (params, state, score where complete)."""
+def tune_keys(suite: Path) -> dict[str, str]:
+    """Cell -> the key of its current tuning (``Cell.tune_key``: what its trials depend on)."""
+    return {cell.name: cell.tune_key for cell in expand(load_suite(str(suite)))}
+
+
+def trial_scores(journal: Path, rows: tuple[str, ...] | None = None,
+                 keys: dict[str, str] | None = None) -> dict[str, dict]:
+    """Per tuned cell (of ``rows``, or all): its trials by number (params, state, score where complete).
+
+    With ``keys`` (``tune_keys``), only a study of the cell's current tuning counts: a journal that also
+    holds an earlier design of a row (its config changed since) keeps that study under the same cell.
+    """
     store = JournalStorage(JournalFileBackend(str(journal)))
     cells = {}
     for summary in optuna.get_all_study_summaries(store, include_best_trial=False):
         if summary.study_name.endswith(".runs"):
             continue
         study = optuna.load_study(study_name=summary.study_name, storage=store)
-        if rows is not None and study.user_attrs.get("cell", "").split("/")[0] not in rows:
+        cell = study.user_attrs.get("cell", "")
+        if rows is not None and cell.split("/")[0] not in rows:
+            continue
+        if keys is not None and not summary.study_name.endswith(f".{keys.get(cell)}"):
             continue
         # listed as the suite chooses among them: by first attempt (a retried trial keeps its place)
         trials = sorted(study.get_trials(deepcopy=False), key=origin)
@@ -190,7 +205,8 @@ def main() -> None:
         if kernel not in given and not args.reuse:
             seconds[kernel] = round(run(suite, kernel, folder, args.workers), 1)
         journals[kernel] = given.get(kernel, [folder / "optuna.journal"])
-    scores = [{cell: trials for journal in journals[k] for cell, trials in trial_scores(journal, rows).items()}
+    keys = tune_keys(suite)
+    scores = [{cell: trials for journal in journals[k] for cell, trials in trial_scores(journal, rows, keys).items()}
               for k in KERNELS]
     read = "; ".join(f"{k} from {', '.join(map(str, journals[k]))}" for k in given)
     record = {"what": (f"benchmarks/cpu.yaml rows {', '.join(rows)} (2 trials each on tuning seed 1000), "

@@ -138,7 +138,9 @@ def _machine_folder(root: Path, verdict: str, value: float, lr: float) -> Path:
     (root / "d" / "m" / "seed0").mkdir(parents=True)
     (root / "d" / "m" / "seed0" / "result.json").write_text(json.dumps({"config": {"seed": 0, "optim": {"lr": lr}}}))
     (root / "claims_summary.csv").write_text(f"protocol,claim,verdict\nall,outperforms,{verdict}\n")
-    (root / "claims.csv").write_text(f"dataset,method,baseline,verdict\nd,m,ce,{verdict}\nd,m,la,not supported\n")
+    # clip's runs repeat ce's (same_as): its comparison is counted once, as ce's
+    (root / "claims.csv").write_text(f"dataset,method,baseline,same_as,verdict\nd,m,ce,,{verdict}\n"
+                                     f"d,m,la,,not supported\nd,m,clip,ce,{verdict}\n")
     (root / "runs.csv").write_text("suite,dataset,method,seed,split,metric,value\n"
                                    f"s,d,m,0,test,balanced_accuracy,{value}\ns,d,m,0,val,balanced_accuracy,0.1\n")
     return root
@@ -160,3 +162,4 @@ def test_compare_machines_counts_what_moved(tmp_path: Path) -> None:
     assert moved["protocol_verdicts"]["moved"] == [{"key": ["all", "outperforms"], "first": "supported",
                                                      "second": "not supported"}]
     assert moved["comparison_verdicts"]["share_same"] == 0.5 and moved["tuned_choices"]["moved"] == ["d/m"]
+    assert moved["comparison_verdicts"]["compared"] == 2  # the repeat (clip = ce) is not a second comparison
