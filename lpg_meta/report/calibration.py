@@ -8,10 +8,16 @@ simulated paired difference has the real median spread). Under the null every me
 has the same mean; under the alternative every LPG row (a method whose name starts with
 ``lpg``) gains ``effect`` (raw units) on every row. The simulated results go through the real
 ``claims.summarize``, so what is checked is the report's own rule.
+
+Replication (``replication_agreement``): every cell centred on its real mean instead, two suites
+drawn independently per trial, and the share of their counted comparison verdicts (and protocol
+verdicts) that agree: how often a second run of the same design, whose trajectories part from the
+first (another CPU, another kernel), would print the same verdict, if the real means were true.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,15 +58,17 @@ def structure(results: Results, metric: str = "balanced_accuracy", split: str = 
     return Structure(results.layout, seeds, row_sd, same, metric)
 
 
-def simulate(shape: Structure, rng: np.random.Generator, effect: float = 0.0, split: str = "test") -> Results:
-    """One simulated suite: every cell's seeds drawn around its row's mean (``effect`` added to LPG rows)."""
+def simulate(shape: Structure, rng: np.random.Generator, effect: float = 0.0, split: str = "test",
+             means: dict[tuple[str, str], float] | None = None) -> Results:
+    """One simulated suite: every cell's seeds drawn around its row's mean (``effect`` added to LPG rows),
+    or around the cell's own entry of ``means``."""
     values: dict[tuple[str, str, str, str], dict[int, float]] = {}
     for (ds, m), seeds in shape.seeds.items():
         if m in shape.same.get(ds, {}):
             continue  # a repeat copies its first below
         method = shape.layout.method_of(m)
-        shift = effect if method_family(method) == PROPOSED else 0.0
-        draws = 0.7 + shift + shape.row_sd[ds] * rng.standard_normal(len(seeds))
+        centre = means[(ds, m)] if means is not None else 0.7 + (effect if method_family(method) == PROPOSED else 0.0)
+        draws = centre + shape.row_sd[ds] * rng.standard_normal(len(seeds))
         values[(ds, m, split, shape.metric)] = dict(zip(seeds, draws.tolist(), strict=True))
     for ds, repeats in shape.same.items():
         for m, first in repeats.items():
@@ -96,3 +104,39 @@ def verdict_rates(shape: Structure, suites: int, seed: int = 0, effect: float = 
                       "comparison_non_null": tally["comparisons_non_null"] / max(tally["comparisons"], 1),
                       "comparison_supported": tally["comparisons_supported"] / max(tally["comparisons"], 1)}
     return rates
+
+
+def cell_means(results: Results, shape: Structure, split: str = "test") -> dict[tuple[str, str], float]:
+    """Each simulated cell's real mean over its seeds."""
+    return {cell: float(np.mean(list(results.get(*cell, shape.metric, split).values()))) for cell in shape.seeds}
+
+
+def with_seeds(shape: Structure, n: int) -> Structure:
+    """``shape`` with every cell on seeds 0 .. n-1 (a design with another number of seeds)."""
+    return dataclasses.replace(shape, seeds={cell: list(range(n)) for cell in shape.seeds})
+
+
+def replication_agreement(shape: Structure, means: dict[tuple[str, str], float], trials: int,
+                          seed: int = 0) -> dict[str, float]:
+    """Over ``trials`` pairs of independent suites centred on ``means``: the mean share of counted comparison
+    verdicts that agree between the two, its 5th and 95th percentiles, and the share of protocol verdicts
+    that agree."""
+    rng = np.random.default_rng(seed)
+    shares, protocol_same, protocols = [], 0, 0
+    for _ in range(trials):
+        first, second = ({(s.protocol, s.spec.name): s for s in
+                          summarize(simulate(shape, rng, means=means), shape.metric, bayes_samples=0)}
+                         for _ in range(2))
+        same = total = 0
+        for key, s in first.items():
+            protocols += 1
+            protocol_same += s.across.verdict == second[key].across.verdict
+            if key[0] == ALL_ROWS:
+                continue
+            other = {(c.dataset, c.method, c.baseline): c.verdict for c in second[key].counted}
+            for c in s.counted:
+                total += 1
+                same += c.verdict == other.get((c.dataset, c.method, c.baseline))
+        shares.append(same / total)
+    return {"comparisons_same": float(np.mean(shares)), "comparisons_same_p05": float(np.quantile(shares, 0.05)),
+            "comparisons_same_p95": float(np.quantile(shares, 0.95)), "protocols_same": protocol_same / protocols}

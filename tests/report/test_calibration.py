@@ -12,8 +12,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lpg_meta.report.calibration import simulate, structure, verdict_rates
+from lpg_meta.catalog.methods import PROPOSED
+from lpg_meta.report.calibration import (
+    cell_means,
+    replication_agreement,
+    simulate,
+    structure,
+    verdict_rates,
+    with_seeds,
+)
 from lpg_meta.report.claims import check_claims
+from lpg_meta.report.layout import method_family
 from lpg_meta.report.tidy import load_results
 
 RUNS = Path(__file__).resolve().parents[2] / "results" / "cpu" / "runs.csv"
@@ -58,6 +67,31 @@ def test_an_effect_of_5_points_on_every_row_is_found_across_rows(shape):
     assert all(r["protocol_non_null"] == r["protocol_supported"] for r in rates.values())
 
 
+def test_replicas_of_a_design_whose_effects_dwarf_the_noise_agree_on_every_verdict(shape):
+    # every LPG row 50 points above the rest, the noise sd at most a few points: each comparison (LPG against a
+    # non-LPG row, LPG+X against X) is supported in both replicas, and the 8-row protocol verdicts too
+    means = {(ds, m): 0.2 + (0.5 if method_family(shape.layout.method_of(m)) == PROPOSED else 0.0)
+             for ds, m in shape.seeds}
+    agreement = replication_agreement(shape, means, trials=2, seed=1)
+    assert agreement["comparisons_same"] == agreement["comparisons_same_p05"] == 1.0
+    assert agreement["protocols_same"] == 1.0
+
+
+def test_under_the_null_replicas_agree_where_neither_finds_anything(shape):
+    # every cell at one mean: each replica's comparisons are non-null with probability at most alpha per
+    # family (Holm), so two replicas disagree on a small share of them only
+    means = {cell: 0.7 for cell in shape.seeds}
+    agreement = replication_agreement(with_seeds(shape, 3), means, trials=3, seed=2)
+    assert 0.95 <= agreement["comparisons_same"] <= 1.0
+    assert with_seeds(shape, 3).seeds[("mnist1d_pair", "lpg")] == [0, 1, 2]
+
+
+def test_cell_means_are_the_real_cells_means(shape):
+    real = load_results(RUNS)
+    values = real.get("mnist1d_pair", "lpg", "balanced_accuracy")
+    assert cell_means(real, shape)[("mnist1d_pair", "lpg")] == pytest.approx(sum(values.values()) / len(values))
+
+
 def test_the_calibration_benchmark_writes_its_rates(tmp_path):
     import json
     import subprocess
@@ -72,3 +106,16 @@ def test_the_calibration_benchmark_writes_its_rates(tmp_path):
     assert set(data["null"]["noisy/outperforms"]) == {"family_any_non_null", "protocol_non_null",
                                                       "protocol_supported", "comparison_non_null",
                                                       "comparison_supported"}
+
+
+def test_the_replication_benchmark_writes_its_agreement(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    out = tmp_path / "replication.json"
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "verdict_replication.py"
+    subprocess.run([sys.executable, str(script), "--seeds", "3", "--trials", "1", "--out", str(out)], check=True,
+                   capture_output=True, text=True)
+    data = json.loads(out.read_text())
+    assert set(data["by_seeds"]) == {"3"} and 0.0 <= data["by_seeds"]["3"]["comparisons_same"] <= 1.0
