@@ -34,7 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=str(ROOT / "results" / "bench" / "verdict_replication.json"))
     args = parser.parse_args(argv)
-    results = load_results(args.runs)
+    runs = Path(args.runs).resolve()
+    results = load_results(runs)
     shape = structure(results)
     means = cell_means(results, shape)
     started = time.perf_counter()
@@ -43,7 +44,8 @@ def main(argv: list[str] | None = None) -> int:
         designs[str(n)] = replication_agreement(with_seeds(shape, n), means, args.trials, args.seed)
         print(f"{n} seeds: {designs[str(n)]}", flush=True)
     write_json_atomic(Path(args.out), {
-        "runs": args.runs, "trials": args.trials, "truth": "each cell's real mean, each row's real spread",
+        "runs": str(runs.relative_to(ROOT)) if runs.is_relative_to(ROOT) else str(runs), "trials": args.trials,
+        "truth": "each cell's real mean, each row's real spread",
         "row_sd_points": {ds: 100 * sd for ds, sd in shape.row_sd.items()}, "by_seeds": designs,
         "seconds": time.perf_counter() - started, "cpu": cpu_info()})
     print(f"wrote {args.out}")
