@@ -201,9 +201,9 @@ def cmd_certify(args: argparse.Namespace) -> int:
     print(f"lpg-meta certify: {len(todo)} to certify ({len(runs) * len(args.variants) - len(todo)} already in "
           f"{path})", file=sys.stderr, flush=True)
     for done_count, (index, record, seconds) in enumerate(_finished(todo, recipe, args.threads, args.workers), 1):
-        row, method, seed, _, variant = todo[index]
+        row, method, seed, folder, variant = todo[index]
         new = {**record, "seconds": seconds, "row": row, "method": method, "seed": seed, "variant": variant,
-               "recipe": key, "config_hash": hashes[todo[index][3]]}
+               "recipe": key, "config_hash": hashes[folder]}
         this = (row, method, str(seed), variant)
         rows = [r for r in rows if (r["row"], r["method"], str(r["seed"]), r["variant"]) != this] + [new]
         write_certificates(path, rows)
