@@ -183,7 +183,9 @@ class BoundRow:
         return min(r[2] for r in self.runs) >= VACUOUS_AT
 
 
-def _kendall(a: list[float], b: list[float]) -> tuple[float | None, float | None]:
+def kendall(a: list[float], b: list[float]) -> tuple[float | None, float | None]:
+    """Kendall's τ_b of ``a`` against ``b`` and its p; (None, None) where fewer than two values or either is
+    constant (no ranking to compare)."""
     if len(a) < 2 or len(set(a)) < 2 or len(set(b)) < 2:
         return None, None
     result = stats.kendalltau(a, b)
@@ -204,10 +206,10 @@ def bound_rows(results: Results) -> list[BoundRow]:
         bound_m = [float(np.mean([r[2] for r in runs if r[0] == m])) for m in methods]
         error_m = [float(np.mean([r[3] for r in runs if r[0] == m])) for m in methods]
         vacuous = min(r[2] for r in runs) >= VACUOUS_AT
-        tau_m, p_m = (None, None) if vacuous else _kendall(bound_m, error_m)
+        tau_m, p_m = (None, None) if vacuous else kendall(bound_m, error_m)
         kl = {m: list(results.get(ds, m, "kl", PAC_BAYES).values()) for m in methods}
         with_kl = [i for i, m in enumerate(methods) if kl[m]]
-        tau_kl, p_kl = _kendall([float(np.mean(kl[methods[i]])) for i in with_kl], [error_m[i] for i in with_kl])
+        tau_kl, p_kl = kendall([float(np.mean(kl[methods[i]])) for i in with_kl], [error_m[i] for i in with_kl])
         out.append(BoundRow(ds, runs, tau_m, p_m, len(methods), tau_kl, p_kl))
     bound_q = holm_adjust([r.p_methods for r in out])
     kl_q = holm_adjust([r.p_kl for r in out])

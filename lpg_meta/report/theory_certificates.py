@@ -27,13 +27,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy import stats
 
 from lpg_meta import catalog
 from lpg_meta.errors import UserError
 from lpg_meta.report.across import Across, across_rows
 from lpg_meta.report.stats import ALPHA, Paired, format_p, holm_adjust, paired
-from lpg_meta.report.theory import is_fixed
+from lpg_meta.report.theory import is_fixed, kendall
 from lpg_meta.report.tidy import Results
 
 # Guessing among 10 classes errs 0.9 (every CPU-suite data set has 10): a certificate from there
@@ -113,11 +112,7 @@ def certificate_rows(results: Results, records: list[dict[str, str]]) -> list[Ce
                 n=int(next(iter(runs.values()))["n"])))
         cert = [float(np.mean(list(m.certificate.values()))) for m in methods]
         error = [float(np.mean(list(m.test_error.values()))) for m in methods]
-        tau = p = None
-        if len(methods) > 1 and len(set(cert)) > 1 and len(set(error)) > 1:
-            result = stats.kendalltau(cert, error)
-            tau, p = float(result.statistic), float(result.pvalue)
-        out.append(CertificateRow(ds, variant, methods, tau, p))
+        out.append(CertificateRow(ds, variant, methods, *kendall(cert, error)))
     for variant in dict.fromkeys(r.variant for r in out):
         mine = [i for i, r in enumerate(out) if r.variant == variant]
         for i, q in zip(mine, holm_adjust([out[i].p for i in mine]), strict=True):
